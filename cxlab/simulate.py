@@ -1,1 +1,743 @@
-"""(placeholder: being written)"""
+"""A generative model of a subscription business with KNOWN true effects: "Kestrel Connect".
+
+``company()`` simulates customers, a quarterly relationship survey, contacts with a post-contact
+survey and call-quality scorecard, and an employee pulse, from a fixed seed. The true parameters
+(``TrueEffects``) are written beside the data (``Company.truth``), so an analysis can be checked
+against what generated the data. The bundled dataset ``kestrel`` is ``company()`` with defaults.
+
+The model, in brief (all draws from ``numpy.random.default_rng(seed)``):
+
+* Touchpoint ratings. Each customer has a latent experience per quarter: a halo factor, a factor
+  per domain (network, billing, support, channels) and item noise, all AR(1) across quarters.
+  The customer's *true rating* of touchpoint k in quarter q is ``R = clip(round(mean_k + shifts
+  + sd_k * z), 1, 10)``; a respondent reveals R exactly (item non-response aside).
+* Overall scores. Latent ``L = ltr_intercept + sum_k w_k R_k + u`` with ``u`` independent of the
+  ratings (so OLS of ltr on the ratings is consistent for ``w``); the customer's ltr that quarter
+  is ``S = clip(round(L), 0, 10)``. osat (1-5) and effort (1-7) are thresholded latent linear
+  scores of the ratings with their own weights.
+* Churn. Piecewise-constant monthly hazard (continuous time within a month)
+  ``h = h0 * HR_ltr^(S - 8) * HR_price^(R_price - 7) * HR_billacc^(R_billacc - 8) * HR_plan
+  * HR_tenure * HR_segment * HR_unresolved^[unresolved contact in the 3 previous months]``,
+  so hazards depend on the same ltr a respondent reveals (a Cox model on observed ltr recovers
+  HR_ltr), and price/billing matter beyond ltr.
+* Contacts. Poisson per problem type (network faults more likely when network ratings are low),
+  routed to a channel, a team and an agent; fcr and post-contact csat/ces depend on the agent's
+  scorecard behaviours (only empathy, ownership, explanation and next steps matter to customers),
+  on fcr and on the team's engagement.
+
+Run ``company(n_customers=..., seed=..., effects=TrueEffects(...))`` to make other companies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from itertools import combinations
+from math import factorial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["TrueEffects", "Company", "company", "TOUCHPOINTS", "QA_ITEMS", "population_lmg"]
+
+TOUCHPOINTS = ("onboarding", "network_reliability", "network_speed", "billing_clarity",
+               "billing_accuracy", "price_value", "support_resolution", "support_speed",
+               "digital_selfservice", "shop_experience")
+QA_ITEMS = ("qa_greeting", "qa_verification", "qa_empathy", "qa_ownership", "qa_explanation",
+            "qa_compliance", "qa_next_steps")
+SEGMENTS = ("Consumer", "Small business")
+REGIONS = ("North", "South", "East", "West", "Central")
+PLANS = ("Basic", "Standard", "Premium")
+ACQ_CHANNELS = ("Online", "Retail store", "Telesales", "Partner")
+CONTACT_CHANNELS = ("Phone", "Chat", "Email", "Shop")
+PROBLEMS = ("Billing", "Network fault", "Device", "Plan change", "Cancellation", "Technical support")
+# domain of each touchpoint (index into the domain factors)
+_DOMAIN = {"onboarding": 3, "network_reliability": 0, "network_speed": 0, "billing_clarity": 1,
+           "billing_accuracy": 1, "price_value": 1, "support_resolution": 2, "support_speed": 2,
+           "digital_selfservice": 3, "shop_experience": 3}
+# team -> channel; routing rules in _route()
+TEAMS = {
+    "Billing Line": "Phone", "Fault Line": "Phone", "Device Line": "Phone", "Retention Desk": "Phone",
+    "Business Care": "Phone", "Chat Billing": "Chat", "Chat Tech": "Chat", "Email Billing": "Email",
+    "Email Tech": "Email", "Shops North": "Shop", "Shops South": "Shop", "Shops East-West": "Shop",
+}
+CUSTOMER_COLUMNS = ["customer_id", "segment", "region", "plan", "channel", "start_date", "end_date",
+                    "churned", "tenure_months", "monthly_revenue"]
+SURVEY_COLUMNS = (["response_id", "customer_id", "wave", "survey_date", "segment", "region", "plan",
+                   "ltr", "osat", "effort"] + list(TOUCHPOINTS))
+CONTACT_COLUMNS = (["contact_id", "customer_id", "contact_date", "wave", "region", "channel", "team",
+                    "agent_id", "problem_type", "fcr", "csat", "ces"] + list(QA_ITEMS))
+PULSE_COLUMNS = ["employee_id", "team", "wave", "engagement", "enps"]
+TABLES = ("customers", "survey", "contacts", "pulse")
+
+
+def _d(**kw):
+    return field(default_factory=lambda: dict(kw))
+
+
+@dataclass
+class TrueEffects:
+    """The true parameters of the simulated company. Change any of them to simulate another one.
+
+    Ratings are on their published scales; "weights" are points of the latent score per rating
+    point; hazard ratios (HR) are per month, multiplicative, per unit stated in the field name.
+    """
+    # --- touchpoint ratings: population mean and spread (1-10 scale) -------------------------
+    rating_mean: dict = _d(onboarding=7.4, network_reliability=7.4, network_speed=7.0,
+                           billing_clarity=7.1, billing_accuracy=7.8, price_value=6.4,
+                           support_resolution=6.9, support_speed=6.5, digital_selfservice=7.3,
+                           shop_experience=7.9)
+    rating_sd: float = 1.9
+    halo_loading: float = 0.55        # correlation structure: halo + domain factor + item noise
+    domain_loading: float = 0.55
+    quarter_persistence: float = 0.75  # AR(1) of the latent factors from one quarter to the next
+    region_shift: dict = _d(North=0.25, South=-0.15, East=0.0, West=0.15, Central=-0.1)
+    plan_shift: dict = _d(Basic=-0.3, Standard=0.0, Premium=0.35)
+    # --- overall scores: latent linear models of the true ratings ----------------------------
+    ltr_weights: dict = _d(network_reliability=0.30, support_resolution=0.22, price_value=0.16,
+                           network_speed=0.10, billing_accuracy=0.10, digital_selfservice=0.07,
+                           support_speed=0.05, billing_clarity=0.04, onboarding=0.03,
+                           shop_experience=0.0)
+    ltr_intercept: float = 0.1
+    ltr_noise_sd: float = 1.25
+    osat_weights: dict = _d(network_reliability=0.22, support_resolution=0.16, price_value=0.10,
+                            network_speed=0.08, billing_accuracy=0.14, billing_clarity=0.08,
+                            digital_selfservice=0.06, support_speed=0.06, onboarding=0.03,
+                            shop_experience=0.02)
+    osat_cuts: tuple = (4.3, 5.0, 5.8, 8.1)   # latent osat thresholds for 2|1, 3|2, 4|3, 5|4
+    osat_noise_sd: float = 0.75
+    effort_weights: dict = _d(digital_selfservice=0.30, support_speed=0.25, billing_clarity=0.20,
+                              onboarding=0.10, support_resolution=0.10, network_reliability=0.05)
+    effort_cuts: tuple = (4.8, 5.5, 6.2, 7.0, 8.0, 9.2)
+    effort_noise_sd: float = 1.0
+    # --- churn: monthly hazard -----------------------------------------------------------------
+    base_monthly_hazard: float = 0.0068    # for ltr 8, price 7, billing accuracy 8, Standard, tenure >= 24
+    hr_ltr_point: float = 0.82             # per point of ltr (0-10)
+    hr_price_value_point: float = 0.90     # per point of price_value, beyond ltr
+    hr_billing_accuracy_point: float = 0.92
+    hr_plan: dict = _d(Basic=1.5, Standard=1.0, Premium=0.85)
+    hr_tenure: dict = field(default_factory=lambda: {"<12": 1.8, "12-24": 1.3, ">=24": 1.0})
+    hr_small_business: float = 0.85
+    hr_unresolved_contact: float = 1.7     # any contact with fcr = 0 in the 3 previous months
+    # --- contacts --------------------------------------------------------------------------------
+    contact_rate: dict = _d(**{"Billing": 0.30, "Network fault": 0.22, "Device": 0.12,
+                               "Plan change": 0.14, "Cancellation": 0.05,
+                               "Technical support": 0.17})  # per customer-year at average ratings
+    fcr_logit: dict = _d(**{"Billing": 1.2, "Network fault": 0.4, "Device": 0.9, "Plan change": 1.9,
+                            "Cancellation": 1.1, "Technical support": 0.7})
+    fcr_ownership_logit: float = 0.35      # per scorecard point of ownership
+    csat_effects: dict = _d(fcr=1.0, qa_empathy=0.35, qa_ownership=0.30, qa_explanation=0.25,
+                            qa_next_steps=0.20, qa_greeting=0.0, qa_verification=0.0,
+                            qa_compliance=0.0)   # latent csat (residual sd 1) per point / for fcr=1
+    csat_engagement: float = 0.45          # latent csat per point of team engagement (1-5)
+    csat_cuts: tuple = (-1.75, -1.1, -0.4, 0.85)
+    ces_effects: dict = _d(fcr=1.1, qa_explanation=0.25, qa_next_steps=0.20)
+    ces_cuts: tuple = (-1.9, -1.4, -0.9, -0.35, 0.3, 1.1)
+    # --- response -----------------------------------------------------------------------------
+    survey_invite_share: float = 0.50      # share of active customers invited each wave
+    survey_response_rate: float = 0.24     # at ltr 8, Consumer
+    survey_response_ltr_logit: float = 0.12  # per ltr point: unhappy customers answer less
+    survey_response_small_business: float = 0.6  # odds ratio
+    contact_survey_response: float = 0.35
+    qa_evaluated_share: float = 0.20       # of phone and chat contacts
+    # --- employees ----------------------------------------------------------------------------
+    engagement_mean: float = 3.6
+    engagement_team_sd: float = 0.35
+    engagement_wave_sd: float = 0.20
+    # --- value --------------------------------------------------------------------------------
+    monthly_revenue: dict = _d(Basic=32.0, Standard=52.0, Premium=79.0)
+    revenue_small_business_factor: float = 1.5
+    revenue_sd_log: float = 0.18
+    gross_margin: float = 0.30
+    annual_discount_rate: float = 0.10
+    # --- scripted event -------------------------------------------------------------------------
+    event: dict | None = field(default_factory=lambda: {
+        "region": "South", "from_wave": "2026Q2",
+        "description": "Network outage programme in the South: network reliability ratings drop "
+                       "and network faults rise, so more contacts go unresolved and more customers "
+                       "leave.",
+        "network_reliability_shift": -3.0, "network_speed_shift": -1.0,
+        "network_fault_rate_multiplier": 3.0, "network_fault_fcr_logit_shift": -0.8})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class Company:
+    """A simulated company: one DataFrame per table and the truth that generated them."""
+    customers: pd.DataFrame
+    survey: pd.DataFrame
+    contacts: pd.DataFrame
+    pulse: pd.DataFrame
+    truth: dict
+
+    def to_bytes(self) -> dict[str, bytes]:
+        """The files as bytes (stable formatting), keyed by file name."""
+        out = {f"{name}.csv": _csv_bytes(getattr(self, name), name) for name in TABLES}
+        out["truth.json"] = (json.dumps(self.truth, indent=2, ensure_ascii=False) + "\n").encode()
+        return out
+
+    def save(self, folder) -> Path:
+        """Write customers.csv, survey.csv, contacts.csv, pulse.csv and truth.json to ``folder``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in self.to_bytes().items():
+            (folder / name).write_bytes(data)
+        return folder
+
+    @classmethod
+    def load(cls, folder) -> "Company":
+        """Read a folder written by :meth:`save` (types parsed: dates, nullable ratings)."""
+        folder = Path(folder)
+        missing = [f"{n}.csv" for n in TABLES if not (folder / f"{n}.csv").exists()]
+        if not (folder / "truth.json").exists():
+            missing.append("truth.json")
+        if missing:
+            raise FileNotFoundError(f"{folder} lacks {', '.join(missing)}; write it with "
+                                    "cx.simulate.company(...).save(folder).")
+        frames = {n: _read_table((folder / f"{n}.csv").read_bytes(), n) for n in TABLES}
+        truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
+        return cls(truth=truth, **frames)
+
+    def sha256(self) -> dict[str, str]:
+        return {k: hashlib.sha256(v).hexdigest() for k, v in self.to_bytes().items()}
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{n}={len(getattr(self, n)):,}" for n in TABLES)
+        return f"Company({self.truth.get('name', 'simulated')}: {sizes})"
+
+
+# ---------------------------------------------------------------------------------- formatting
+_FLOAT_FORMAT = {"customers": {"tenure_months": 2, "monthly_revenue": 2},
+                 "pulse": {"engagement": 1}}
+_DATE_COLUMNS = {"customers": ["start_date", "end_date"], "survey": ["survey_date"],
+                 "contacts": ["contact_date"], "pulse": []}
+_COLUMNS = {"customers": CUSTOMER_COLUMNS, "survey": SURVEY_COLUMNS, "contacts": CONTACT_COLUMNS,
+            "pulse": PULSE_COLUMNS}
+
+
+def _csv_bytes(frame: pd.DataFrame, name: str) -> bytes:
+    """Fixed column order, ISO dates, explicit decimals, empty = missing, '\\n' line endings."""
+    out = {}
+    for col in _COLUMNS[name]:
+        s = frame[col]
+        if col in _DATE_COLUMNS[name]:
+            txt = pd.to_datetime(s).dt.strftime("%Y-%m-%d")
+        elif col in _FLOAT_FORMAT.get(name, {}):
+            nd = _FLOAT_FORMAT[name][col]
+            txt = s.map(lambda v, nd=nd: "" if pd.isna(v) else f"{v:.{nd}f}")
+        elif pd.api.types.is_numeric_dtype(s):
+            txt = s.map(lambda v: "" if pd.isna(v) else str(int(v)))
+        else:
+            txt = s.astype(object)
+        out[col] = txt.astype(object).where(s.notna(), "")
+    buf = io.StringIO()
+    pd.DataFrame(out).to_csv(buf, index=False, lineterminator="\n")
+    return buf.getvalue().encode("utf-8")
+
+
+def _read_table(data: bytes, name: str) -> pd.DataFrame:
+    """Parse one table: ids/categories as str, dates as datetime64, complete integer columns as
+    int64, columns with missing values (ratings, csat, end_date...) as float64 with NaN."""
+    text_cols = [c for c in _COLUMNS[name] if c.endswith("_id") or c in (
+        "segment", "region", "plan", "channel", "wave", "team", "problem_type")]
+    frame = pd.read_csv(io.BytesIO(data), dtype={c: str for c in text_cols},
+                        keep_default_na=False, na_values=[""])
+    for col in _DATE_COLUMNS[name]:
+        frame[col] = pd.to_datetime(frame[col], format="%Y-%m-%d")
+    return frame[_COLUMNS[name]]
+
+
+# ------------------------------------------------------------------------------------- helpers
+def _wave_to_period(wave: str) -> pd.Period:
+    try:
+        return pd.Period(wave, freq="Q")
+    except Exception as exc:  # pragma: no cover - message only
+        raise ValueError(f"wave {wave!r} is not a quarter like '2024Q4'") from exc
+
+
+def _ar1(rng, shape_first, n_steps, rho):
+    """Stationary AR(1) with unit variance: array (n_steps, *shape_first)."""
+    out = np.empty((n_steps, *shape_first))
+    out[0] = rng.standard_normal(shape_first)
+    innov = np.sqrt(1 - rho ** 2)
+    for t in range(1, n_steps):
+        out[t] = rho * out[t - 1] + innov * rng.standard_normal(shape_first)
+    return out
+
+
+def _cut(latent, cuts, low):
+    """Ordinal value low + number of thresholds below the latent value."""
+    return low + np.searchsorted(np.asarray(cuts), latent, side="right")
+
+
+def population_lmg(cov: np.ndarray, names) -> dict:
+    """LMG (Shapley) decomposition of R^2 from a covariance matrix whose last row/column is the
+    outcome (Lindeman, Merenda & Gold 1980; Groemping 2006). Returns raw shares (sum to R^2)."""
+    p = len(names)
+    sxx, sxy, syy = cov[:p, :p], cov[:p, p], cov[p, p]
+    r2 = {(): 0.0}
+    for k in range(1, p + 1):
+        for s in combinations(range(p), k):
+            idx = list(s)
+            beta = np.linalg.solve(sxx[np.ix_(idx, idx)], sxy[idx])
+            r2[s] = float(sxy[idx] @ beta / syy)
+    weight = {k: factorial(k) * factorial(p - k - 1) / factorial(p) for k in range(p)}
+    shares = np.zeros(p)
+    for s, val in r2.items():
+        for j in range(p):
+            if j in s:
+                continue
+            with_j = tuple(sorted(s + (j,)))
+            shares[j] += weight[len(s)] * (r2[with_j] - val)
+    return dict(zip(names, shares))
+
+
+# ------------------------------------------------------------------------------------ generator
+def company(n_customers: int = 20_000, seed: int = 2026, effects: TrueEffects | None = None,
+            start: str = "2024-01-01",
+            waves=("2024Q4", "2025Q1", "2025Q2", "2025Q3", "2025Q4", "2026Q1", "2026Q2", "2026Q3"),
+            name: str = "Kestrel Connect") -> Company:
+    """Simulate a broadband-and-mobile subscription company with known true effects.
+
+    Customers are followed month by month from ``start`` to the end of the last wave
+    (observation end). Same arguments -> identical data, bit for bit.
+    """
+    eff = effects if effects is not None else TrueEffects()
+    if not isinstance(eff, TrueEffects):
+        raise TypeError("effects must be a cx.simulate.TrueEffects; change fields with "
+                        "dataclasses.replace(TrueEffects(), hr_ltr_point=0.7)")
+    if n_customers < 100:
+        raise ValueError("n_customers must be at least 100")
+    rng = np.random.default_rng(seed)
+    t0 = pd.Timestamp(start)
+    if t0 != t0.to_period("M").start_time:
+        raise ValueError(f"start must be the first day of a month, got {start!r}")
+    wave_periods = [_wave_to_period(w) for w in waves]
+    if sorted(wave_periods) != wave_periods or len(set(wave_periods)) != len(wave_periods):
+        raise ValueError("waves must be distinct quarters in increasing order")
+    q0 = t0.to_period("Q")
+    if wave_periods[0] < q0:
+        raise ValueError(f"the first wave {waves[0]} is before start {start}")
+    obs_end = wave_periods[-1].end_time.normalize()             # last day of the last wave
+    n_months = (obs_end.to_period("M") - t0.to_period("M")).n + 1
+    month_start = pd.date_range(t0, periods=n_months + 1, freq="MS")
+    mdays = np.diff((month_start - t0).days.to_numpy())           # days in each month
+    mstart_day = (month_start[:-1] - t0).days.to_numpy()          # day offset of each month
+    n_q = (wave_periods[-1] - q0).n + 1
+    quarters = [q0 + i for i in range(n_q)]
+    month_q = np.array([(month_start[m].to_period("Q") - q0).n for m in range(n_months)])
+
+    n = n_customers
+    tp = list(TOUCHPOINTS)
+    K = len(tp)
+    # ---------------------------------------------------------------- customers (static part)
+    seg = rng.choice(2, size=n, p=[0.86, 0.14])
+    reg = rng.choice(5, size=n, p=[0.22, 0.20, 0.21, 0.19, 0.18])
+    plan = rng.choice(3, size=n, p=[0.33, 0.46, 0.21])
+    acq = rng.choice(4, size=n, p=[0.42, 0.24, 0.20, 0.14])
+    existing = rng.random(n) < 0.64
+    # start day relative to t0 (negative for customers already there at t0)
+    tenure0 = np.minimum(rng.exponential(38.0, n), 118.0) + rng.random(n) * 0.5   # months
+    start_day = np.where(existing, -np.ceil(tenure0 * 30.4375),
+                         rng.integers(0, int(mstart_day[-1] + mdays[-1]), n)).astype(int)
+    rev = np.array([eff.monthly_revenue[p] for p in PLANS])[plan]
+    rev = rev * np.where(seg == 1, eff.revenue_small_business_factor, 1.0)
+    rev = np.round(rev * np.exp(eff.revenue_sd_log * rng.standard_normal(n)
+                                - eff.revenue_sd_log ** 2 / 2), 2)
+    digital_user = rng.random(n) < np.where(seg == 1, 0.75, 0.86)
+    shop_user = rng.random(n) < np.where(acq == 1, 0.70, 0.28)
+
+    # ------------------------------------------------------- true ratings per customer-quarter
+    rho = eff.quarter_persistence
+    halo = _ar1(rng, (n,), n_q, rho)                       # (Q, n)
+    dom = _ar1(rng, (n, 4), n_q, rho)                      # (Q, n, 4)
+    item = _ar1(rng, (n, K), n_q, 0.5)                     # (Q, n, K)
+    lh, ld = eff.halo_loading, eff.domain_loading
+    lu = np.sqrt(max(1 - lh ** 2 - ld ** 2, 0.0))
+    dom_idx = np.array([_DOMAIN[t] for t in tp])
+    z = lh * halo[:, :, None] + ld * dom[:, :, dom_idx] + lu * item          # (Q, n, K)
+    mean = np.array([eff.rating_mean[t] for t in tp])
+    shift = (np.array([eff.region_shift[r] for r in REGIONS])[reg]
+             + np.array([eff.plan_shift[p] for p in PLANS])[plan])               # (n,)
+    lat = mean[None, None, :] + shift[None, :, None] + eff.rating_sd * z
+    # Small business rates support lower; Premium rates price/value lower (pays more)
+    lat[:, :, tp.index("support_speed")] -= 0.4 * (seg == 1)
+    lat[:, :, tp.index("price_value")] -= 0.6 * (plan == 2) - 0.3 * (plan == 0)
+    ev = eff.event
+    if ev:
+        ev_reg = REGIONS.index(ev["region"])
+        ev_q = (_wave_to_period(ev["from_wave"]) - q0).n
+        hit = (np.arange(n_q)[:, None] >= ev_q) & (reg[None, :] == ev_reg)      # (Q, n)
+        lat[:, :, tp.index("network_reliability")] += ev["network_reliability_shift"] * hit
+        lat[:, :, tp.index("network_speed")] += ev["network_speed_shift"] * hit
+    else:
+        ev_reg, ev_q = -1, n_q + 1
+    R = np.clip(np.rint(lat), 1, 10)                                            # (Q, n, K)
+
+    w_ltr = np.array([eff.ltr_weights.get(t, 0.0) for t in tp])
+    u_pers = rng.standard_normal(n)
+    u = eff.ltr_noise_sd * (np.sqrt(0.5) * u_pers[None, :]
+                            + np.sqrt(0.5) * rng.standard_normal((n_q, n)))
+    L = eff.ltr_intercept + R @ w_ltr + u                                       # (Q, n)
+    S = np.clip(np.rint(L), 0, 10)
+    w_os = np.array([eff.osat_weights.get(t, 0.0) for t in tp])
+    O = R @ w_os + 0.5 * u + eff.osat_noise_sd * rng.standard_normal((n_q, n))
+    OS = _cut(O, eff.osat_cuts, 1)
+    w_ef = np.array([eff.effort_weights.get(t, 0.0) for t in tp])
+    E = R @ w_ef + eff.effort_noise_sd * rng.standard_normal((n_q, n))
+    EF = _cut(E, eff.effort_cuts, 1)
+
+    # --------------------------------------------------------------------- teams and agents
+    team_names = list(TEAMS)
+    n_team = len(team_names)
+    n_agents = rng.integers(8, 16, n_team)
+    agent_team = np.repeat(np.arange(n_team), n_agents)
+    n_ag = len(agent_team)
+    agent_skill = 0.4 * rng.standard_normal(n_ag)                    # fcr logit
+    care = rng.standard_normal(n_ag)                                  # drives valued behaviours
+    diligence = rng.standard_normal(n_ag)                             # drives process behaviours
+    qa_base = {"qa_greeting": 4.4, "qa_verification": 4.5, "qa_compliance": 4.3,
+               "qa_empathy": 3.6, "qa_ownership": 3.5, "qa_explanation": 3.7, "qa_next_steps": 3.3}
+    qa_agent = np.column_stack([
+        qa_base[q] + 0.45 * (care if q in ("qa_empathy", "qa_ownership", "qa_explanation",
+                                           "qa_next_steps") else diligence)
+        + 0.2 * rng.standard_normal(n_ag) for q in QA_ITEMS])      # (agents, 7)
+    eng_team = eff.engagement_mean + eff.engagement_team_sd * rng.standard_normal(n_team)
+    eng_tq = eng_team[None, :] + eff.engagement_wave_sd * _ar1(rng, (n_team,), n_q, 0.5)  # (Q, T)
+    # agents: a little better engagement -> nothing else; skill is independent of engagement
+    team_first_agent = np.concatenate([[0], np.cumsum(n_agents)[:-1]])
+
+    # ------------------------------------------------------------------- monthly simulation
+    hr = eff
+    log_h0 = np.log(eff.base_monthly_hazard)
+    plan_lhr = np.log(np.array([hr.hr_plan[p] for p in PLANS]))[plan]
+    seg_lhr = np.log(hr.hr_small_business) * (seg == 1)
+    i_price, i_bacc = tp.index("price_value"), tp.index("billing_accuracy")
+    i_net = tp.index("network_reliability")
+    end_day = np.full(n, np.iinfo(np.int64).max)
+    churned = np.zeros(n, dtype=bool)
+    last_unresolved_month = np.full(n, -100)
+    prob_rates = np.array([eff.contact_rate[p] for p in PROBLEMS])
+    fcr_base = np.array([eff.fcr_logit[p] for p in PROBLEMS])
+    contact_parts = []
+    for m in range(n_months):
+        q = month_q[m]
+        d0, nd = mstart_day[m], mdays[m]
+        active = (start_day < d0 + nd) & ~churned
+        idx = np.flatnonzero(active)
+        Rq = R[q, idx]
+        # churn: exposure from max(start, month start) to month end
+        ten_m = (d0 - start_day[idx]) / 30.4375
+        ten_lhr = np.where(ten_m < 12, np.log(hr.hr_tenure["<12"]),
+                           np.where(ten_m < 24, np.log(hr.hr_tenure["12-24"]),
+                                    np.log(hr.hr_tenure[">=24"])))
+        lh_ = (log_h0 + np.log(hr.hr_ltr_point) * (S[q, idx] - 8)
+               + np.log(hr.hr_price_value_point) * (Rq[:, i_price] - 7)
+               + np.log(hr.hr_billing_accuracy_point) * (Rq[:, i_bacc] - 8)
+               + plan_lhr[idx] + ten_lhr + seg_lhr[idx]
+               + np.log(hr.hr_unresolved_contact) * (last_unresolved_month[idx] >= m - 3))
+        entry = np.maximum(start_day[idx], d0)
+        t_exit = entry + rng.exponential(1.0, idx.size) / np.exp(lh_) * 30.4375
+        # exits are whole days; a customer who joined this month stays at least one day
+        exit_day = np.floor(t_exit).astype(np.int64) + 1
+        leave = exit_day < d0 + nd
+        end_day[idx[leave]] = exit_day[leave]
+        churned[idx[leave]] = True
+        # contacts this month, per problem type
+        rates = np.tile(prob_rates, (idx.size, 1)) / 12.0
+        rates[:, 1] *= np.exp(-0.25 * (Rq[:, i_net] - 7.4))
+        rates[:, 0] *= np.exp(-0.15 * (Rq[:, i_bacc] - 7.8))
+        rates[:, 4] *= np.exp(-0.30 * (S[q, idx] - 8))
+        rates *= np.where(seg[idx] == 1, 1.3, 1.0)[:, None]
+        if q >= ev_q:
+            rates[:, 1] *= np.where(reg[idx] == ev_reg, ev["network_fault_rate_multiplier"], 1.0)
+        counts = rng.poisson(rates)
+        ci, cp = np.nonzero(counts)
+        reps = counts[ci, cp]
+        ci, cp = np.repeat(ci, reps), np.repeat(cp, reps)
+        cust = idx[ci]
+        lo = np.maximum(start_day[cust], d0)
+        hi = np.minimum(end_day[cust], d0 + nd)                 # exclusive
+        ok = hi > lo
+        cust, cp, lo, hi = cust[ok], cp[ok], lo[ok], hi[ok]
+        cday = lo + np.floor(rng.random(cust.size) * (hi - lo)).astype(np.int64)
+        team, chan = _route(rng, cp, seg[cust], reg[cust], digital_user[cust], shop_user[cust])
+        agent = team_first_agent[team] + np.floor(rng.random(cust.size)
+                                                  * n_agents[team]).astype(np.int64)
+        beh = np.clip(np.rint(qa_agent[agent] + 0.35 * rng.standard_normal((cust.size, 1))
+                              + 0.7 * rng.standard_normal((cust.size, len(QA_ITEMS)))), 1, 5)
+        own = beh[:, QA_ITEMS.index("qa_ownership")]
+        fl = (fcr_base[cp] + agent_skill[agent] + eff.fcr_ownership_logit * (own - 3.5)
+              + np.select([chan == 2, chan == 3, chan == 1], [-0.4, 0.2, -0.1], 0.0))
+        if q >= ev_q:
+            fl = fl + ev["network_fault_fcr_logit_shift"] * ((reg[cust] == ev_reg) & (cp == 1))
+        fcr = rng.random(cust.size) < 1 / (1 + np.exp(-fl))
+        last_unresolved_month[cust[~fcr]] = m
+        contact_parts.append((cust, cday, cp, chan, team, agent, beh, fcr.astype(int),
+                              np.full(cust.size, q)))
+
+    # ---------------------------------------------------------------------- customers table
+    obs_end_day = (obs_end - t0).days + 1          # exclusive end of observation
+    end_obs = np.where(churned, end_day, obs_end_day)
+    start_dates = t0 + pd.to_timedelta(start_day, unit="D")
+    end_dates = pd.Series(t0 + pd.to_timedelta(np.where(churned, end_day, 0), unit="D"))
+    end_dates = end_dates.where(churned)
+    tenure_months = np.round((end_obs - start_day) / 30.4375, 2)
+    order = np.argsort(start_day, kind="stable")           # ids in order of joining
+    new_id = np.empty(n, dtype=np.int64)
+    new_id[order] = np.arange(1, n + 1)
+    cid = np.array([f"K{i:06d}" for i in new_id])
+    customers = pd.DataFrame({
+        "customer_id": cid, "segment": np.array(SEGMENTS)[seg], "region": np.array(REGIONS)[reg],
+        "plan": np.array(PLANS)[plan], "channel": np.array(ACQ_CHANNELS)[acq],
+        "start_date": start_dates, "end_date": end_dates.to_numpy(), "churned": churned.astype(int),
+        "tenure_months": tenure_months, "monthly_revenue": rev})
+    customers = customers.iloc[order].reset_index(drop=True)
+
+    # ----------------------------------------------------------------------- contacts table
+    cols = [np.concatenate(x) for x in zip(*contact_parts)]
+    c_cust, c_day, c_prob, c_chan, c_team, c_agent, c_beh, c_fcr, c_q = cols
+    c_beh = c_beh.reshape(-1, len(QA_ITEMS))
+    ce = eff.csat_effects
+    cl = (ce.get("fcr", 0.0) * c_fcr
+          + sum(ce.get(qi, 0.0) * (c_beh[:, j] - 3.5) for j, qi in enumerate(QA_ITEMS))
+          + eff.csat_engagement * (eng_tq[c_q, c_team] - eff.engagement_mean)
+          + 0.08 * (S[c_q, c_cust] - 8) + np.select([c_chan == 2, c_chan == 3], [-0.2, 0.15], 0.0)
+          + rng.standard_normal(c_cust.size))
+    csat = _cut(cl, eff.csat_cuts, 1).astype(float)
+    xe = eff.ces_effects
+    el = (xe.get("fcr", 0.0) * c_fcr
+          + sum(xe.get(qi, 0.0) * (c_beh[:, j] - 3.5) for j, qi in enumerate(QA_ITEMS))
+          + np.select([c_chan == 2, c_chan == 3], [-0.4, -0.2], 0.0)
+          + rng.standard_normal(c_cust.size))
+    ces = _cut(el, eff.ces_cuts, 1).astype(float)
+    answered = rng.random(c_cust.size) < eff.contact_survey_response
+    csat[~answered] = np.nan
+    ces[~answered | (rng.random(c_cust.size) < 0.06)] = np.nan
+    evaluated = (c_chan <= 1) & (rng.random(c_cust.size) < eff.qa_evaluated_share)
+    qa = np.where(evaluated[:, None], c_beh, np.nan)
+    # log: contacts from the first wave's quarter on (contact-survey programme start)
+    log_from = (wave_periods[0].start_time - t0).days
+    keep = c_day >= log_from
+    corder = np.lexsort((c_cust, c_day))
+    corder = corder[keep[corder]]
+    c_dates = t0 + pd.to_timedelta(c_day[corder], unit="D")
+    agent_ids = np.array([f"A{i + 101:03d}" for i in range(n_ag)])
+    contacts = pd.DataFrame({
+        "contact_id": [f"C{i:07d}" for i in range(1, corder.size + 1)],
+        "customer_id": cid[c_cust[corder]], "contact_date": c_dates,
+        "wave": [str(quarters[i]) for i in c_q[corder]],
+        "region": np.array(REGIONS)[reg[c_cust[corder]]],
+        "channel": np.array(CONTACT_CHANNELS)[c_chan[corder]],
+        "team": np.array(team_names)[c_team[corder]], "agent_id": agent_ids[c_agent[corder]],
+        "problem_type": np.array(PROBLEMS)[c_prob[corder]], "fcr": c_fcr[corder],
+        "csat": csat[corder], "ces": ces[corder]})
+    for j, qi in enumerate(QA_ITEMS):
+        contacts[qi] = qa[corder, j]
+
+    # ------------------------------------------------------------------------- survey table
+    # contact history (all contacts, logged or not) decides whether support items apply
+    c_sorted = np.lexsort((c_day, c_cust))
+    rows = []
+    for w, wp in zip(waves, wave_periods):
+        q = (wp - q0).n
+        qs, qe = (wp.start_time - t0).days, (wp.end_time.normalize() - t0).days + 1
+        sday = qs + np.floor(rng.random(n) * (qe - qs)).astype(np.int64)
+        active = (start_day <= sday) & (end_day > sday)
+        invited = active & (rng.random(n) < eff.survey_invite_share)
+        logit = (np.log(eff.survey_response_rate / (1 - eff.survey_response_rate))
+                 + eff.survey_response_ltr_logit * (S[q] - 8)
+                 + np.log(eff.survey_response_small_business) * (seg == 1))
+        resp = invited & (rng.random(n) < 1 / (1 + np.exp(-logit)))
+        ids = np.flatnonzero(resp)
+        # any contact in the 365 days before the survey date?
+        had = _had_contact(c_cust[c_sorted], c_day[c_sorted], ids, sday[ids], 365)
+        tenure_at = (sday[ids] - start_day[ids]) / 30.4375
+        ratings = R[q, ids].copy()
+        u_ = rng.random(ratings.shape)
+        answer = u_ < 0.97
+        answer[:, tp.index("onboarding")] = (tenure_at < 12) & (u_[:, 0] < 0.85)
+        answer[:, tp.index("shop_experience")] = shop_user[ids] & (u_[:, -1] < 0.9)
+        for t in ("support_resolution", "support_speed"):
+            answer[:, tp.index(t)] = had & (u_[:, tp.index(t)] < 0.92)
+        answer[:, tp.index("digital_selfservice")] = digital_user[ids] & (u_[:, 8] < 0.95)
+        ratings[~answer] = np.nan
+        rows.append((ids, np.full(ids.size, w, dtype=object), sday[ids], S[q, ids], OS[q, ids],
+                     EF[q, ids], ratings))
+    s_ids, s_wave, s_day, s_ltr, s_os, s_ef, s_r = [np.concatenate(x) for x in zip(*rows)]
+    sorder = np.lexsort((cid[s_ids], s_day))
+    survey = pd.DataFrame({
+        "response_id": [f"R{i:07d}" for i in range(1, sorder.size + 1)],
+        "customer_id": cid[s_ids[sorder]], "wave": s_wave[sorder].astype(str),
+        "survey_date": t0 + pd.to_timedelta(s_day[sorder], unit="D"),
+        "segment": np.array(SEGMENTS)[seg[s_ids[sorder]]],
+        "region": np.array(REGIONS)[reg[s_ids[sorder]]],
+        "plan": np.array(PLANS)[plan[s_ids[sorder]]],
+        "ltr": s_ltr[sorder].astype(int), "osat": s_os[sorder].astype(int),
+        "effort": s_ef[sorder].astype(int)})
+    for j, t in enumerate(tp):
+        survey[t] = s_r[sorder, j]
+
+    # -------------------------------------------------------------------------- pulse table
+    prow = []
+    emp_counter = 0
+    for ti in range(n_team):
+        n_emp = n_agents[ti] + 2                      # agents plus team leader and coach
+        person = 0.45 * rng.standard_normal(n_emp)
+        emp_ids = [f"E{emp_counter + k + 1:04d}" for k in range(n_emp)]
+        emp_counter += n_emp
+        for w, wp in zip(waves, wave_periods):
+            q = (wp - q0).n
+            take = rng.random(n_emp) < 0.8
+            items = np.clip(np.rint(eng_tq[q, ti] + person[:, None]
+                                    + 0.5 * rng.standard_normal((n_emp, 5))), 1, 5)
+            engagement = items.mean(axis=1)
+            enps = np.clip(np.rint(6.6 + 2.2 * (engagement - 3.6)
+                                   + 1.3 * rng.standard_normal(n_emp)), 0, 10)
+            for k in np.flatnonzero(take):
+                prow.append((emp_ids[k], team_names[ti], w, engagement[k], int(enps[k])))
+    pulse = pd.DataFrame(prow, columns=PULSE_COLUMNS)
+    pulse = pulse.sort_values(["wave", "team", "employee_id"], kind="stable").reset_index(drop=True)
+
+    # -------------------------------------------------------------------------------- truth
+    truth = _truth(eff, name, seed, n, start, waves, obs_end, R, L, S, tp, eng_tq, team_names,
+                   quarters, n_agents)
+    comp = Company(customers=customers, survey=survey, contacts=contacts, pulse=pulse, truth=truth)
+    # round trip through the file format so simulate() and load() give identical frames
+    files = comp.to_bytes()
+    frames = {t: _read_table(files[f"{t}.csv"], t) for t in TABLES}
+    return Company(truth=truth, **frames)
+
+
+def _route(rng, prob, seg, reg, digital, shop):
+    """Channel and team for each contact."""
+    size = prob.size
+    # channel probabilities (Phone, Chat, Email, Shop)
+    p = np.tile([0.52, 0.24, 0.10, 0.14], (size, 1))
+    p[digital] += [-0.08, 0.10, 0.0, -0.02]
+    p[shop] += [-0.06, -0.02, -0.02, 0.10]
+    p[prob == 2] += [-0.10, -0.04, -0.04, 0.18]          # Device -> shop
+    p[prob == 4] += [0.10, -0.06, -0.02, -0.02]          # Cancellation -> phone
+    p = np.clip(p, 0.01, None)
+    p /= p.sum(axis=1, keepdims=True)
+    chan = (rng.random(size)[:, None] > np.cumsum(p, axis=1)).sum(axis=1)
+    chan = np.minimum(chan, 3)
+    t = {name: i for i, name in enumerate(TEAMS)}
+    billing_like = np.isin(prob, [0, 3])
+    team = np.select(
+        [(chan == 0) & (seg == 1), (chan == 0) & (prob == 4), (chan == 0) & billing_like,
+         (chan == 0) & (prob == 2), chan == 0,
+         (chan == 1) & (billing_like | (prob == 4)), chan == 1,
+         (chan == 2) & (billing_like | (prob == 4)), chan == 2,
+         (chan == 3) & np.isin(reg, [0, 4]), (chan == 3) & (reg == 1)],
+        [t["Business Care"], t["Retention Desk"], t["Billing Line"], t["Device Line"],
+         t["Fault Line"], t["Chat Billing"], t["Chat Tech"], t["Email Billing"], t["Email Tech"],
+         t["Shops North"], t["Shops South"]],
+        t["Shops East-West"])
+    return team, chan
+
+
+def _had_contact(sorted_cust, sorted_day, ids, days, window):
+    """For each (customer id, day): any contact in [day - window, day)?"""
+    left = np.searchsorted(sorted_cust, ids, side="left")
+    right = np.searchsorted(sorted_cust, ids, side="right")
+    out = np.zeros(ids.size, dtype=bool)
+    for k in np.flatnonzero(right > left):
+        d = sorted_day[left[k]:right[k]]
+        out[k] = np.any((d < days[k]) & (d >= days[k] - window))
+    return out
+
+
+def _r(x, nd=6):
+    if isinstance(x, dict):
+        return {k: _r(v, nd) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_r(v, nd) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return round(float(x), nd)
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def _truth(eff, name, seed, n, start, waves, obs_end, R, L, S, tp, eng_tq, team_names, quarters,
+           n_agents) -> dict:
+    """The parameters that generated the data, plus population quantities derived from them."""
+    X = R.reshape(-1, len(tp))
+    cov_l = np.cov(np.column_stack([X, L.reshape(-1)]), rowvar=False)
+    cov_s = np.cov(np.column_stack([X, S.reshape(-1)]), rowvar=False)
+    lmg_l = population_lmg(cov_l, tp)
+    lmg_s = population_lmg(cov_s, tp)
+    r2_l = float(sum(lmg_l.values()))
+    ev = eff.event
+    effects = eff.to_dict()
+    return _r({
+        "name": name, "generator": "cxlab.simulate.company", "seed": seed, "n_customers": n,
+        "start": start, "observation_end": obs_end.strftime("%Y-%m-%d"), "waves": list(waves),
+        "notes": [
+            "Ratings are the customer's true ratings each quarter; respondents reveal them exactly "
+            "(item non-response aside).",
+            "ltr = clip(round(ltr_intercept + sum(ltr_weights * ratings) + u), 0, 10), u independent "
+            "of the ratings with sd ltr_noise_sd.",
+            "Monthly churn hazard = base_monthly_hazard * hr_ltr_point^(ltr - 8) * "
+            "hr_price_value_point^(price_value - 7) * hr_billing_accuracy_point^(billing_accuracy - 8)"
+            " * hr_plan * hr_tenure * hr_small_business^[Small business] * "
+            "hr_unresolved_contact^[a contact with fcr = 0 in the 3 previous calendar months].",
+            "Contact csat/ces: ordinal probit-type latent = sum(effects) + team engagement effect + "
+            "noise(sd 1), cut at csat_cuts / ces_cuts; scorecard behaviours exist for every contact, "
+            "only evaluated phone/chat contacts show them.",
+            "contacts.csv logs contacts from the first wave on; earlier contacts (which also raise "
+            "churn) were not logged.",
+            "pulse.employee_id is not linkable to contacts.agent_id (the pulse is confidential).",
+        ],
+        "ltr_drivers": {
+            "weights": {t: eff.ltr_weights.get(t, 0.0) for t in tp},
+            "ranking": sorted(tp, key=lambda t: -eff.ltr_weights.get(t, 0.0)),
+            "population_lmg_latent": lmg_l, "population_r2_latent": r2_l,
+            "population_lmg_ltr": lmg_s, "population_r2_ltr": float(sum(lmg_s.values())),
+            "population_covariance_of_ratings": {
+                a: {b: float(cov_l[i, j]) for j, b in enumerate(tp)} for i, a in enumerate(tp)},
+        },
+        "osat_drivers": {"weights": {t: eff.osat_weights.get(t, 0.0) for t in tp},
+                         "cuts": list(eff.osat_cuts)},
+        "effort_drivers": {"weights": {t: eff.effort_weights.get(t, 0.0) for t in tp},
+                           "cuts": list(eff.effort_cuts)},
+        "churn_hazard_ratios": {
+            "per_ltr_point": eff.hr_ltr_point,
+            "per_price_value_point": eff.hr_price_value_point,
+            "per_billing_accuracy_point": eff.hr_billing_accuracy_point,
+            "plan": eff.hr_plan, "tenure_months": eff.hr_tenure,
+            "small_business_vs_consumer": eff.hr_small_business,
+            "unresolved_contact_last_3_months": eff.hr_unresolved_contact,
+            "base_monthly_hazard": eff.base_monthly_hazard,
+            "reference": "ltr 8, price_value 7, billing_accuracy 8, Standard, tenure >= 24 months, "
+                         "Consumer, no unresolved contact",
+        },
+        "contact_csat": {
+            "latent_effects": dict(eff.csat_effects),
+            "valued_by_customers": [k for k, v in eff.csat_effects.items()
+                                    if k.startswith("qa_") and v != 0],
+            "not_valued_by_customers": [k for k, v in eff.csat_effects.items()
+                                        if k.startswith("qa_") and v == 0],
+            "team_engagement_latent_effect_per_point": eff.csat_engagement,
+            "cuts": list(eff.csat_cuts), "latent_noise_sd": 1.0,
+            "fcr_logit_per_ownership_point": eff.fcr_ownership_logit,
+        },
+        "team_engagement_true": {
+            team: {str(q): float(eng_tq[i, j]) for i, q in enumerate(quarters)}
+            for j, team in enumerate(team_names)},
+        "team_agents": {team: int(k) for team, k in zip(team_names, n_agents)},
+        "value": {"monthly_revenue_by_plan": eff.monthly_revenue,
+                  "small_business_factor": eff.revenue_small_business_factor,
+                  "revenue_sd_log": eff.revenue_sd_log, "gross_margin": eff.gross_margin,
+                  "annual_discount_rate": eff.annual_discount_rate},
+        "event": ev,
+        "effects": effects,
+    })
