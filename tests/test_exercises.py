@@ -1,0 +1,188 @@
+"""Exercise checks: each accepts the right answer, rejects typical wrong ones with the right message,
+and never raises for a wrong or missing answer.
+
+Framework tests use a tiny hand-made data set whose answers are worked out by hand in the
+comments; the course tests (further down) compute the right answer through the package
+(cx.metrics) — a path independent of the plain-pandas arithmetic inside the exercise definitions —
+and the typical wrong answers by the mistaken recipe itself.
+"""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxlab import exercises as X
+from cxlab.exercises import Mistake
+
+# 10 answers: promoters 10,9,9,10,10 (5), passives 8,7,7 (3), detractors 6,3 (2): NPS = 30
+LTR = pd.Series([10, 9, 9, 10, 8, 7, 7, 6, 3, 10])  # P=5, passives=3, D=2 -> NPS = 30
+TOY = {"ltr": LTR}
+
+
+def toy():
+    return TOY
+
+
+def nps_exercise():
+    return X.NumericExercise(
+        lambda d: 30.0, data=toy, abs_tol=0.05, percent=True, what="NPS", fmt="{:+.1f}",
+        mistakes=[Mistake("counts", lambda d: 5 - 2, "You subtracted counts."),
+                  Mistake("passives", lambda d: 100 * (5 - 5) / 10, "Passives are not detractors.")],
+        hints=["first hint", "second hint"], solution="100 * (P - D)", label="Q1")
+
+
+@pytest.mark.parametrize("blank", [..., None, "", "  ", "____", X.NOT_GIVEN])
+def test_blank_answers_say_not_answered_yet(blank, capsys):
+    ex = nps_exercise()
+    out = ex.evaluate(blank)
+    assert out.status == "unanswered" and not out.correct
+    if blank is X.NOT_GIVEN:
+        ex.check()
+    else:
+        ex.check(blank)
+    printed = capsys.readouterr().out
+    assert printed.startswith("… Q1 Not answered yet") and "hint()" in printed
+
+
+@pytest.mark.parametrize("answer", [30, 30.0, 30.04, np.float64(29.96), pd.Series([30.0]),
+                                    np.array([30.0])])
+def test_numeric_accepts_right_answer_within_tolerance(answer, capsys):
+    ex = nps_exercise()
+    assert ex.evaluate(answer).correct
+    ex.check(answer)
+    assert capsys.readouterr().out.startswith("✓ Q1 Correct: NPS is +30.0.")
+
+
+def test_numeric_accepts_a_result_object_with_value():
+    class Result:
+        value = 30.01
+    assert nps_exercise().evaluate(Result()).correct
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    (3, "You subtracted counts."),
+    (0, "Passives are not detractors."),
+    (0.30, "fraction"),              # -1..1 scale
+    (3000, "100 times too large"),
+    (-30, "sign is flipped"),
+    (30.2, "not what we get"),       # outside the 0.05 tolerance
+    ("30", "without quotes"),
+    (True, "is a number"),
+    (float("nan"), "NaN"),
+    ([30, 31], "2 numbers"),
+    (pd.DataFrame({"a": [30]}), "table"),
+])
+def test_numeric_rejects_typical_mistakes_with_a_message(answer, fragment, capsys):
+    ex = nps_exercise()
+    out = ex.evaluate(answer)
+    assert out.status == "incorrect" and fragment in out.message, out.message
+    ex.check(answer)  # prints, never raises
+    assert capsys.readouterr().out.startswith("✗ Q1 Not quite:")
+
+
+def test_hints_and_solution(capsys):
+    ex = nps_exercise()
+    ex.hint()
+    ex.hint(2)
+    ex.hint(9)  # beyond the last: shows the last
+    ex.solution()
+    lines = capsys.readouterr().out.splitlines()
+    assert "first hint" in lines[0] and ".hint(2)" in lines[0]
+    assert "second hint" in lines[1] and "second hint" in lines[2]
+    assert "100 * (P - D)" in "\n".join(lines[3:])
+
+
+def test_series_answers_by_label():
+    expected = pd.Series({"North": 10.0, "South": -5.0}, name="nps")
+    ex = X.NumericExercise(lambda d: expected, data=toy, abs_tol=0.05, percent=True,
+                           mistakes=[Mistake("counts", lambda d: pd.Series({"North": 4, "South": -2}),
+                                             "Counts again.")])
+    assert ex.evaluate({"South": -5.01, "North": 10}).correct
+    assert ex.evaluate(expected.to_frame()).correct
+    assert "Counts again." in ex.evaluate({"North": 4, "South": -2}).message
+    assert "fractions" in ex.evaluate(expected / 100).message
+    assert "missing ['South']" in ex.evaluate({"North": 10}).message
+    assert "1 of 2 values differ" in ex.evaluate({"North": 10, "South": 5}).message
+    assert "Series" in ex.evaluate(3.0).message
+
+
+def test_choice_single_and_multiple():
+    single = X.ChoiceExercise({"a": "x", "b": "y", "c": "z"}, "b", feedback={"a": "a is wrong because"})
+    assert single.evaluate("b").correct and single.evaluate(" B) ").correct
+    assert single.evaluate("a").message == "a is wrong because"
+    assert "think again" in single.evaluate("c").message
+    assert "not one of the options" in single.evaluate("e").message
+    multi = X.ChoiceExercise({"a": "x", "b": "y", "c": "z"}, {"a", "c"})
+    assert multi.evaluate("a, c").correct and multi.evaluate(["c", "a"]).correct
+    assert multi.evaluate("c a").correct
+    assert "more than 1" in multi.evaluate("a").message
+    with pytest.raises(ValueError):
+        X.ChoiceExercise({"a": "x"}, "b")
+
+
+def test_set_exercise_ignores_order_and_case_and_names_the_extras():
+    ex = X.SetExercise(lambda d: ["South", "East"], data=toy, what="regions",
+                       mistakes=[Mistake("naive", lambda d: ["South", "East", "West"],
+                                         "West moved, but within the noise.")])
+    assert ex.evaluate(["east", "South"]).correct
+    assert ex.evaluate(pd.Series(["East", "South"])).correct
+    assert ex.evaluate(["South", "East", "West"]).message == "West moved, but within the noise."
+    assert "North should not be" in ex.evaluate(["South", "East", "North"]).message
+    assert "1 regions missing" in ex.evaluate(["South"]).message
+    none = X.SetExercise(lambda d: [], data=toy)
+    assert none.evaluate([]).correct
+    single = X.SetExercise(lambda d: ["Central"], data=toy)
+    assert single.evaluate("central").correct
+
+
+def right_nps(scores):
+    s = pd.Series(scores, dtype=float).dropna()
+    return 100 * ((s >= 9).mean() - (s <= 6).mean())
+
+
+def test_function_exercise_runs_the_learners_function():
+    cases = [(([10, 9, 8, 7, 6, 0],), 0.0), (([10, 10, 10, 8],), 75.0), (([0, 1, 2],), -100.0)]
+    ex = X.FunctionExercise(cases, mistakes=[
+        Mistake("fraction", lambda s: right_nps(s) / 100, "Multiply by 100.")])
+    assert ex.evaluate(right_nps).correct
+    assert ex.evaluate(lambda s: right_nps(s) / 100).message == "Multiply by 100."
+    out = ex.evaluate(lambda s: 1 / 0)
+    assert out.status == "incorrect" and "ZeroDivisionError" in out.message
+    assert "returns 0, but the answer is 75" in ex.evaluate(lambda s: 0.0).message
+    assert "not its result" in ex.evaluate(12.5).message
+
+
+def test_plot_exercise_wants_title_labels_and_data():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ex = X.PlotExercise()
+    fig, ax = plt.subplots()
+    assert "any data drawn" in ex.evaluate(ax).message
+    ax.bar(["a", "b"], [1, 2])
+    msg = ex.evaluate(ax).message
+    assert "a title" in msg and "x-axis label" in msg
+    ax.set(title="NPS by region", xlabel="Region", ylabel="NPS")
+    assert ex.evaluate(ax).correct
+    assert "Axes" in ex.evaluate(fig).message
+    plt.close(fig)
+
+
+def test_judgement_shows_a_model_answer_and_is_not_graded(capsys):
+    ex = X.JudgementExercise("Three goals, linked to retention.", label="Q9")
+    assert ex.evaluate(...).status == "unanswered"
+    out = ex.evaluate("I would pick NPS")
+    assert out.status == "info" and "Three goals" in out.message
+    assert ex.evaluate(42).status == "incorrect"
+    ex.solution()
+    assert "Three goals" in capsys.readouterr().out
+
+
+def test_exercise_set_names_its_questions():
+    s = X.ExerciseSet("07_demo", q1=nps_exercise(), q2=X.JudgementExercise("m"))
+    assert s.q1.label == "Q1" and s.q2.label == "Q2" and len(s) == 2
+    assert "ex07.q1.hint()" in s.q1.evaluate(...).message
+    assert "07_demo" in repr(s)
