@@ -1,1 +1,1319 @@
-"""(placeholder: being written)"""
+"""Key driver analysis: relative importance of correlated drivers, bootstrap intervals, quadrant map.
+
+Which touchpoint ratings drive the overall score (e.g. likelihood to recommend)? When drivers are
+correlated, a regression coefficient does not say how much of the explained variance each one
+carries. Relative-importance methods split the model R² between the drivers:
+
+    import cxlab as cx
+    res = cx.drivers.analyze(survey, "ltr", drivers, bootstrap=1000, seed=0)
+    res.importance          # importance, share, rank, ci_low, ci_high per driver
+    res.quadrant()          # importance x performance: Fix / Maintain / Monitor / Don't over-invest
+    res.plot(); res.plot_quadrant(); res.differences()
+
+Methods (``method=``), all computed from the (weighted) correlation matrix, i.e. from sufficient
+statistics, never by refitting regressions on raw rows:
+
+* ``"lmg"`` — LMG / Shapley decomposition of R² (Lindeman, Merenda & Gold 1980; Grömping 2006,
+  J. Stat. Software 17(1)): ``LMG_j = Σ_{S ⊆ D∖{j}} |S|!(p−|S|−1)!/p! · [R²(S∪{j}) − R²(S)]``.
+  Exact for up to :data:`EXACT_MAX_DRIVERS` players; beyond, Monte-Carlo permutation sampling
+  (see :func:`relative_importance`). Sums to the model R².
+* ``"relative_weights"`` — Johnson (2000, Multivariate Behav. Res. 35:1): with ``R = VΛV'`` and
+  ``Λ½ = VΛ^{1/2}V'``, ``β* = Λ½⁻¹ r_xy``, ``ε_j = Σ_k (Λ½)_{jk}² β*_k²``; equal to Genizi (1993).
+  Sums to R².
+* ``"pratt"`` — Pratt (1987): ``β_j · r_jy`` (standardised coefficient times zero-order r). Sums to R².
+* ``"first"`` — squared zero-order correlation ``r_jy²`` (R² of the driver alone).
+* ``"last"`` — usefulness (Darlington 1968): ``R²(all) − R²(all but j)``.
+* ``"betasq"`` — squared standardised coefficient ``β_j²``.
+* ``"car"`` — CAR scores (Zuber & Strimmer 2011): ``(R^{-1/2} r_xy)_j²``. Sums to R².
+
+Results match R's relaimpo 2.2-7 (``calc.relimp``) to 1e-9 (see tests/data/relaimpo/).
+
+A binary outcome (retained, top-box) is analysed with a logistic model and a stated pseudo-R²
+(McFadden by default; Estrella, Cox–Snell, Nagelkerke) as in dominance analysis for logistic
+regression (Azen & Traxel 2009): the Shapley value of the pseudo-R² over all driver subsets.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from .checks import CXDataError, CXWarning, _preview, require_columns, require_frame
+
+__all__ = [
+    "EXACT_MAX_DRIVERS", "NEAR_COLLINEAR_COND", "METHODS", "PSEUDO_R2", "QUADRANTS",
+    "relative_importance", "analyze", "population_importance", "percentile_interval",
+    "DriverResult", "SegmentedDriverResult",
+]
+
+#: Largest number of players (drivers or groups) for which LMG is computed exactly over all
+#: 2^p subsets (p = 24: about 3 s and 1 GB of working memory). Beyond it, permutation sampling.
+EXACT_MAX_DRIVERS = 24
+#: Largest number of players for the exact logistic (pseudo-R²) decomposition: every subset needs
+#: its own maximum-likelihood fit on the rows, so the cost grows as 2^p model fits.
+LOGISTIC_EXACT_MAX_DRIVERS = 16
+#: Condition number (λmax/λmin of the drivers' correlation matrix) above which a warning is given.
+#: 1000 corresponds to Belsley's condition index of about 30 for standardised data.
+NEAR_COLLINEAR_COND = 1e3
+#: λmin/λmax below which drivers are treated as perfectly collinear (an error).
+_SINGULAR_TOL = 1e-12
+#: Number of delete-a-group jackknife groups used for the BCa acceleration constant.
+BCA_JACKKNIFE_GROUPS = 100
+
+METHODS = ("lmg", "relative_weights", "pratt", "first", "last", "betasq", "car")
+_METHOD_ALIASES = {"shapley": "lmg", "johnson": "relative_weights", "genizi": "relative_weights",
+                   "rw": "relative_weights", "usefulness": "last", "dominance": "lmg"}
+_GROUPABLE = {"lmg", "first", "last"}
+_LOGISTIC_METHODS = {"lmg", "first", "last"}
+PSEUDO_R2 = ("mcfadden", "estrella", "cox_snell", "nagelkerke")
+QUADRANTS = ("Fix", "Maintain", "Monitor", "Don't over-invest")
+
+
+# --------------------------------------------------------------------------------------------
+# input preparation
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class _Design:
+    """Validated analysis data: columns ordered player by player, outcome last."""
+    Z: np.ndarray                 # n x (q+1) values, drivers in player order then outcome (may hold NaN if pairwise)
+    w: np.ndarray                 # n case weights (ones if none)
+    columns: list[str]            # driver columns in player order
+    players: list[str]            # player names (driver or group names)
+    sizes: list[int]              # columns per player
+    outcome: str
+    family: str                   # "linear" or "logistic"
+    missing: str
+    n_total: int
+    n_used: int
+    dropped: dict[str, int]       # column -> missing values among all rows (listwise)
+    weighted: bool
+    frame: pd.DataFrame           # analysis rows (drivers + outcome) for performance
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def q(self) -> int:
+        return len(self.columns)
+
+
+def _method_name(method: str) -> str:
+    m = str(method).lower().strip()
+    m = _METHOD_ALIASES.get(m, m)
+    if m not in METHODS:
+        raise CXDataError(f"Unknown method {method!r}. Choose one of {', '.join(METHODS)}.")
+    return m
+
+
+def _players(drivers: list[str], groups) -> tuple[list[str], list[list[str]]]:
+    """Players (group or driver names) and their columns, in order of first appearance."""
+    if groups is None:
+        return list(drivers), [[d] for d in drivers]
+    if not isinstance(groups, Mapping):
+        raise CXDataError("groups must be a dict {group name: [driver, ...]}, e.g. "
+                          "{'support': ['support_speed', 'support_resolution']}.")
+    owner: dict[str, str] = {}
+    for name, members in groups.items():
+        members = [members] if isinstance(members, str) else list(members)
+        if not members:
+            raise CXDataError(f"Group {name!r} has no drivers.")
+        unknown = [m for m in members if m not in drivers]
+        if unknown:
+            raise CXDataError(f"Group {name!r} lists {_preview(unknown)}, which are not among the "
+                              f"drivers. Add them to drivers or remove them from the group.")
+        for m in members:
+            if m in owner:
+                raise CXDataError(f"Driver {m!r} is in two groups ({owner[m]!r} and {name!r}). "
+                                  "Each driver can belong to one group only.")
+            owner[m] = str(name)
+        if name in drivers and name not in members:
+            raise CXDataError(f"Group name {name!r} is also the name of another driver; rename it.")
+    names, cols = [], []
+    for d in drivers:
+        player = owner.get(d, d)
+        if player not in names:
+            names.append(player)
+            cols.append([])
+        cols[names.index(player)].append(d)
+    return names, cols
+
+
+def _numeric_block(data: pd.DataFrame, columns: list[str], role: str) -> pd.DataFrame:
+    """Columns as float, with one error naming every non-numeric column."""
+    bad = {}
+    out = {}
+    for c in columns:
+        raw = data[c]
+        if pd.api.types.is_bool_dtype(raw):
+            raw = raw.astype(float)
+        vals = pd.to_numeric(raw, errors="coerce") if not pd.api.types.is_numeric_dtype(raw) else raw
+        text = vals.isna() & raw.notna()
+        if text.any():
+            bad[c] = pd.unique(raw[text].astype(str))
+        out[c] = vals.astype(float)
+    if bad:
+        detail = "; ".join(f"{c!r} holds {_preview(v, 3)}" for c, v in bad.items())
+        raise CXDataError(
+            f"{role} must be numeric ratings, but {len(bad)} column(s) hold text: {detail}. "
+            "Recode answers such as \"Don't know\" to missing; for a categorical driver create "
+            "0/1 dummy columns and pass them together as a group (groups={...}).")
+    frame = pd.DataFrame(out, index=data.index)
+    inf = ~np.isfinite(frame.to_numpy()) & frame.notna().to_numpy()
+    if inf.any():
+        cols = [c for c, flag in zip(columns, inf.any(axis=0)) if flag]
+        raise CXDataError(f"Column(s) {_preview(cols)} hold infinite values. Replace them with real "
+                          "values or missing.")
+    return frame
+
+
+def _weights_vector(data: pd.DataFrame, weights) -> np.ndarray | None:
+    if weights is None:
+        return None
+    if isinstance(weights, str):
+        require_columns(data, [weights])
+        w = pd.to_numeric(data[weights], errors="coerce")
+        if w.isna().any():
+            raise CXDataError(f"Weight column {weights!r} has missing or non-numeric values at rows "
+                              f"{_preview(w.index[w.isna()])}. Weights must be numbers >= 0.")
+        w = w.to_numpy(dtype=float)
+        label = repr(weights)
+    else:
+        w = np.asarray(weights, dtype=float).ravel()
+        label = "weights"
+        if len(w) != len(data):
+            raise CXDataError(f"weights has {len(w)} values but data has {len(data)} rows.")
+        if np.isnan(w).any():
+            raise CXDataError("weights has missing values. Weights must be numbers >= 0.")
+    if not np.all(np.isfinite(w)) or (w < 0).any():
+        rows = data.index[~np.isfinite(w) | (w < 0)]
+        raise CXDataError(f"Weight {label} has negative or infinite values at rows {_preview(rows)}.")
+    if w.sum() <= 0:
+        raise CXDataError(f"Weight {label} sums to zero.")
+    return w
+
+
+def _prepare(data, outcome, drivers, *, weights=None, missing="listwise", groups=None,
+             family="auto", warn_dropped=True) -> _Design:
+    data = require_frame(data)
+    if isinstance(drivers, str):
+        drivers = [drivers]
+    if drivers is None or len(drivers) == 0:
+        raise CXDataError("Name at least one driver column, e.g. drivers=['billing', 'support'].")
+    drivers = [d for d in drivers]
+    dupes = sorted({d for d in drivers if drivers.count(d) > 1})
+    if dupes:
+        raise CXDataError(f"Driver(s) {_preview(dupes)} are listed more than once.")
+    if outcome in drivers:
+        raise CXDataError(f"Driver {outcome!r} is the outcome itself. Remove it from drivers.")
+    require_columns(data, [outcome, *drivers])
+    if missing not in ("listwise", "pairwise"):
+        raise CXDataError(f"missing must be 'listwise' or 'pairwise', not {missing!r}.")
+    names, members = _players(drivers, groups)
+    columns = [c for m in members for c in m]
+    sizes = [len(m) for m in members]
+
+    X = _numeric_block(data, columns, "Drivers")
+    y = _numeric_block(data, [outcome], "The outcome")[outcome]
+    w_all = _weights_vector(data, weights)
+    weighted = w_all is not None
+    if w_all is None:
+        w_all = np.ones(len(data))
+
+    fam = str(family).lower()
+    yvals = pd.unique(y.dropna())
+    is_binary = len(yvals) <= 2 and set(np.asarray(yvals, float)) <= {0.0, 1.0}
+    if fam == "auto":
+        fam = "logistic" if is_binary and len(yvals) == 2 else "linear"
+    if fam in ("binary", "logit"):
+        fam = "logistic"
+    if fam not in ("linear", "logistic"):
+        raise CXDataError(f"family must be 'auto', 'linear' or 'logistic', not {family!r}.")
+    if fam == "logistic" and not is_binary:
+        raise CXDataError(f"A logistic (binary) analysis needs outcome {outcome!r} coded 0/1, but it "
+                          f"holds {_preview(sorted(map(float, yvals)))}. Recode it, e.g. "
+                          f"(data[{outcome!r}] >= 9).astype(int) for top-box.")
+    if fam == "logistic" and missing == "pairwise":
+        raise CXDataError("Pairwise deletion works on correlations and is available for the linear "
+                          "model only; use missing='listwise' for a binary outcome.")
+
+    frame = pd.concat([X, y.rename("__outcome__")], axis=1)
+    n_total = len(frame)
+    notes = []
+    dropped: dict[str, int] = {}
+    if missing == "listwise":
+        na = frame.isna()
+        keep = ~na.any(axis=1).to_numpy()
+        if not keep.all():
+            dropped = {(outcome if c == "__outcome__" else c): int(k)
+                       for c, k in na.sum().items() if k > 0}
+            n_drop = int((~keep).sum())
+            msg = (f"Listwise deletion: {n_drop} of {n_total} rows have a missing value in the "
+                   f"outcome or a driver and were left out (missing per column: "
+                   + ", ".join(f"{c} {k}" for c, k in dropped.items()) + ").")
+            notes.append(msg)
+            if warn_dropped:
+                warnings.warn(msg + " Use missing='pairwise' to use every answer (see its caveat).",
+                              CXWarning, stacklevel=3)
+        frame = frame.loc[keep]
+        w = w_all[keep]
+    else:
+        notes.append("Pairwise deletion: each correlation uses the rows where both columns are "
+                     "answered, so different correlations rest on different respondents; the "
+                     "matrix need not match any single sample and R² is approximate.")
+        keep = frame["__outcome__"].notna().to_numpy() & frame[columns].notna().any(axis=1).to_numpy()
+        frame = frame.loc[keep]
+        w = w_all[keep]
+    n_used = int((w > 0).sum())
+    p = len(names)
+    if n_used < len(columns) + 2:
+        raise CXDataError(
+            f"{len(columns)} driver columns but only {n_used} usable rows"
+            + (" after removing rows with missing values" if n_used < n_total else "")
+            + f": a regression on {len(columns)} drivers needs at least {len(columns) + 2} rows "
+            "(and many more for stable importances). Use fewer drivers, group related drivers, "
+            "or a larger sample.")
+    Z = frame.to_numpy(dtype=float)
+    design = _Design(Z=Z, w=np.asarray(w, float), columns=columns, players=names, sizes=sizes,
+                     outcome=outcome, family=fam, missing=missing, n_total=n_total, n_used=n_used,
+                     dropped=dropped, weighted=weighted, frame=frame.rename(
+                         columns={"__outcome__": outcome}), notes=notes)
+    _check_variation(design)
+    if p > 0 and fam == "logistic" and p > LOGISTIC_EXACT_MAX_DRIVERS:
+        notes.append(f"{p} players exceed the exact logistic limit ({LOGISTIC_EXACT_MAX_DRIVERS}); "
+                     "Shapley values are sampled.")
+    return design
+
+
+def _check_variation(d: _Design) -> None:
+    """Constant columns, outcome copies, perfect and near collinearity."""
+    pos = d.w > 0
+    Z = d.Z[pos]
+    w = d.w[pos]
+    const = []
+    for k, c in enumerate(d.columns + [d.outcome]):
+        col = Z[:, k]
+        ok = ~np.isnan(col)
+        if ok.sum() == 0 or np.nanmax(col[ok]) == np.nanmin(col[ok]):
+            const.append(c)
+    if const:
+        raise CXDataError(f"Column(s) {_preview(const)} do not vary in the rows analysed (every value "
+                          "is the same), so they cannot explain anything. Remove them from the "
+                          "analysis.")
+    C = _corr_matrices(d.Z, d.w[None, :], d.missing)[0]
+    q = d.q
+    same = [c for k, c in enumerate(d.columns) if abs(C[k, q]) > 1 - 1e-12]
+    if same:
+        raise CXDataError(f"Driver(s) {_preview(same)} are perfectly correlated with the outcome "
+                          f"{d.outcome!r} (a copy or a rescaled copy of it). Remove them.")
+    R = C[:q, :q]
+    lam, vec = np.linalg.eigh(R)
+    if lam[0] <= 0 and d.missing == "pairwise" and lam[0] < -1e-12:
+        raise CXDataError(
+            "With pairwise deletion the drivers' correlation matrix is not positive definite "
+            f"(smallest eigenvalue {lam[0]:.3g}): the pairwise correlations come from different "
+            "respondents and contradict each other. Use missing='listwise' or impute first.")
+    if lam[0] < _SINGULAR_TOL * lam[-1]:
+        v = np.abs(vec[:, 0])
+        involved = [c for c, x in zip(d.columns, v) if x > 1e-6 * v.max()]
+        raise CXDataError(
+            f"Drivers {_preview(involved, 8)} are perfectly collinear: one is an exact linear "
+            "combination of the others (e.g. a total and its parts, or the same question twice), "
+            "so their separate effects cannot be told apart. Drop one of them, or treat them as "
+            "one player with groups={...}.")
+    cond = lam[-1] / lam[0]
+    if cond > NEAR_COLLINEAR_COND:
+        v = np.abs(vec[:, 0])
+        involved = [c for c, x in zip(d.columns, v) if x > 0.2 * v.max()]
+        vif = np.diag(np.linalg.inv(R))
+        warnings.warn(
+            f"Drivers are nearly collinear: condition number of their correlation matrix is "
+            f"{cond:,.0f} (> {NEAR_COLLINEAR_COND:,.0f}); most involved: {_preview(involved, 8)}; "
+            f"largest VIF {vif.max():,.0f} ({d.columns[int(vif.argmax())]}). Importances stay "
+            "defined (LMG shares them) but single coefficients (betasq, pratt) are unstable.",
+            CXWarning, stacklevel=4)
+
+
+# --------------------------------------------------------------------------------------------
+# sufficient statistics
+# --------------------------------------------------------------------------------------------
+
+def _corr_matrices(Z: np.ndarray, W: np.ndarray, missing: str = "listwise") -> np.ndarray:
+    """Weighted correlation matrices, one per row of ``W`` (B x n), of the columns of ``Z`` (n x m).
+
+    Listwise: ``cov = Σ w (z − z̄)(z − z̄)' / Σ w`` (as R's ``cov.wt``; the normalisation cancels in
+    the correlation). Pairwise: each correlation from the rows where both columns are present, with
+    that pair's own means and variances (as R's ``cor(use = "pairwise.complete.obs")``).
+    """
+    W = np.atleast_2d(W)
+    n, m = Z.shape
+    if missing == "listwise":
+        Zc = Z - np.average(Z, axis=0, weights=W[0] if W[0].sum() > 0 else None)
+        s0 = W.sum(axis=1)
+        s1 = W @ Zc / s0[:, None]
+        s2 = (W @ (Zc[:, :, None] * Zc[:, None, :]).reshape(n, m * m)).reshape(-1, m, m)
+        cov = s2 / s0[:, None, None] - s1[:, :, None] * s1[:, None, :]
+        sd = np.sqrt(np.einsum("bii->bi", cov))
+        C = cov / (sd[:, :, None] * sd[:, None, :])
+    else:
+        obs = ~np.isnan(Z)
+        Mk = obs.astype(float)
+        mu = np.nanmean(Z, axis=0)
+        Zc = np.where(obs, Z - mu, 0.0)
+        pair = lambda A, B: (W @ (A[:, :, None] * B[:, None, :]).reshape(n, m * m)).reshape(-1, m, m)  # noqa: E731
+        N = pair(Mk, Mk)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            Sx = pair(Zc, Mk) / N            # mean of column i over rows where j also present
+            Sxx = pair(Zc * Zc, Mk) / N
+            Sxy = pair(Zc, Zc) / N
+            cov = Sxy - Sx * np.swapaxes(Sx, 1, 2)
+            vi = Sxx - Sx ** 2
+            C = cov / np.sqrt(vi * np.swapaxes(vi, 1, 2))
+        if np.any(N < 3):
+            raise CXDataError("With pairwise deletion some pairs of columns have fewer than 3 "
+                              "rows answered together; their correlation cannot be estimated.")
+    idx = np.arange(m)
+    C[:, idx, idx] = 1.0
+    return C
+
+
+# --------------------------------------------------------------------------------------------
+# exact LMG (Shapley) from the correlation matrix
+# --------------------------------------------------------------------------------------------
+
+def _all_subset_r2(C: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
+    """R² of every subset of players, indexed by bitmask (bit j set = player j in the model).
+
+    ``C`` is (..., q+1, q+1): correlation of the drivers in player order with the outcome last.
+    Sweep-operator doubling: the states after step j are the residual covariance matrices of the
+    remaining columns given each subset of players 0..j−1 (2^j states). Adding player j sweeps its
+    pivot(s): ``R²(T∪j) = R²(T) + c_jy² / c_jj`` and ``C' = C − c_·j c_j·/c_jj``; the old states
+    are kept without column j. State index = bitmask by construction. Cost Σ_j 2^j (q−j)² ≈ 6·2^q
+    operations — the all-subsets regression from sufficient statistics, no refitting on rows.
+    """
+    C = np.asarray(C, float)
+    batch = C.shape[:-2]
+    M = C[..., None, :, :]
+    r2 = np.zeros(batch + (1,))
+    last = len(sizes) - 1
+    for idx, g in enumerate(sizes):
+        A = M
+        delta = 0.0
+        for _ in range(g):
+            piv = A[..., 0, 0]
+            a = A[..., 0, 1:]
+            delta = delta + a[..., -1] ** 2 / piv
+            if idx < last or _ < g - 1:
+                A = A[..., 1:, 1:] - a[..., :, None] * (a[..., None, :] / piv[..., None, None])
+            else:
+                A = None
+        r2 = np.concatenate([r2, r2 + delta], axis=-1)
+        if idx < last:
+            M = np.concatenate([M[..., g:, g:], A], axis=-3)
+    return r2 / C[..., None, -1, -1]
+
+
+def _popcount(p: int) -> np.ndarray:
+    pc = np.zeros(1, np.int8)
+    for _ in range(p):
+        pc = np.concatenate([pc, pc + 1])
+    return pc
+
+
+def _shapley_weights(p: int) -> np.ndarray:
+    """w(k) = k!(p−k−1)!/p! = 1/(p·C(p−1, k)), k = 0..p−1."""
+    return np.array([1.0 / (p * math.comb(p - 1, k)) for k in range(p)])
+
+
+def _shapley_from_values(v: np.ndarray, p: int) -> np.ndarray:
+    """Shapley values φ_j = Σ_{S∋j} w(|S|−1) v(S) − Σ_{S∌j} w(|S|) v(S) for values by bitmask.
+
+    The per-player sums over "bit j set" are taken by halving (fold the top bit, recurse), so all
+    p sums cost 2·2^p additions.
+    """
+    pc = _popcount(p)
+    w = _shapley_weights(p)
+    wa = np.concatenate([[0.0], w])[pc]       # weight of S as "S∪j" term (|S|−1 others)
+    wb = np.concatenate([w, [0.0]])[pc]       # weight of S as "S" term
+    total_b = v @ wb
+    g = v * (wa + wb)
+    phi = np.empty(v.shape[:-1] + (p,))
+    for j in reversed(range(p)):
+        h = g.reshape(v.shape[:-1] + (2, -1))
+        phi[..., j] = h[..., 1, :].sum(axis=-1)
+        g = h[..., 0, :] + h[..., 1, :]
+    return phi - total_b[..., None]
+
+
+def _subset_r2(C: np.ndarray, cols: Sequence[int]) -> np.ndarray:
+    """R² of the outcome on columns ``cols``: r_s' R_ss⁻¹ r_s (batched over leading axes)."""
+    cols = list(cols)
+    if not cols:
+        return np.zeros(C.shape[:-2])
+    R = C[..., cols, :][..., :, cols]
+    r = C[..., cols, -1]
+    return np.einsum("...i,...i->...", r, np.linalg.solve(R, r[..., None])[..., 0]) / C[..., -1, -1]
+
+
+def _player_columns(sizes: Sequence[int]) -> list[list[int]]:
+    edges = np.concatenate([[0], np.cumsum(sizes)])
+    return [list(range(edges[k], edges[k + 1])) for k in range(len(sizes))]
+
+
+# --------------------------------------------------------------------------------------------
+# sampling approximation beyond the exact limit
+# --------------------------------------------------------------------------------------------
+
+def _masks_value_linear(C: np.ndarray, sizes: Sequence[int]):
+    pcols = _player_columns(sizes)
+
+    def value(masks: np.ndarray) -> np.ndarray:
+        out = np.empty(len(masks))
+        cols_of = [[c for j, pc in enumerate(pcols) if (int(m) >> j) & 1 for c in pc] for m in masks]
+        lengths = np.array([len(c) for c in cols_of])
+        for k in np.unique(lengths):
+            idx = np.flatnonzero(lengths == k)
+            if k == 0:
+                out[idx] = 0.0
+                continue
+            cols = np.array([cols_of[i] for i in idx])
+            R = C[cols[:, :, None], cols[:, None, :]]
+            r = C[cols, -1]
+            out[idx] = np.einsum("bi,bi->b", r, np.linalg.solve(R, r[..., None])[..., 0])
+        return out / C[-1, -1]
+    return value
+
+
+def _shapley_sampled(value, p: int, rng: np.random.Generator, tol: float,
+                     max_permutations: int, batch: int = 500):
+    """Monte-Carlo Shapley values by antithetic permutation sampling (Castro et al. 2009).
+
+    Each draw is a random order π and its reverse; a player's estimate is the mean over draws of
+    its marginal contribution v(Pre_π(j) ∪ j) − v(Pre_π(j)). Draws continue until the normal-theory
+    95% half-width 1.96·SE is below ``tol`` for every player (SE from the spread of the
+    antithetic-pair means) or ``max_permutations`` is reached. Returns (φ, SE, permutations used).
+    Every draw's contributions add up to v(all), so the estimates sum to R² exactly.
+    """
+    pair_means = []
+    cache: dict[int, float] = {}
+    used = 0
+    while True:
+        perms = np.argsort(rng.random((batch, p)), axis=1)
+        perms = np.concatenate([perms, perms[:, ::-1]])
+        bits = (np.int64(1) << perms.astype(np.int64))
+        prefix = np.concatenate([np.zeros((len(perms), 1), np.int64), np.cumsum(bits, axis=1)], axis=1)
+        uniq = np.unique(prefix)
+        todo = np.array([m for m in uniq if int(m) not in cache], dtype=np.int64)
+        if len(todo):
+            for m, val in zip(todo, value(todo)):
+                cache[int(m)] = float(val)
+        vals = np.vectorize(lambda m: cache[int(m)], otypes=[float])(prefix)
+        contrib = np.empty((len(perms), p))
+        np.put_along_axis(contrib, perms, np.diff(vals, axis=1), axis=1)
+        pair_means.append(0.5 * (contrib[:batch] + contrib[batch:]))
+        used += 2 * batch
+        allpm = np.concatenate(pair_means)
+        phi = allpm.mean(axis=0)
+        se = allpm.std(axis=0, ddof=1) / np.sqrt(len(allpm))
+        if 1.96 * se.max() <= tol or used >= max_permutations:
+            break
+        if len(cache) > 2_000_000:
+            cache.clear()
+    return phi, se, used
+
+
+# --------------------------------------------------------------------------------------------
+# logistic model (binary outcome)
+# --------------------------------------------------------------------------------------------
+
+def _pseudo_r2(ll: np.ndarray, ll0: np.ndarray, n: float, kind: str) -> np.ndarray:
+    """McFadden 1 − ℓ/ℓ0; Estrella (1998) 1 − (ℓ/ℓ0)^(−2ℓ0/n); Cox–Snell 1 − exp(2(ℓ0−ℓ)/n);
+    Nagelkerke Cox–Snell / (1 − exp(2ℓ0/n))."""
+    if kind == "mcfadden":
+        return 1 - ll / ll0
+    if kind == "estrella":
+        return 1 - (ll / ll0) ** (-2 * ll0 / n)
+    cs = 1 - np.exp(2 * (ll0 - ll) / n)
+    if kind == "cox_snell":
+        return cs
+    return cs / (1 - np.exp(2 * ll0 / n))
+
+
+def _logit_fit(Xs: np.ndarray, y: np.ndarray, w: np.ndarray, beta: np.ndarray,
+               max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Batched Newton–Raphson (with step halving) for weighted logistic regressions.
+
+    ``Xs`` is (b, n, k) including the intercept column; returns (β, log-likelihood) per batch item.
+    """
+    def loglik(eta):
+        return (w * (y * eta - np.logaddexp(0.0, eta))).sum(axis=-1)
+
+    eta = np.einsum("bnk,bk->bn", Xs, beta)
+    ll = loglik(eta)
+    for _ in range(max_iter):
+        mu = special.expit(eta)
+        grad = np.einsum("bnk,bn->bk", Xs, w * (y - mu))
+        H = np.matmul(np.swapaxes(Xs, 1, 2), Xs * (w * mu * (1 - mu))[:, :, None])
+        k = Xs.shape[2]
+        H = H + 1e-12 * np.eye(k)
+        step = np.linalg.solve(H, grad[..., None])[..., 0]
+        t = np.ones(len(beta))
+        for _half in range(30):
+            new = beta + t[:, None] * step
+            eta_new = np.einsum("bnk,bk->bn", Xs, new)
+            ll_new = loglik(eta_new)
+            worse = ll_new < ll - 1e-10 * np.abs(ll)
+            if not worse.any():
+                break
+            t = np.where(worse, t / 2, t)
+        beta, eta, ll_old, ll = new, eta_new, ll, ll_new
+        if np.all(np.abs(t[:, None] * step) < 1e-10 * (1 + np.abs(beta))) or \
+                np.all(np.abs(ll - ll_old) < 1e-13 * np.abs(ll)):
+            break
+    return beta, ll
+
+
+class _LogitValues:
+    """Pseudo-R² of the logistic model for subsets of players (weights of one sample)."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, w: np.ndarray, sizes, kind: str):
+        self.X = (X - X.mean(axis=0)) / X.std(axis=0)       # standardise for conditioning
+        self.y = y
+        self.w = w * (len(w) / w.sum())                     # normalised to sum n
+        self.n = float(len(w))
+        self.pcols = _player_columns(sizes)
+        self.kind = kind
+        ybar = np.sum(self.w * y) / self.n
+        self.ll0 = self.n * (ybar * np.log(ybar) + (1 - ybar) * np.log(1 - ybar))
+        self.b0 = np.log(ybar / (1 - ybar))
+
+    def cols(self, m: int) -> list[int]:
+        return [c for j, pc in enumerate(self.pcols) if (m >> j) & 1 for c in pc]
+
+    def _fit(self, colsets: list[list[int]], init: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = len(self.y)
+        k = len(colsets[0])
+        chunk = max(1, int(64e6 // (8 * n * (k + 1))))
+        betas, lls = [], []
+        for s in range(0, len(colsets), chunk):
+            cs = np.array(colsets[s:s + chunk])
+            Xs = np.concatenate([np.ones((len(cs), n, 1)), np.moveaxis(self.X[:, cs], 1, 0)], axis=2)
+            b, ll = _logit_fit(Xs, self.y[None, :], self.w[None, :], init[s:s + chunk].copy())
+            betas.append(b)
+            lls.append(ll)
+        return np.concatenate(betas), np.concatenate(lls)
+
+    def all_subsets(self) -> np.ndarray:
+        p = len(self.pcols)
+        masks = np.arange(1 << p)
+        ncols = np.array([len(self.cols(int(m))) for m in masks])
+        q = sum(len(c) for c in self.pcols)
+        beta_store = np.zeros((1 << p, q + 1))
+        beta_store[0, 0] = self.b0
+        ll = np.empty(1 << p)
+        ll[0] = self.ll0
+        for k in range(1, q + 1):
+            ms = masks[ncols == k]
+            if len(ms) == 0:
+                continue
+            colsets = [self.cols(int(m)) for m in ms]
+            init = np.zeros((len(ms), k + 1))
+            for i, m in enumerate(ms):                     # warm start from the parent model
+                top = int(m).bit_length() - 1
+                parent = int(m) & ~(1 << top)
+                kp = ncols[parent]
+                init[i, :kp + 1] = beta_store[parent, :kp + 1]
+            b, l_ = self._fit(colsets, init)
+            beta_store[ms, :k + 1] = b
+            ll[ms] = l_
+        if np.abs(beta_store).max() > 25:
+            warnings.warn("Some logistic sub-models show (quasi-)complete separation (very large "
+                          "coefficients); their pseudo-R² is close to its maximum.", CXWarning,
+                          stacklevel=5)
+        return _pseudo_r2(ll, self.ll0, self.n, self.kind)
+
+    def masks_value(self, masks: np.ndarray) -> np.ndarray:
+        out = np.empty(len(masks))
+        colsets = [self.cols(int(m)) for m in masks]
+        lengths = np.array([len(c) for c in colsets])
+        for k in np.unique(lengths):
+            idx = np.flatnonzero(lengths == k)
+            if k == 0:
+                out[idx] = 0.0
+                continue
+            init = np.zeros((len(idx), k + 1))
+            init[:, 0] = self.b0
+            _, ll = self._fit([colsets[i] for i in idx], init)
+            out[idx] = _pseudo_r2(ll, self.ll0, self.n, self.kind)
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# importance from one sample (batched over bootstrap weights for the linear model)
+# --------------------------------------------------------------------------------------------
+
+def _linear_importance(C: np.ndarray, method: str, sizes: list[int], *, exact: bool,
+                       rng=None, tol=5e-4, max_permutations=200_000):
+    """Raw importances (B x p) and model R² (B,) from correlation matrices C (B x (q+1) x (q+1))."""
+    p = len(sizes)
+    q = C.shape[-1] - 1
+    info: dict = {}
+    Rxx = C[:, :q, :q]
+    rxy = C[:, :q, q]
+    r2_full = _subset_r2(C, range(q))
+    if method == "lmg":
+        if exact:
+            imp = _shapley_from_values(_all_subset_r2(C, sizes), p)
+        else:
+            imp = np.empty((len(C), p))
+            se = np.empty((len(C), p))
+            used = 0
+            for b in range(len(C)):
+                imp[b], se[b], used = _shapley_sampled(_masks_value_linear(C[b], sizes), p, rng,
+                                                       tol, max_permutations)
+            info.update(mc_se=se, permutations=used)
+    elif method == "first":
+        imp = np.stack([_subset_r2(C, cols) for cols in _player_columns(sizes)], axis=-1)
+    elif method == "last":
+        pcols = _player_columns(sizes)
+        imp = np.stack([r2_full - _subset_r2(C, [c for c in range(q) if c not in cols])
+                        for cols in pcols], axis=-1)
+    else:
+        beta = np.linalg.solve(Rxx, rxy[..., None])[..., 0]
+        if method == "betasq":
+            imp = beta ** 2
+        elif method == "pratt":
+            imp = beta * rxy
+        else:
+            lam, V = np.linalg.eigh(Rxx)
+            half = np.einsum("bij,bj,bkj->bik", V, np.sqrt(lam), V)       # R^{1/2}
+            bstar = np.linalg.solve(half, rxy[..., None])[..., 0]        # R^{-1/2} r_xy
+            if method == "car":
+                imp = bstar ** 2
+            else:                                                         # relative_weights
+                imp = np.einsum("bjk,bk->bj", half ** 2, bstar ** 2)
+    return imp, r2_full, info
+
+
+def _logistic_importance(d: _Design, w: np.ndarray, method: str, kind: str, *, exact: bool,
+                         rng=None, tol=5e-4, max_permutations=20_000):
+    q = d.q
+    keep = w > 0
+    vals = _LogitValues(d.Z[keep, :q], d.Z[keep, q], w[keep], d.sizes, kind)
+    p = len(d.sizes)
+    full = (1 << p) - 1
+    info: dict = {}
+    if method == "lmg" and exact:
+        v = vals.all_subsets()
+        imp, r2 = _shapley_from_values(v, p), v[-1]
+    elif method == "lmg":
+        imp, se, used = _shapley_sampled(vals.masks_value, p, rng, tol, max_permutations, batch=100)
+        r2 = vals.masks_value(np.array([full]))[0]
+        info.update(mc_se=se[None, :], permutations=used)
+    else:
+        singles = np.array([1 << j for j in range(p)])
+        masks = singles if method == "first" else np.concatenate([[full], full & ~singles])
+        v = vals.masks_value(masks)
+        if method == "first":
+            imp = v
+            r2 = vals.masks_value(np.array([full]))[0]
+        else:
+            r2 = v[0]
+            imp = r2 - v[1:]
+    return np.atleast_2d(imp), np.atleast_1d(r2), info
+
+
+def _resolve_exact(exact, p: int, family: str) -> bool:
+    limit = EXACT_MAX_DRIVERS if family == "linear" else LOGISTIC_EXACT_MAX_DRIVERS
+    if exact is None or exact == "auto":
+        return p <= limit
+    if exact and p > limit:
+        raise CXDataError(f"Exact LMG is limited to {limit} players here (2^p subsets); you have "
+                          f"{p}. Use exact=None (sampling approximation) or group drivers.")
+    return bool(exact)
+
+
+def _importance_for_weights(d: _Design, W: np.ndarray, method: str, pseudo_r2: str, exact: bool,
+                            rng, tol: float, max_permutations: int | None):
+    """Importances (B x p), R² (B,) and info for a batch of weight vectors W (B x n)."""
+    if d.family == "linear":
+        C = _corr_matrices(d.Z, W, d.missing)
+        return _linear_importance(C, method, d.sizes, exact=exact, rng=rng, tol=tol,
+                                  max_permutations=max_permutations or 200_000)
+    imps, r2s, info = [], [], {}
+    for wb in np.atleast_2d(W):
+        imp, r2, info = _logistic_importance(d, wb, method, pseudo_r2, exact=exact, rng=rng,
+                                             tol=tol, max_permutations=max_permutations or 20_000)
+        imps.append(imp[0])
+        r2s.append(r2[0])
+    return np.array(imps), np.array(r2s), info
+
+
+def _tidy(players, imp: np.ndarray, r2: float) -> pd.DataFrame:
+    out = pd.DataFrame({"importance": imp}, index=pd.Index(players, name="driver"))
+    total = imp.sum()
+    out["share"] = imp / total if total != 0 else np.nan
+    out["rank"] = out["importance"].rank(ascending=False, method="min").astype(int)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# public: relative_importance
+# --------------------------------------------------------------------------------------------
+
+def relative_importance(data: pd.DataFrame, outcome: str, drivers: Sequence[str],
+                        method: str = "lmg", *, weights=None, missing: str = "listwise",
+                        groups: Mapping[str, Sequence[str]] | None = None, family: str = "auto",
+                        pseudo_r2: str = "mcfadden", exact: bool | None = None,
+                        tol: float = 5e-4, max_permutations: int | None = None,
+                        seed: int = 0) -> pd.DataFrame:
+    """Relative importance of ``drivers`` for ``outcome``: a DataFrame indexed by driver.
+
+    Columns: ``importance`` (raw share of R²; for lmg, relative_weights, pratt and car they sum to
+    the model R²), ``share`` (importance / Σ importance, sums to 1, as relaimpo's ``rela=TRUE``) and
+    ``rank`` (1 = most important). ``df.attrs`` holds ``r2``, ``n``, ``method``, ``model`` and the
+    missing-data report. Methods and formulas: see the module docstring.
+
+    Parameters
+    ----------
+    weights : column name or array of survey/case weights. The covariance is the weighted
+        covariance (R's ``cov.wt``, as relaimpo), so weights act as in ``lm(weights=)``.
+    missing : ``"listwise"`` (default) drops rows with any missing value in the outcome or a driver
+        and reports the counts (a :class:`CXWarning` and ``attrs["dropped"]``). ``"pairwise"`` builds
+        each correlation from the rows where both columns are answered (R's
+        ``pairwise.complete.obs``). Caveat: different correlations then rest on different
+        respondents; the matrix may not be positive definite (an error) and R² is not that of any
+        single regression — use it for exploration, or impute.
+    groups : ``{name: [driver, ...]}`` — drivers treated as one player (e.g. all support items);
+        importance of the group is its Shapley value (lmg) or first/last R². Ungrouped drivers stay
+        single players.
+    family : ``"auto"`` (a 0/1 outcome → logistic), ``"linear"`` or ``"logistic"``. The logistic
+        model decomposes a pseudo-R² (``pseudo_r2``: ``"mcfadden"`` 1 − ℓ/ℓ0, ``"estrella"``,
+        ``"cox_snell"``, ``"nagelkerke"``) over all subsets (dominance analysis for logistic
+        regression, Azen & Traxel 2009); methods lmg, first, last.
+    exact : LMG over all 2^p subsets when p ≤ :data:`EXACT_MAX_DRIVERS` (default). Beyond it (or
+        ``exact=False``), Shapley values are estimated by antithetic permutation sampling until
+        the normal-theory 95% error bound ``1.96·SE`` is ≤ ``tol`` (R² units) for every driver, or
+        ``max_permutations`` orders are used; ``mc_se`` column and ``attrs["error_bound"]`` report it.
+    """
+    method = _method_name(method)
+    d = _prepare(data, outcome, drivers, weights=weights, missing=missing, groups=groups,
+                 family=family)
+    _check_method(method, d, groups)
+    kind = _pseudo_name(pseudo_r2)
+    ex = _resolve_exact(exact, len(d.players), d.family) if method == "lmg" else True
+    rng = np.random.default_rng(seed)
+    imp, r2, info = _importance_for_weights(d, d.w[None, :], method, kind, ex, rng, tol,
+                                            max_permutations)
+    out = _tidy(d.players, imp[0], float(r2[0]))
+    if "mc_se" in info:
+        out["mc_se"] = info["mc_se"][0]
+    out.attrs.update(_attrs(d, method, kind, float(r2[0]), ex, info, tol))
+    return out
+
+
+def _check_method(method: str, d: _Design, groups) -> None:
+    if groups and method not in _GROUPABLE and any(s > 1 for s in d.sizes):
+        raise CXDataError(f"Method {method!r} gives one number per column and is not defined for "
+                          f"groups of drivers; use method='lmg' (or 'first'/'last') with groups.")
+    if d.family == "logistic" and method not in _LOGISTIC_METHODS:
+        raise CXDataError(f"Method {method!r} needs a linear model; for the binary outcome "
+                          f"{d.outcome!r} use 'lmg', 'first' or 'last' (pseudo-R²), or pass "
+                          "family='linear' for a linear probability model.")
+
+
+def _pseudo_name(pseudo_r2: str) -> str:
+    k = str(pseudo_r2).lower().replace("-", "_").replace(" ", "_")
+    k = {"coxsnell": "cox_snell", "cox_and_snell": "cox_snell"}.get(k, k)
+    if k not in PSEUDO_R2:
+        raise CXDataError(f"pseudo_r2 must be one of {', '.join(PSEUDO_R2)}, not {pseudo_r2!r}.")
+    return k
+
+
+def _model_label(d: _Design, kind: str) -> str:
+    if d.family == "linear":
+        return "linear regression (R²)" + (", weighted" if d.weighted else "")
+    label = {"mcfadden": "McFadden", "estrella": "Estrella", "cox_snell": "Cox–Snell",
+             "nagelkerke": "Nagelkerke"}[kind]
+    return f"logistic regression ({label} pseudo-R²)" + (", weighted" if d.weighted else "")
+
+
+def _attrs(d: _Design, method, kind, r2, exact, info, tol) -> dict:
+    a = {"method": method, "outcome": d.outcome, "model": _model_label(d, kind), "r2": r2,
+         "n": d.n_used, "n_total": d.n_total, "n_dropped": d.n_total - len(d.Z),
+         "dropped": dict(d.dropped), "missing": d.missing, "exact": exact, "notes": list(d.notes)}
+    if "mc_se" in info:
+        se = np.asarray(info["mc_se"])
+        a.update(permutations=info["permutations"], error_bound=float(1.96 * se.max()), tol=tol)
+    return a
+
+
+# --------------------------------------------------------------------------------------------
+# bootstrap intervals (boot.ci conventions)
+# --------------------------------------------------------------------------------------------
+
+def _norm_inter(t: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Order-statistic quantiles as ``boot:::norm.inter`` (used by ``boot.ci``).
+
+    With R finite replicates and ``rk = (R+1)·α``: when rk is whole, the k-th order statistic;
+    otherwise interpolate between the k-th and (k+1)-th (k = ⌊rk⌋) on the normal-quantile scale,
+    ``t_k + (Φ⁻¹(α) − Φ⁻¹(k/(R+1))) / (Φ⁻¹((k+1)/(R+1)) − Φ⁻¹(k/(R+1))) · (t_{k+1} − t_k)``;
+    k = 0 or k = R give the extremes.
+    """
+    t = np.sort(t[np.isfinite(t)])
+    R = len(t)
+    alpha = np.atleast_1d(np.asarray(alpha, float))
+    out = np.empty(len(alpha))
+    if R == 0:
+        return np.full(len(alpha), np.nan)
+    for i, a in enumerate(alpha):
+        rk = (R + 1) * a
+        k = int(np.floor(rk + 1e-10 * max(1.0, rk)))       # guard rk like 25.000000001
+        if abs(rk - round(rk)) < 1e-10 * max(1.0, rk):
+            k = int(round(rk))
+            out[i] = t[min(max(k, 1), R) - 1]
+        elif k <= 0:
+            out[i] = t[0]
+        elif k >= R:
+            out[i] = t[-1]
+        else:
+            z, zk, zk1 = stats.norm.ppf([a, k / (R + 1), (k + 1) / (R + 1)])
+            out[i] = t[k - 1] + (z - zk) / (zk1 - zk) * (t[k] - t[k - 1])
+    return out
+
+
+def percentile_interval(replicates, conf: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval with ``boot.ci(type="perc")`` order statistics."""
+    lo, hi = _norm_inter(np.asarray(replicates, float), [(1 - conf) / 2, (1 + conf) / 2])
+    return float(lo), float(hi)
+
+
+def _bca_interval(t: np.ndarray, t0: float, jack: np.ndarray, conf: float) -> tuple[float, float]:
+    """BCa (Efron 1987) as ``boot.ci(type="bca")``: z0 = Φ⁻¹(#{t* < t0}/R); acceleration
+    a = ΣL³/(6(ΣL²)^{3/2}) from jackknife influence values L = (G−1)(mean(θ₍₋g₎) − θ₍₋g₎)."""
+    t = t[np.isfinite(t)]
+    frac = np.mean(t < t0)
+    if frac in (0.0, 1.0):
+        return (np.nan, np.nan)
+    z0 = stats.norm.ppf(frac)
+    L = (len(jack) - 1) * (jack.mean() - jack)
+    denom = 6 * (np.sum(L ** 2)) ** 1.5
+    a = np.sum(L ** 3) / denom if denom > 0 else 0.0
+    za = stats.norm.ppf([(1 - conf) / 2, (1 + conf) / 2])
+    adj = stats.norm.cdf(z0 + (z0 + za) / (1 - a * (z0 + za)))
+    lo, hi = _norm_inter(t, adj)
+    return float(lo), float(hi)
+
+
+# --------------------------------------------------------------------------------------------
+# analyze(): result objects
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class DriverResult:
+    """Driver analysis of one sample: importances with bootstrap intervals, quadrant, tests.
+
+    ``importance`` has per driver: importance, share, rank, ci_low, ci_high (for importance),
+    share_ci_low, share_ci_high; ``boot`` holds the bootstrap replicates (B x p raw importances).
+    """
+    importance: pd.DataFrame
+    r2: float
+    r2_ci: tuple[float, float]
+    method: str
+    model: str
+    outcome: str
+    n: int
+    n_total: int
+    dropped: dict
+    conf: float
+    ci: str
+    bootstrap: int
+    boot: np.ndarray | None
+    boot_r2: np.ndarray | None
+    performance: pd.Series
+    notes: list[str]
+    seed: int
+    segment: str | None = None
+    _design: _Design | None = field(default=None, repr=False)
+
+    @property
+    def drivers(self) -> list[str]:
+        return list(self.importance.index)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per driver: importance with CI, share with CI, rank, mean performance, quadrant."""
+        out = self.importance.copy()
+        quad = self.quadrant()
+        out["performance"] = quad["performance"]
+        out["quadrant"] = quad["quadrant"]
+        out.attrs = {"r2": self.r2, "r2_ci": self.r2_ci, "n": self.n, "model": self.model,
+                     "method": self.method, "conf": self.conf, "bootstrap": self.bootstrap}
+        return out.sort_values("rank")
+
+    def __repr__(self) -> str:
+        seg = f" [{self.segment}]" if self.segment else ""
+        lo, hi = self.r2_ci
+        ci = f" ({self.conf:.0%} CI {lo:.3f}–{hi:.3f})" if np.isfinite(lo) else ""
+        top = ", ".join(self.importance.sort_values("rank").index[:3])
+        return (f"DriverResult{seg}: {self.method} on {self.outcome!r}, {self.model}, n={self.n}, "
+                f"R²={self.r2:.3f}{ci}; top drivers: {top}")
+
+    def differences(self) -> pd.DataFrame:
+        """Pairwise tests of whether one driver matters more than another.
+
+        For every pair (a more important than b by the estimate): difference a − b in raw
+        importance with a percentile (or BCa-free percentile) bootstrap interval of the paired
+        differences, as relaimpo's ``booteval.relimp(diff = TRUE)``; ``significant`` when the
+        interval excludes 0.
+        """
+        if self.boot is None:
+            raise CXDataError("Pairwise differences need bootstrap replicates: run analyze() with "
+                              "bootstrap >= 100.")
+        imp = self.importance["importance"]
+        order = list(imp.sort_values(ascending=False).index)
+        pos = {d: k for k, d in enumerate(self.drivers)}
+        rows = []
+        for i, a in enumerate(order):
+            for b in order[i + 1:]:
+                diff = self.boot[:, pos[a]] - self.boot[:, pos[b]]
+                lo, hi = percentile_interval(diff, self.conf)
+                rows.append({"driver_a": a, "driver_b": b, "difference": imp[a] - imp[b],
+                             "ci_low": lo, "ci_high": hi, "significant": bool(lo > 0 or hi < 0)})
+        return pd.DataFrame(rows)
+
+    def quadrant(self, performance: str = "mean", top_box: float | None = None,
+                 cut: str | tuple[float, float] = "mean") -> pd.DataFrame:
+        """Importance × performance map, one row per driver with its quadrant label.
+
+        ``performance``: ``"mean"`` rating (weighted if weights were given) or ``"top_box"``: the
+        share of ratings ≥ ``top_box`` (e.g. 9 on a 1–10 scale). ``cut``: where the map is split —
+        ``"mean"`` (default; mean share = 1/p and mean performance across drivers), ``"median"``,
+        or ``(importance_share_cut, performance_cut)``. Labels: high importance & low performance →
+        **Fix**; high & high → **Maintain**; low & low → **Monitor**; low importance & high
+        performance → **Don't over-invest**. ``confident`` says whether the share's interval lies
+        wholly on one side of the importance cut. Plot it with :meth:`plot_quadrant` or
+        ``cx.plots.quadrant(frame)``.
+        """
+        if performance == "mean":
+            perf = self.performance
+            plabel = "mean rating"
+        elif performance in ("top_box", "topbox"):
+            if top_box is None:
+                raise CXDataError("performance='top_box' needs the threshold, e.g. top_box=9 for "
+                                  "ratings 9–10 on a 1–10 scale.")
+            perf = self._top_box(top_box)
+            plabel = f"share rating ≥ {top_box:g}"
+        else:
+            raise CXDataError("performance must be 'mean' or 'top_box'.")
+        share = self.importance["share"]
+        if isinstance(cut, str):
+            if cut not in ("mean", "median"):
+                raise CXDataError("cut must be 'mean', 'median' or (importance, performance).")
+            icut = share.mean() if cut == "mean" else share.median()
+            pcut = perf.mean() if cut == "mean" else perf.median()
+        else:
+            icut, pcut = map(float, cut)
+        high_i = share >= icut
+        high_p = perf >= pcut
+        label = np.where(high_i & ~high_p, "Fix", np.where(high_i & high_p, "Maintain",
+                         np.where(~high_i & ~high_p, "Monitor", "Don't over-invest")))
+        out = pd.DataFrame({"importance": share, "share_ci_low": self.importance["share_ci_low"],
+                            "share_ci_high": self.importance["share_ci_high"],
+                            "performance": perf, "quadrant": label}, index=share.index)
+        lo, hi = out["share_ci_low"], out["share_ci_high"]
+        out["confident"] = np.where(high_i, lo >= icut, hi < icut) & lo.notna()
+        out["quadrant"] = pd.Categorical(out["quadrant"], categories=list(QUADRANTS))
+        out = out.sort_values(["quadrant", "importance"], ascending=[True, False])
+        out["quadrant"] = out["quadrant"].astype(str)
+        out.attrs = {"importance_cut": float(icut), "performance_cut": float(pcut),
+                     "performance_label": plabel, "outcome": self.outcome}
+        return out
+
+    def _top_box(self, threshold: float) -> pd.Series:
+        return _performance(self._design, float(threshold))
+
+    def plot(self, ax=None, value: str = "share"):
+        """Horizontal bars of importance (``value="share"`` or ``"importance"``) with intervals."""
+        from . import plots
+        return plots.driver_importance(self.importance, ax=ax, value=value,
+                                       title=f"Drivers of {self.outcome} ({self.method}, "
+                                             f"R² = {self.r2:.2f})")
+
+    def plot_quadrant(self, ax=None, **quadrant_kw):
+        """Importance × performance scatter with the quadrant labels (see :meth:`quadrant`)."""
+        from . import plots
+        return plots.quadrant(self.quadrant(**quadrant_kw), ax=ax)
+
+
+@dataclass
+class SegmentedDriverResult:
+    """``analyze(..., by=column)``: one :class:`DriverResult` per segment and their comparison."""
+    results: dict[str, DriverResult]
+    by: str
+    failed: dict[str, str]
+
+    @property
+    def importance(self) -> pd.DataFrame:
+        """Long tidy frame: segment, driver, importance, share, rank, intervals."""
+        frames = [r.importance.reset_index().assign(segment=s) for s, r in self.results.items()]
+        cols = ["segment", "driver"]
+        out = pd.concat(frames, ignore_index=True)
+        return out[cols + [c for c in out.columns if c not in cols]]
+
+    @property
+    def r2(self) -> pd.Series:
+        return pd.Series({s: r.r2 for s, r in self.results.items()}, name="r2")
+
+    def summary(self) -> pd.DataFrame:
+        """Share of each driver (rows) by segment (columns), plus R² and n per segment as attrs."""
+        wide = self.importance.pivot(index="driver", columns="segment", values="share")
+        wide = wide.loc[list(next(iter(self.results.values())).drivers)]
+        wide.attrs = {"r2": self.r2.to_dict(), "n": {s: r.n for s, r in self.results.items()},
+                      "failed": dict(self.failed)}
+        return wide
+
+    def compare(self) -> pd.DataFrame:
+        """Between-segment differences in each driver's importance with bootstrap intervals.
+
+        Segments are independent samples, so the difference's bootstrap distribution is the
+        difference of independent replicates (paired by replicate index); percentile interval
+        (boot.ci convention); ``significant`` when it excludes 0.
+        """
+        segs = [s for s, r in self.results.items() if r.boot is not None]
+        rows = []
+        for i, a in enumerate(segs):
+            for b in segs[i + 1:]:
+                ra, rb = self.results[a], self.results[b]
+                m = min(len(ra.boot), len(rb.boot))
+                for k, drv in enumerate(ra.drivers):
+                    diff = ra.boot[:m, k] - rb.boot[:m, k]
+                    lo, hi = percentile_interval(diff, ra.conf)
+                    rows.append({"driver": drv, "segment_a": a, "segment_b": b,
+                                 "importance_a": ra.importance["importance"].iloc[k],
+                                 "importance_b": rb.importance["importance"].iloc[k],
+                                 "difference": ra.importance["importance"].iloc[k]
+                                 - rb.importance["importance"].iloc[k],
+                                 "ci_low": lo, "ci_high": hi,
+                                 "significant": bool(lo > 0 or hi < 0)})
+        return pd.DataFrame(rows)
+
+    def plot(self, ax=None):
+        """Grouped bars: each driver's share by segment."""
+        from . import plots
+        return plots.driver_importance_by_segment(self.importance, ax=ax)
+
+    def __repr__(self) -> str:
+        fails = f"; failed: {', '.join(self.failed)}" if self.failed else ""
+        return (f"SegmentedDriverResult by {self.by!r}: "
+                + ", ".join(f"{s} (n={r.n}, R²={r.r2:.2f})" for s, r in self.results.items())
+                + fails)
+
+
+def population_importance(cov, method: str = "lmg", groups_sizes: Sequence[int] | None = None
+                          ) -> np.ndarray:
+    """Importance from a known covariance matrix (drivers first, outcome last) — the population
+    value used to check bootstrap coverage in simulations."""
+    cov = np.asarray(cov, float)
+    sd = np.sqrt(np.diag(cov))
+    C = cov / np.outer(sd, sd)
+    sizes = list(groups_sizes) if groups_sizes is not None else [1] * (len(C) - 1)
+    imp, _, _ = _linear_importance(C[None], _method_name(method), sizes,
+                                   exact=len(sizes) <= EXACT_MAX_DRIVERS,
+                                   rng=np.random.default_rng(0))
+    return imp[0]
+
+
+def _performance(d: _Design, top_box: float | None = None) -> pd.Series:
+    """Weighted mean rating per player (a group: the mean of its items' means) on the analysis
+    rows, or with ``top_box`` the weighted share of ratings >= top_box."""
+    pos = d.w > 0
+    F = d.frame.loc[pos]
+    w = d.w[pos]
+    out = {}
+    for name, cols in zip(d.players, _player_members(d)):
+        vals = []
+        for c in cols:
+            ok = F[c].notna().to_numpy()
+            x = F[c].to_numpy()[ok]
+            vals.append(np.average(x if top_box is None else (x >= top_box), weights=w[ok]))
+        out[name] = float(np.mean(vals))
+    return pd.Series(out, name="performance")
+
+
+def _player_members(d: _Design) -> list[list[str]]:
+    return [[d.columns[c] for c in cols] for cols in _player_columns(d.sizes)]
+
+
+# --------------------------------------------------------------------------------------------
+# public: analyze
+# --------------------------------------------------------------------------------------------
+
+def analyze(data: pd.DataFrame, outcome: str, drivers: Sequence[str], method: str = "lmg",
+            bootstrap: int = 1000, seed: int = 0, *, weights=None, missing: str = "listwise",
+            groups: Mapping[str, Sequence[str]] | None = None, family: str = "auto",
+            pseudo_r2: str = "mcfadden", conf: float = 0.95, ci: str = "percentile",
+            by: str | None = None, min_segment_n: int | None = None, progress: bool = True,
+            exact: bool | None = None, tol: float = 5e-4, max_permutations: int | None = None,
+            chunk: int = 100) -> DriverResult | SegmentedDriverResult:
+    """Key driver analysis with bootstrap confidence intervals.
+
+    Point estimates as :func:`relative_importance` (same options). ``bootstrap`` resamples of the
+    rows (case resampling, as relaimpo's ``boot.relimp``), each computed from a resampled
+    weighted covariance (multinomial counts × case weights) — no row copies. Intervals:
+    ``ci="percentile"`` with ``boot.ci(type="perc")`` order statistics (see
+    :func:`percentile_interval`), or ``ci="bca"`` (bias-corrected and accelerated; acceleration
+    from a delete-a-group jackknife with :data:`BCA_JACKKNIFE_GROUPS` groups, full jackknife when
+    n ≤ that). Reproducible with ``seed``; tqdm progress bar unless ``progress=False``.
+
+    ``by``: run per segment (a column); returns a :class:`SegmentedDriverResult` whose
+    ``compare()`` tests between-segment differences. A segment that cannot be analysed (too few
+    rows, a constant driver, ...) is recorded in ``.failed`` and the rest go on.
+    """
+    if by is not None:
+        return _analyze_by(data, outcome, drivers, method, bootstrap, seed, by=by,
+                           min_segment_n=min_segment_n, progress=progress,
+                           kw=dict(weights=weights, missing=missing, groups=groups, family=family,
+                                   pseudo_r2=pseudo_r2, conf=conf, ci=ci, exact=exact, tol=tol,
+                                   max_permutations=max_permutations, chunk=chunk))
+    method = _method_name(method)
+    if not 0 < conf < 1:
+        raise CXDataError(f"conf must be between 0 and 1, e.g. 0.95; got {conf}.")
+    ci = {"perc": "percentile", "percentile": "percentile", "bca": "bca"}.get(str(ci).lower())
+    if ci is None:
+        raise CXDataError("ci must be 'percentile' or 'bca'.")
+    bootstrap = int(bootstrap or 0)
+    if bootstrap < 0:
+        raise CXDataError("bootstrap must be >= 0 (0 = no intervals).")
+    d = _prepare(data, outcome, drivers, weights=weights, missing=missing, groups=groups,
+                 family=family)
+    _check_method(method, d, groups)
+    kind = _pseudo_name(pseudo_r2)
+    ex = _resolve_exact(exact, len(d.players), d.family) if method == "lmg" else True
+    rng = np.random.default_rng(seed)
+    imp0, r20, info = _importance_for_weights(d, d.w[None, :], method, kind, ex, rng, tol,
+                                              max_permutations)
+    imp0, r20 = imp0[0], float(r20[0])
+    table = _tidy(d.players, imp0, r20)
+    notes = list(d.notes)
+    if "mc_se" in info:
+        table["mc_se"] = info["mc_se"][0]
+        notes.append(f"LMG estimated by permutation sampling ({info['permutations']} orders); "
+                     f"95% Monte-Carlo error bound {1.96 * info['mc_se'].max():.2g}.")
+    boot = boot_r2 = None
+    r2_ci = (np.nan, np.nan)
+    for c in ("ci_low", "ci_high", "share_ci_low", "share_ci_high"):
+        table[c] = np.nan
+    if bootstrap:
+        boot, boot_r2 = _bootstrap(d, method, kind, ex, bootstrap, rng, tol, max_permutations,
+                                   progress, chunk)
+        ok = np.all(np.isfinite(boot), axis=1) & np.isfinite(boot_r2)
+        if (~ok).any():
+            notes.append(f"{(~ok).sum()} of {bootstrap} bootstrap resamples could not be "
+                         "computed (e.g. a driver constant in the resample) and were left out.")
+            warnings.warn(notes[-1], CXWarning, stacklevel=2)
+        boot, boot_r2 = boot[ok], boot_r2[ok]
+        shares = boot / boot.sum(axis=1, keepdims=True)
+        share0 = table["share"].to_numpy()
+        if ci == "bca":
+            jack_imp, jack_r2 = _jackknife(d, method, kind, ex, rng, tol, max_permutations)
+            jack_share = jack_imp / jack_imp.sum(axis=1, keepdims=True)
+            bounds = [_bca_interval(boot[:, k], imp0[k], jack_imp[:, k], conf)
+                      for k in range(len(imp0))]
+            sbounds = [_bca_interval(shares[:, k], share0[k], jack_share[:, k], conf)
+                       for k in range(len(imp0))]
+            r2_ci = _bca_interval(boot_r2, r20, jack_r2, conf)
+        else:
+            bounds = [percentile_interval(boot[:, k], conf) for k in range(len(imp0))]
+            sbounds = [percentile_interval(shares[:, k], conf) for k in range(len(imp0))]
+            r2_ci = percentile_interval(boot_r2, conf)
+        table["ci_low"], table["ci_high"] = np.array(bounds).T
+        table["share_ci_low"], table["share_ci_high"] = np.array(sbounds).T
+    return DriverResult(importance=table, r2=r20, r2_ci=tuple(map(float, r2_ci)), method=method,
+                        model=_model_label(d, kind), outcome=outcome, n=d.n_used,
+                        n_total=d.n_total, dropped=dict(d.dropped), conf=conf, ci=ci,
+                        bootstrap=0 if boot is None else len(boot), boot=boot, boot_r2=boot_r2,
+                        performance=_performance(d), notes=notes, seed=seed,
+                        _design=d)
+
+
+def _bootstrap(d: _Design, method, kind, exact, B, rng, tol, max_permutations, progress, chunk):
+    """B case-resampling replicates via multinomial count weights on the rows."""
+    from tqdm.auto import tqdm
+    n = len(d.Z)
+    if d.family == "logistic":
+        chunk = 1
+    else:
+        mem = (1 << len(d.sizes)) * 8 * 4 * (d.q + 1) + n * 8
+        chunk = max(1, min(chunk, int(256e6 // mem)))
+    imps, r2s = [], []
+    bar = tqdm(total=B, desc=f"bootstrap ({method})", disable=not progress, leave=False)
+    try:
+        done = 0
+        while done < B:
+            b = min(chunk, B - done)
+            counts = rng.multinomial(n, np.full(n, 1.0 / n), size=b).astype(float)
+            W = counts * d.w[None, :]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                try:
+                    imp, r2, _ = _importance_for_weights(d, W, method, kind, exact, rng, tol,
+                                                         max_permutations)
+                except np.linalg.LinAlgError:
+                    imp = np.full((b, len(d.sizes)), np.nan)
+                    r2 = np.full(b, np.nan)
+            imps.append(imp)
+            r2s.append(r2)
+            done += b
+            bar.update(b)
+    finally:
+        bar.close()
+    return np.concatenate(imps), np.concatenate(r2s)
+
+
+def _jackknife(d: _Design, method, kind, exact, rng, tol, max_permutations):
+    n = len(d.Z)
+    G = min(n, BCA_JACKKNIFE_GROUPS)
+    group = rng.permutation(np.arange(n) % G)
+    W = np.repeat(d.w[None, :], G, axis=0)
+    W[group, np.arange(n)] = 0.0
+    imp, r2, _ = _importance_for_weights(d, W, method, kind, exact, rng, tol, max_permutations)
+    return imp, r2
+
+
+def _analyze_by(data, outcome, drivers, method, bootstrap, seed, *, by, min_segment_n, progress,
+                kw) -> SegmentedDriverResult:
+    data = require_frame(data)
+    require_columns(data, [by])
+    if data[by].isna().any():
+        warnings.warn(f"{int(data[by].isna().sum())} rows have no {by!r} value and are not in any "
+                      "segment.", CXWarning, stacklevel=3)
+    segments = [s for s in pd.unique(data[by].dropna())]
+    try:
+        segments = sorted(segments)
+    except TypeError:
+        pass
+    seeds = np.random.SeedSequence(seed).spawn(len(segments))
+    results, failed = {}, {}
+    for s, ss in zip(segments, seeds):
+        part = data.loc[data[by] == s]
+        if min_segment_n is not None and len(part) < min_segment_n:
+            failed[str(s)] = f"only {len(part)} rows (< min_segment_n={min_segment_n})"
+            continue
+        try:
+            res = analyze(part, outcome, drivers, method, bootstrap,
+                          int(ss.generate_state(1)[0]), progress=progress, **kw)
+        except CXDataError as err:
+            failed[str(s)] = str(err)
+            continue
+        res.segment = str(s)
+        results[str(s)] = res
+    if failed:
+        warnings.warn(f"Segments not analysed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()),
+                      CXWarning, stacklevel=3)
+    if not results:
+        raise CXDataError(f"No segment of {by!r} could be analysed: " +
+                          "; ".join(f"{k}: {v}" for k, v in failed.items()))
+    return SegmentedDriverResult(results=results, by=by, failed=failed)
