@@ -1,1 +1,979 @@
-"""(placeholder: being written)"""
+"""Link CX scores to retention: churn by group, a logistic churn model, survival curves, a Cox model.
+
+Everything here works on one row per customer (or per survey respondent) with a churn flag
+(0/1) and, for survival, a duration. :func:`analysis_frame` builds that table from a company
+(customers + relationship survey) with the survey date as time origin and censoring at the
+end of observation, so no information from after the survey leaks into the predictors.
+
+Methods
+-------
+* churn rate intervals: Wilson (1927) score interval; differences between groups: Newcombe
+  (1998, method 10) hybrid score interval; test of equal rates: Pearson chi-square; pairwise
+  two-proportion z tests with Holm (1979) adjustment.
+* logistic model: maximum likelihood (statsmodels ``Logit``), odds ratios with Wald intervals,
+  average marginal effects (``get_margeff(at="overall")``, discrete change for 0/1 terms).
+* survival: Kaplan–Meier with Greenwood variance and log(-log) pointwise intervals
+  (Kalbfleisch & Prentice 2002), log-rank test (``statsmodels.duration.survdiff``).
+* Cox proportional hazards with Efron ties (statsmodels ``PHReg``), hazard ratios with Wald
+  intervals.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .checks import CXDataError, CXWarning, _preview, min_rows, require_columns, require_frame
+
+DAYS_PER_MONTH = 365.25 / 12
+NPS_GROUPS = ("Detractor", "Passive", "Promoter")
+
+__all__ = [
+    "DAYS_PER_MONTH", "NPS_GROUPS", "nps_group", "score_band", "wilson_interval",
+    "newcombe_interval", "churn_by_group", "ChurnByGroup", "churn_logit", "LogitChurn",
+    "kaplan_meier", "KaplanMeier", "churn_cox", "CoxChurn",
+]
+
+
+# ----------------------------------------------------------------------------- labels
+
+def nps_group(scores) -> pd.Series:
+    """NPS group of 0–10 answers: 0–6 Detractor, 7–8 Passive, 9–10 Promoter (ordered categorical).
+
+    Missing answers stay missing; anything that is not a whole number 0–10 raises CXDataError.
+    """
+    s = _as_series(scores, "scores")
+    values = _numeric_series(s, "scores", scale=(0, 10), integer=True)
+    out = pd.cut(values, bins=[-0.5, 6.5, 8.5, 10.5], labels=list(NPS_GROUPS))
+    return pd.Series(pd.Categorical(out, categories=list(NPS_GROUPS), ordered=True),
+                     index=s.index, name="nps_group")
+
+
+def score_band(scores, bands: Mapping[str, tuple[float, float]] | None = None) -> pd.Series:
+    """Label each score with the band (``label: (low, high)``, both inclusive) it falls in.
+
+    The default bands suit a 0–10 scale: ``0–4``, ``5–6``, ``7–8``, ``9–10``. Values that fall
+    in no band raise CXDataError; missing values stay missing.
+    """
+    if bands is None:
+        bands = {"0–4": (0, 4), "5–6": (5, 6), "7–8": (7, 8), "9–10": (9, 10)}
+    if not bands:
+        raise CXDataError("bands is empty: give at least one band as {'label': (low, high)}.")
+    s = _as_series(scores, "scores")
+    values = _numeric_series(s, "scores")
+    out = pd.Series(pd.NA, index=s.index, dtype=object)
+    hit = pd.Series(0, index=s.index)
+    for label, (lo, hi) in bands.items():
+        if lo > hi:
+            raise CXDataError(f"Band {label!r} has low {lo} above high {hi}.")
+        inside = (values >= lo) & (values <= hi)
+        out[inside] = label
+        hit += inside.astype(int)
+    if (hit > 1).any():
+        raise CXDataError(f"Bands overlap: the value(s) {_preview(pd.unique(values[hit > 1]))} fall "
+                          "in more than one band. Make the (low, high) ranges disjoint.")
+    outside = values.notna() & (hit == 0)
+    if outside.any():
+        raise CXDataError(f"{outside.sum()} score(s) fall in no band: values "
+                          f"{_preview(pd.unique(values[outside]))} at rows {_preview(s.index[outside])}. "
+                          "Widen the bands or recode these values to missing.")
+    return pd.Series(pd.Categorical(out, categories=list(bands), ordered=True), index=s.index,
+                     name="score_band")
+
+
+# ----------------------------------------------------------------------------- proportions
+
+def wilson_interval(events, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a proportion ``events / n`` (vectorised; proportions 0–1)."""
+    x = np.asarray(events, dtype=float)
+    n = np.asarray(n, dtype=float)
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = x / n
+        centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
+def newcombe_interval(x1, n1, x2, n2, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Newcombe (1998, method 10) hybrid score interval for ``x1/n1 − x2/n2`` (proportions 0–1)."""
+    p1 = np.asarray(x1, float) / np.asarray(n1, float)
+    p2 = np.asarray(x2, float) / np.asarray(n2, float)
+    l1, u1 = wilson_interval(x1, n1, confidence)
+    l2, u2 = wilson_interval(x2, n2, confidence)
+    d = p1 - p2
+    low = d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    return low, high
+
+
+def _two_proportion_p(x1, n1, x2, n2) -> float:
+    """Two-sided pooled z test of p1 = p2 (the 2×2 Pearson chi-square without correction)."""
+    p = (x1 + x2) / (n1 + n2)
+    se = np.sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 1.0
+    return float(2 * stats.norm.sf(abs(x1 / n1 - x2 / n2) / se))
+
+
+def _holm(p: np.ndarray) -> np.ndarray:
+    """Holm (1979) step-down adjusted p-values."""
+    p = np.asarray(p, float)
+    m = len(p)
+    order = np.argsort(p)
+    adj = np.minimum(1, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = adj
+    return out
+
+
+# ----------------------------------------------------------------------------- input checks
+
+def _as_series(values, name: str) -> pd.Series:
+    if isinstance(values, pd.DataFrame):
+        raise CXDataError(f"{name} must be one column, not a DataFrame. Pass e.g. data['ltr'].")
+    if isinstance(values, pd.Series):
+        return values
+    return pd.Series(np.asarray(values, dtype=object), name=name)
+
+
+def _numeric_series(s: pd.Series, name: str, scale=None, integer=False) -> pd.Series:
+    raw = s.astype(float) if pd.api.types.is_bool_dtype(s) else s
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna() & raw.notna()
+    if bad.any():
+        raise CXDataError(f"{name} should be numeric but holds text {_preview(pd.unique(raw[bad].astype(str)))} "
+                          f"at rows {_preview(s.index[bad])}. Recode these values to numbers or missing.")
+    values = values.astype(float)
+    if scale is not None:
+        out = values.notna() & ((values < scale[0]) | (values > scale[1]))
+        if out.any():
+            raise CXDataError(f"{name} should lie on the {scale[0]:g}–{scale[1]:g} scale but has "
+                              f"{_preview(pd.unique(values[out]))} at rows {_preview(s.index[out])}. "
+                              "Recode these values (e.g. 99 = don't know) to missing.")
+    if integer:
+        frac = values.notna() & (values != np.round(values))
+        if frac.any():
+            raise CXDataError(f"{name} should hold whole numbers but has "
+                              f"{_preview(pd.unique(values[frac]))} at rows {_preview(s.index[frac])}.")
+    return values
+
+
+def _flag(data: pd.DataFrame, column: str, what: str = "churn flag") -> pd.Series:
+    """Return a 0/1 column as float (missing kept); anything else raises with the fix."""
+    raw = data[column]
+    if pd.api.types.is_bool_dtype(raw):
+        return raw.astype(float)
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = (values.isna() & raw.notna()) | (values.notna() & ~values.isin([0, 1]))
+    if bad.any():
+        shown = _preview(pd.unique(raw[bad].astype(str)))
+        raise CXDataError(
+            f"Column {column!r} must be a 0/1 {what} (1 = churned, 0 = stayed) but holds {shown} at "
+            f"rows {_preview(raw.index[bad])}. Recode it, e.g. data[{column!r}] = "
+            f"(data[{column!r}] == 'Yes').astype(int).")
+    return values.astype(float)
+
+
+def _durations(data: pd.DataFrame, column: str) -> pd.Series:
+    values = _numeric_series(data[column], f"Duration column {column!r}")
+    neg = values < 0
+    if neg.any():
+        raise CXDataError(f"Duration column {column!r} has {neg.sum()} negative value(s) "
+                          f"{_preview(pd.unique(values[neg]))} at rows {_preview(values.index[neg])}. "
+                          "Durations run from the time origin to churn or censoring and cannot be "
+                          "negative: check the date columns (end before start?).")
+    inf = values.notna() & ~np.isfinite(values)
+    if inf.any():
+        raise CXDataError(f"Duration column {column!r} has infinite values at rows "
+                          f"{_preview(values.index[inf])}.")
+    return values
+
+
+def _complete(data: pd.DataFrame, columns: Sequence[str], what: str) -> tuple[pd.DataFrame, dict]:
+    """Keep rows with every column present; warn how many were excluded and because of which column."""
+    require_frame(data)
+    columns = list(dict.fromkeys(columns))
+    require_columns(data, columns)
+    missing = data[columns].isna()
+    keep = ~missing.any(axis=1)
+    excluded = {c: int(missing[c].sum()) for c in columns if missing[c].any()}
+    n_out = int((~keep).sum())
+    if n_out:
+        detail = ", ".join(f"{c}: {k}" for c, k in excluded.items())
+        warnings.warn(f"{what}: {n_out} of {len(data)} rows excluded for missing values "
+                      f"(missing per column: {detail}).", CXWarning, stacklevel=3)
+    if keep.sum() == 0:
+        raise CXDataError(f"{what}: no row has all of {_preview(columns)} present. "
+                          "Check the columns or fill the missing values.")
+    return data.loc[keep], {"rows_excluded": n_out, "missing_by_column": excluded}
+
+
+def _is_categorical(s: pd.Series) -> bool:
+    return not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s))
+
+
+def _design(df: pd.DataFrame, predictors: Sequence[str], controls: Sequence[str],
+            reference: Mapping[str, object] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Numeric design matrix (no intercept) and a term table (term, variable, role, reference).
+
+    Numeric columns enter as they are; text/categorical columns as treatment dummies against a
+    reference level (``reference[col]``, else the first category of an ordered categorical, else
+    the most frequent level).
+    """
+    reference = dict(reference or {})
+    cols, rows = {}, []
+    for role, names in (("predictor", predictors), ("control", controls)):
+        for name in names:
+            s = df[name]
+            if _is_categorical(s):
+                levels = (list(s.cat.categories) if isinstance(s.dtype, pd.CategoricalDtype)
+                          else sorted(pd.unique(s.astype(str))))
+                counts = s.astype(str).value_counts()
+                levels = [str(lv) for lv in levels if counts.get(str(lv), 0) > 0]
+                if len(levels) < 2:
+                    raise CXDataError(f"Column {name!r} has a single level {_preview(levels)} in the "
+                                      "rows analysed: there is no contrast to estimate. Drop it.")
+                if name in reference:
+                    ref = str(reference[name])
+                    if ref not in levels:
+                        raise CXDataError(f"Reference level {ref!r} for {name!r} is not among its "
+                                          f"levels {_preview(levels, 12)}.")
+                elif isinstance(s.dtype, pd.CategoricalDtype) and s.cat.ordered:
+                    ref = levels[0]
+                else:
+                    ref = str(counts.idxmax())
+                for lv in levels:
+                    if lv != ref:
+                        term = f"{name}[{lv}]"
+                        cols[term] = (s.astype(str) == lv).astype(float).to_numpy()
+                        rows.append((term, name, role, ref))
+            else:
+                x = _numeric_series(s, f"Column {name!r}")
+                if x.nunique() < 2:
+                    raise CXDataError(f"Column {name!r} is constant ({x.iloc[0]:g}) in the rows analysed: "
+                                      "its effect cannot be estimated. Drop it.")
+                cols[name] = x.to_numpy()
+                rows.append((name, name, role, None))
+    X = pd.DataFrame(cols, index=df.index)
+    rank = np.linalg.matrix_rank(X.to_numpy()) if X.shape[1] else 0
+    if rank < X.shape[1]:
+        raise CXDataError(f"The model terms {_preview(X.columns, 12)} are collinear (design rank {rank} "
+                          f"< {X.shape[1]} terms): one is a combination of others. Drop a redundant column.")
+    terms = pd.DataFrame(rows, columns=["term", "variable", "role", "reference"])
+    return X, terms
+
+
+def _as_list(x) -> list[str]:
+    if x is None:
+        return []
+    if isinstance(x, str):
+        return [x]
+    return list(x)
+
+
+# ----------------------------------------------------------------------------- churn by group
+
+@dataclass(frozen=True)
+class ChurnByGroup:
+    """Churn rate by group with Wilson intervals, a chi-square test and pairwise differences.
+
+    ``table``: one row per group (``n``, ``churned``, ``churn_rate`` in %, ``ci_low``, ``ci_high``).
+    ``test``: Pearson chi-square test that all groups churn at the same rate.
+    ``pairwise``: ``group_a``, ``group_b``, ``difference`` (a − b, percentage points) with its
+    Newcombe interval (unadjusted), the z-test p-value and the Holm-adjusted p-value.
+    """
+
+    group: str
+    churned: str
+    table: pd.DataFrame
+    test: dict
+    pairwise: pd.DataFrame
+    confidence: float
+    excluded: dict = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def plot(self, ax=None, **kwargs):
+        from .plots import churn_rates_plot
+        return churn_rates_plot(self, ax=ax, **kwargs)
+
+    def __str__(self) -> str:
+        t = self.test
+        return (f"Churn by {self.group}: chi-square({t['df']}) = {t['statistic']:.2f}, "
+                f"p = {t['p_value']:.3g}\n" + self.table.to_string(index=False))
+
+
+def churn_by_group(data: pd.DataFrame, group: str, churned: str = "churned",
+                   confidence: float = 0.95, order: Sequence | None = None) -> ChurnByGroup:
+    """Churn rate (%) per level of ``group`` with Wilson intervals and tests of difference.
+
+    ``churned`` is a 0/1 column. Rows missing the group or the flag are excluded and reported
+    (a CXWarning and ``result.excluded``). ``order`` fixes the row order; a level listed there
+    that has no rows raises CXDataError. The rate ignores unequal follow-up: use a fixed-horizon
+    flag such as ``churn_12m`` from :func:`analysis_frame`, or :func:`kaplan_meier`.
+    """
+    df, excluded = _complete(data, [group, churned], "churn_by_group")
+    y = _flag(df, churned)
+    g = df[group]
+    labels = g.astype(str) if not isinstance(g.dtype, pd.CategoricalDtype) else g
+    if order is not None:
+        levels = list(order)
+        present = set(map(str, pd.unique(labels.astype(str))))
+        empty = [lv for lv in levels if str(lv) not in present]
+        if empty:
+            raise CXDataError(f"Group(s) {_preview(empty)} of {group!r} have no rows with a churn flag. "
+                              "Remove them from `order` or check the filter.")
+        unlisted = sorted(present - set(map(str, levels)))
+        if unlisted:
+            raise CXDataError(f"{group!r} has level(s) {_preview(unlisted)} missing from `order`. "
+                              "List every level or filter the data first.")
+        levels = [str(lv) for lv in levels]
+    elif isinstance(g.dtype, pd.CategoricalDtype):
+        counts = g.value_counts()
+        levels = [str(c) for c in g.cat.categories if counts.get(c, 0) > 0]
+        unused = [str(c) for c in g.cat.categories if counts.get(c, 0) == 0]
+        if unused:
+            excluded = {**excluded, "empty_levels": unused}
+    else:
+        levels = sorted(map(str, pd.unique(labels)))
+    key = labels.astype(str)
+    n = np.array([(key == lv).sum() for lv in levels], dtype=float)
+    x = np.array([y[key == lv].sum() for lv in levels], dtype=float)
+    lo, hi = wilson_interval(x, n, confidence)
+    table = pd.DataFrame({group: levels, "n": n.astype(int), "churned": x.astype(int),
+                          "churn_rate": 100 * x / n, "ci_low": 100 * lo, "ci_high": 100 * hi})
+    test = _chi_square(x, n)
+    pairs = []
+    for i, j in combinations(range(len(levels)), 2):
+        dl, dh = newcombe_interval(x[i], n[i], x[j], n[j], confidence)
+        pairs.append({"group_a": levels[i], "group_b": levels[j],
+                      "difference": 100 * (x[i] / n[i] - x[j] / n[j]),
+                      "ci_low": 100 * float(dl), "ci_high": 100 * float(dh),
+                      "p_value": _two_proportion_p(x[i], n[i], x[j], n[j])})
+    pairwise = pd.DataFrame(pairs, columns=["group_a", "group_b", "difference", "ci_low", "ci_high",
+                                            "p_value"])
+    pairwise["p_holm"] = _holm(pairwise["p_value"].to_numpy()) if len(pairwise) else []
+    pairwise["significant"] = pairwise["p_holm"] < 1 - confidence
+    return ChurnByGroup(group, churned, table, test, pairwise, confidence, excluded)
+
+
+def _chi_square(x: np.ndarray, n: np.ndarray) -> dict:
+    """Pearson chi-square (no continuity correction) for a k × 2 table of churned / stayed."""
+    k = len(n)
+    obs = np.column_stack([x, n - x])
+    if k < 2 or obs.sum(axis=0).min() == 0:
+        why = "fewer than two groups" if k < 2 else "no churner (or no stayer) in any group"
+        return {"statistic": np.nan, "df": max(k - 1, 0), "p_value": np.nan,
+                "method": f"Pearson chi-square (not computed: {why})"}
+    expected = obs.sum(axis=1, keepdims=True) * obs.sum(axis=0, keepdims=True) / obs.sum()
+    chi2 = float(((obs - expected) ** 2 / expected).sum())
+    method = "Pearson chi-square"
+    if expected.min() < 5:
+        method += " (some expected counts < 5: treat the p-value as approximate)"
+    return {"statistic": chi2, "df": k - 1, "p_value": float(stats.chi2.sf(chi2, k - 1)),
+            "method": method}
+
+
+# ----------------------------------------------------------------------------- logistic model
+
+@dataclass(frozen=True)
+class LogitChurn:
+    """Logistic model of churn: odds ratios and average marginal effects (percentage points)."""
+
+    churned: str
+    terms: pd.DataFrame
+    n: int
+    events: int
+    pseudo_r2: float
+    confidence: float
+    fit: object = field(repr=False)
+    excluded: dict = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per term: coef (log-odds), se, z, p_value, odds_ratio with CI, AME (pp) with CI."""
+        return self.terms.copy()
+
+    def marginal_effect(self, term: str) -> pd.Series:
+        """Average marginal effect of one more unit of ``term`` on the churn probability (pp)."""
+        row = self.terms.set_index("term").loc[term]
+        return row[["ame", "ame_ci_low", "ame_ci_high"]]
+
+    def predict(self, data: pd.DataFrame) -> pd.Series:
+        """Churn probability (0–1) for each row of ``data`` (same columns as the fit)."""
+        X = _design_like(data, self.terms, with_const=True)
+        return pd.Series(self.fit.predict(X), index=data.index, name="churn_probability")
+
+    def plot(self, ax=None, **kwargs):
+        from .plots import forest_plot
+        t = self.terms[self.terms["role"] != "intercept"]
+        return forest_plot(t, estimate="odds_ratio", label="Odds ratio of churn", ax=ax, **kwargs)
+
+
+def _design_like(data: pd.DataFrame, terms: pd.DataFrame, with_const: bool) -> pd.DataFrame:
+    cols = {}
+    for t in terms.itertuples():
+        if t.role == "intercept":
+            continue
+        if t.reference is None or (isinstance(t.reference, float) and np.isnan(t.reference)):
+            cols[t.term] = pd.to_numeric(data[t.variable]).astype(float).to_numpy()
+        else:
+            level = t.term[len(t.variable) + 1:-1]
+            cols[t.term] = (data[t.variable].astype(str) == level).astype(float).to_numpy()
+    X = pd.DataFrame(cols, index=data.index)
+    if with_const:
+        X.insert(0, "Intercept", 1.0)
+    return X
+
+
+def churn_logit(data: pd.DataFrame, churned: str, predictors: str | Sequence[str],
+                controls: Sequence[str] = (), reference: Mapping[str, object] | None = None,
+                confidence: float = 0.95) -> LogitChurn:
+    """Logistic regression of the 0/1 ``churned`` flag on ``predictors`` (e.g. ``"ltr"`` or the
+    driver ratings) plus ``controls`` (numeric as is, text as dummies against a reference).
+
+    Returns odds ratios exp(b) with Wald intervals and average marginal effects (AME, in
+    percentage points per unit; discrete change for 0/1 terms) from statsmodels ``get_margeff``.
+    Rows with a missing value in any model column are excluded and reported.
+    """
+    import statsmodels.api as sm
+
+    predictors, controls = _as_list(predictors), _as_list(controls)
+    if not predictors:
+        raise CXDataError("churn_logit needs at least one predictor, e.g. predictors='ltr'.")
+    df, excluded = _complete(data, [churned, *predictors, *controls], "churn_logit")
+    y = _flag(df, churned)
+    events = int(y.sum())
+    if events == 0 or events == len(y):
+        raise CXDataError(f"{churned!r} is {int(y.iloc[0])} for all {len(y)} rows analysed: a churn "
+                          "model needs both churners and stayers.")
+    X, terms = _design(df, predictors, controls, reference)
+    min_rows(len(y), X.shape[1] + 2, "churn_logit")
+    _events_per_term(min(events, len(y) - events), X.shape[1], "churn_logit")
+    Xc = sm.add_constant(X, has_constant="add").rename(columns={"const": "Intercept"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            res = sm.Logit(y.to_numpy(), Xc).fit(disp=0, method="newton", maxiter=100)
+        except Exception as err:  # perfect separation, singular Hessian
+            raise CXDataError(f"The logistic model could not be fitted ({err}). A predictor may "
+                              "separate churners from stayers perfectly; drop or merge it.") from err
+    if not res.mle_retvals.get("converged", True) or np.any(np.abs(res.params) > 30):
+        raise CXDataError("The logistic model did not converge (coefficients run off to infinity): "
+                          "some term separates churners from stayers (almost) perfectly. "
+                          "Drop or merge sparse categories.")
+    alpha = 1 - confidence
+    ci = res.conf_int(alpha)
+    me = res.get_margeff(at="overall", method="dydx", dummy=True)
+    me_ci = me.conf_int(alpha)
+    terms = pd.concat([pd.DataFrame([("Intercept", "Intercept", "intercept", None)],
+                                    columns=terms.columns), terms], ignore_index=True)
+    out = terms.assign(
+        coef=res.params.to_numpy(), se=res.bse.to_numpy(), z=res.tvalues.to_numpy(),
+        p_value=res.pvalues.to_numpy(), odds_ratio=np.exp(res.params.to_numpy()),
+        ci_low=np.exp(ci.iloc[:, 0].to_numpy()), ci_high=np.exp(ci.iloc[:, 1].to_numpy()),
+        ame=np.r_[np.nan, 100 * me.margeff], ame_ci_low=np.r_[np.nan, 100 * me_ci[:, 0]],
+        ame_ci_high=np.r_[np.nan, 100 * me_ci[:, 1]])
+    out.loc[0, ["odds_ratio", "ci_low", "ci_high"]] = np.nan
+    return LogitChurn(churned, out, len(y), events, float(res.prsquared), confidence, res, excluded)
+
+
+def _events_per_term(events: int, k: int, what: str) -> None:
+    if k and events / k < 10:
+        warnings.warn(f"{what}: only {events} events (or non-events) for {k} terms "
+                      f"({events / k:.1f} per term; 10+ is the usual rule of thumb). "
+                      "Estimates may be unstable: use fewer terms.", CXWarning, stacklevel=3)
+
+
+# ----------------------------------------------------------------------------- Kaplan–Meier
+
+@dataclass(frozen=True)
+class KaplanMeier:
+    """Kaplan–Meier survival (retention) curves by group with a log-rank test.
+
+    ``table``: group, time, at_risk, events, survival (0–1), ci_low, ci_high at every event time.
+    ``test``: log-rank chi-square, df, p_value (NaN with one group).
+    """
+
+    duration: str
+    event: str
+    group: str | None
+    table: pd.DataFrame
+    test: dict
+    counts: pd.DataFrame
+    confidence: float
+    excluded: dict = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        """Per group: n, events, median survival time, and the log-rank test in the attrs."""
+        return self.counts.copy()
+
+    def at(self, times: float | Sequence[float]) -> pd.DataFrame:
+        """Survival (retention, 0–1) with interval at the given times, per group (step function)."""
+        times = np.atleast_1d(np.asarray(times, dtype=float))
+        rows = []
+        for g, part in self.table.groupby("group", sort=False):
+            t = part["time"].to_numpy()
+            for when in times:
+                idx = np.searchsorted(t, when, side="right") - 1
+                if idx < 0:
+                    s, lo, hi = 1.0, 1.0, 1.0
+                else:
+                    s, lo, hi = part[["survival", "ci_low", "ci_high"]].iloc[idx]
+                last = self.counts.loc[self.counts["group"] == g, "max_time"].iloc[0]
+                beyond = when > last
+                rows.append({"group": g, "time": when, "survival": np.nan if beyond else s,
+                             "ci_low": np.nan if beyond else lo, "ci_high": np.nan if beyond else hi})
+        return pd.DataFrame(rows)
+
+    def plot(self, ax=None, **kwargs):
+        from .plots import km_plot
+        return km_plot(self, ax=ax, **kwargs)
+
+
+def kaplan_meier(data: pd.DataFrame, duration: str, event: str, group: str | None = None,
+                 confidence: float = 0.95) -> KaplanMeier:
+    """Kaplan–Meier estimate of survival per level of ``group`` and a log-rank test.
+
+    ``duration`` is the time from the origin (e.g. the survey date) to churn or censoring;
+    ``event`` is 1 for churn, 0 for censored. Intervals are pointwise log(-log) intervals with
+    Greenwood's variance (as in lifelines and R's survival with conf.type="log-log").
+    """
+    from statsmodels.duration.survfunc import SurvfuncRight, survdiff
+
+    cols = [duration, event] + ([group] if group else [])
+    df, excluded = _complete(data, cols, "kaplan_meier")
+    t = _durations(df, duration).to_numpy()
+    e = _flag(df, event, "event flag").to_numpy()
+    if e.sum() == 0:
+        raise CXDataError(f"{event!r} has no events (no customer churned) in the {len(df)} rows: "
+                          "a survival curve needs at least one churn.")
+    labels = (df[group].astype(str).to_numpy() if group else np.full(len(df), "All"))
+    if group and isinstance(df[group].dtype, pd.CategoricalDtype):
+        levels = [str(c) for c in df[group].cat.categories if (labels == str(c)).any()]
+    else:
+        levels = sorted(pd.unique(labels))
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    parts, counts = [], []
+    for lv in levels:
+        m = labels == lv
+        sf = SurvfuncRight(t[m], e[m])
+        s = sf.surv_prob
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = (sf.surv_prob_se / s) ** 2            # Greenwood: sum d / (n (n - d))
+            se_ll = np.sqrt(v) / np.abs(np.log(s))
+            lo = s ** np.exp(z * se_ll)
+            hi = s ** np.exp(-z * se_ll)
+        lo = np.where(s >= 1, 1.0, np.where(s <= 0, 0.0, lo))
+        hi = np.where(s >= 1, 1.0, np.where(s <= 0, 0.0, hi))
+        parts.append(pd.DataFrame({"group": lv, "time": sf.surv_times, "at_risk": sf.n_risk,
+                                   "events": sf.n_events, "survival": s, "ci_low": lo, "ci_high": hi}))
+        below = np.nonzero(s <= 0.5)[0]
+        counts.append({"group": lv, "n": int(m.sum()), "events": int(e[m].sum()),
+                       "median_time": float(sf.surv_times[below[0]]) if len(below) else np.nan,
+                       "max_time": float(t[m].max())})
+    table = pd.concat(parts, ignore_index=True)
+    counts = pd.DataFrame(counts)
+    if len(levels) >= 2:
+        chi2, p = survdiff(t, e, labels)
+        test = {"statistic": float(chi2), "df": len(levels) - 1, "p_value": float(p),
+                "method": "log-rank"}
+    else:
+        test = {"statistic": np.nan, "df": 0, "p_value": np.nan, "method": "log-rank (one group)"}
+    return KaplanMeier(duration, event, group, table, test, counts, confidence, excluded)
+
+
+# ----------------------------------------------------------------------------- Cox model
+
+def _strict_entry(entry: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """Entry times nudged up by a fraction of the smallest gap between distinct times.
+
+    A counting-process row covers (entry, stop]: it is not at risk at an event at time == entry
+    (R's coxph, lifelines). statsmodels' PHReg keeps such rows in the risk set (entry <= t), so
+    a piece that starts where another piece of the same customer stops would be counted twice.
+    Shifting entries by less than any gap between distinct times gives exactly the (entry, stop]
+    risk sets.
+    """
+    times = np.unique(np.concatenate([entry, stop]))
+    gap = np.diff(times).min() if times.size > 1 else 1.0
+    return entry + gap * 1e-3
+
+
+@dataclass(frozen=True)
+class CoxChurn:
+    """Cox proportional-hazards model of time to churn: hazard ratios with intervals."""
+
+    duration: str
+    event: str
+    terms: pd.DataFrame
+    n: int
+    events: int
+    confidence: float
+    fit: object = field(repr=False)
+    excluded: dict = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per term: coef (log hazard ratio), se, z, p_value, hazard_ratio, ci_low, ci_high."""
+        return self.terms.copy()
+
+    def hazard_ratio(self, term: str) -> pd.Series:
+        return self.terms.set_index("term").loc[term, ["hazard_ratio", "ci_low", "ci_high"]]
+
+    def plot(self, ax=None, **kwargs):
+        from .plots import forest_plot
+        return forest_plot(self.terms, estimate="hazard_ratio", label="Hazard ratio of churn",
+                           ax=ax, **kwargs)
+
+
+def churn_cox(data: pd.DataFrame, duration: str, event: str, predictors: str | Sequence[str],
+              controls: Sequence[str] = (), reference: Mapping[str, object] | None = None,
+              strata: str | None = None, entry: str | None = None, ties: str = "efron",
+              confidence: float = 0.95) -> CoxChurn:
+    """Cox model of time to churn (``duration``, ``event`` 1 = churned) on ``predictors`` plus
+    ``controls``, partial likelihood with Efron ties (statsmodels ``PHReg``).
+
+    Hazard ratio exp(b) per unit of each term with Wald intervals; ``strata`` fits a separate
+    baseline hazard per level of that column; ``entry`` names a column of entry times for
+    counting-process / left-truncated data (a row is at risk on ``(entry, duration]``, e.g. the
+    pieces from :func:`monthly_intervals`). Rows with missing values are excluded and reported.
+    """
+    from statsmodels.duration.hazard_regression import PHReg
+
+    predictors, controls = _as_list(predictors), _as_list(controls)
+    if not predictors:
+        raise CXDataError("churn_cox needs at least one predictor, e.g. predictors='ltr'.")
+    if ties not in ("efron", "breslow"):
+        raise CXDataError(f"ties must be 'efron' or 'breslow', not {ties!r}.")
+    cols = [duration, event, *predictors, *controls] + ([strata] if strata else []) + \
+        ([entry] if entry else [])
+    df, excluded = _complete(data, cols, "churn_cox")
+    t = _durations(df, duration)
+    t0 = None
+    if entry:
+        t0 = _durations(df, entry)
+        bad = t0 >= t
+        if bad.any():
+            raise CXDataError(f"Entry column {entry!r} is not before {duration!r} in {bad.sum()} row(s) "
+                              f"(rows {_preview(df.index[bad])}): each row must cover a time span.")
+        t0 = _strict_entry(t0.to_numpy(), t.to_numpy())
+    e = _flag(df, event, "event flag")
+    events = int(e.sum())
+    if events == 0:
+        raise CXDataError(f"{event!r} has no events (no customer churned) in the {len(df)} rows "
+                          "analysed: a Cox model needs churners. Widen the follow-up or the selection.")
+    X, terms = _design(df, predictors, controls, reference)
+    _events_per_term(events, X.shape[1], "churn_cox")
+    st = df[strata].astype(str).to_numpy() if strata else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            res = PHReg(t.to_numpy(), X, status=e.to_numpy(), ties=ties, strata=st,
+                        entry=t0).fit()
+        except Exception as err:
+            raise CXDataError(f"The Cox model could not be fitted ({err}).") from err
+    params = np.asarray(res.params)
+    if not np.all(np.isfinite(params)) or np.any(np.abs(params) > 30):
+        raise CXDataError("The Cox model did not converge (a coefficient runs off to infinity): "
+                          "some term separates churners from stayers (almost) perfectly.")
+    ci = np.asarray(res.conf_int(1 - confidence))
+    out = terms.assign(coef=params, se=np.asarray(res.bse), z=np.asarray(res.tvalues),
+                       p_value=np.asarray(res.pvalues), hazard_ratio=np.exp(params),
+                       ci_low=np.exp(ci[:, 0]), ci_high=np.exp(ci[:, 1]))
+    return CoxChurn(duration, event, out, len(df), events, confidence, res, excluded)
+
+
+# ----------------------------------------------------------------------------- analysis frame
+
+TENURE_BANDS = ("<12", "12-24", ">=24")
+
+
+def tenure_band(months) -> pd.Series:
+    """Tenure band of a tenure in months: ``<12``, ``12-24`` (12 ≤ t < 24), ``>=24``."""
+    t = pd.Series(months, dtype=float)
+    out = np.select([t < 12, t < 24], ["<12", "12-24"], ">=24").astype(object)
+    out[t.isna().to_numpy()] = None
+    return pd.Series(pd.Categorical(out, categories=list(TENURE_BANDS)), index=t.index,
+                     name="tenure_band")
+
+
+def _dates(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
+    raw = frame[column]
+    out = pd.to_datetime(raw, errors="coerce")
+    bad = out.isna() & raw.notna()
+    if bad.any():
+        raise CXDataError(f"{what} column {column!r} has values that are not dates: "
+                          f"{_preview(pd.unique(raw[bad].astype(str)))} at rows {_preview(raw.index[bad])}. "
+                          "Use ISO dates (YYYY-MM-DD).")
+    return out.astype("datetime64[ns]")
+
+
+def _days(a: pd.Series | np.ndarray, b) -> np.ndarray:
+    """Whole days from ``b`` to ``a`` (a − b), float with NaN for missing."""
+    return np.asarray((pd.Series(a) - pd.Series(b)).dt.days, dtype=float) if isinstance(b, pd.Series) \
+        else np.asarray((pd.Series(a) - b).dt.days, dtype=float)
+
+
+def _month_index(dates: pd.Series) -> np.ndarray:
+    d = pd.DatetimeIndex(dates)
+    return np.asarray(d.year * 12 + d.month - 1, dtype=np.int64)
+
+
+def _observation_end(company, observation_end, customers, survey) -> pd.Timestamp:
+    if observation_end is None:
+        truth = getattr(company, "truth", None)
+        if isinstance(truth, Mapping) and truth.get("observation_end"):
+            observation_end = truth["observation_end"]
+    if observation_end is None:
+        latest = max(pd.Series(customers["end_date"]).max(), survey["survey_date"].max())
+        warnings.warn(f"observation_end not given: using the latest date in the data, {latest:%Y-%m-%d}. "
+                      "Pass observation_end='YYYY-MM-DD' (the last day customers were observed) "
+                      "to be exact.", CXWarning, stacklevel=3)
+        observation_end = latest
+    return pd.Timestamp(observation_end).normalize()
+
+
+def _unresolved_lookup(contacts: pd.DataFrame | None, customer_ids: pd.Series,
+                       months: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per (customer, calendar month index): 1 if a contact with fcr = 0 fell in the three
+    calendar months before that month, NaN when those months precede the contact log."""
+    if contacts is None:
+        return np.full(len(months), np.nan), np.full(len(months), np.nan)
+    log_start = int(_month_index(pd.Series([contacts["contact_date"].min()]))[0])
+    codes = {c: i for i, c in enumerate(pd.unique(customer_ids))}
+    cust = np.array([codes[c] for c in customer_ids], dtype=np.int64)
+    ccode = contacts["customer_id"].map(codes)
+    known = ccode.notna().to_numpy()
+    cm = _month_index(contacts["contact_date"])[known]
+    ccode = ccode.to_numpy()[known].astype(np.int64)
+    unresolved = contacts["fcr"].to_numpy()[known] == 0
+    stride = 1 << 32
+    key_unres = np.unique(ccode[unresolved] * stride + cm[unresolved])
+    key_any = pd.Series(ccode * stride + cm).value_counts()
+    flag = np.zeros(len(months))
+    count = np.zeros(len(months))
+    for lag in (1, 2, 3):
+        k = cust * stride + (months - lag)
+        flag = np.maximum(flag, np.isin(k, key_unres))
+        count += key_any.reindex(k).fillna(0).to_numpy()
+    incomplete = months - 3 < log_start
+    flag[incomplete] = np.nan
+    count[incomplete] = np.nan
+    return flag, count
+
+
+def analysis_frame(company=None, *, customers: pd.DataFrame | None = None,
+                   survey: pd.DataFrame | None = None, contacts: pd.DataFrame | None = None,
+                   responses: str | Sequence[str] = "all", follow_up: float | str | None = None,
+                   horizon: float = 12, observation_end=None) -> pd.DataFrame:
+    """One row per survey response (episode) with the customer's outcome after it.
+
+    Time origin is the survey date. An episode ends at the first of: churn (``end_date``), the
+    customer's next survey response (with ``responses="all"`` each new answer replaces the old
+    one, so episodes of one customer never overlap), the follow-up limit, and the end of
+    observation (``observation_end`` is the last day observed; still-active customers are
+    censored at the end of that day). Only information dated on or before the survey date enters
+    the predictors (tenure at survey, unresolved contacts in the three calendar months before the
+    survey month), so there is no look-ahead.
+
+    responses : "all" (every response), "first" or "latest" (one per customer), or wave label(s).
+    follow_up : None (as long as observed), a number of months, or "quarter" (to the end of the
+        calendar quarter of the survey: the period the answer describes).
+    horizon : months for the fixed-horizon flag ``churn_<horizon>m`` = 1 if the customer churned
+        within that many months of the survey, 0 if observed longer without churning, and
+        missing if censored earlier (not yet knowable).
+
+    Columns: customer_id, response_id, wave, survey_date, stop_date, start_date, segment, region,
+    plan, channel, monthly_revenue, tenure_at_survey, tenure_band, the survey's score columns,
+    nps_group, unresolved_3m, contacts_3m (with contacts), duration (months), churned (event
+    within the episode), churn_<h>m. ``frame.attrs`` records the design and what was excluded.
+    """
+    if company is not None:
+        customers = company.customers if customers is None else customers
+        survey = company.survey if survey is None else survey
+        contacts = getattr(company, "contacts", None) if contacts is None else contacts
+    if customers is None or survey is None:
+        raise CXDataError("analysis_frame needs a company (with .customers and .survey) or both "
+                          "customers= and survey= frames.")
+    require_frame(customers, "customers")
+    require_frame(survey, "survey")
+    require_columns(customers, ["customer_id", "start_date", "end_date", "churned"], "customers")
+    require_columns(survey, ["customer_id", "survey_date"], "survey")
+    cust = customers.copy()
+    cust["start_date"] = _dates(cust, "start_date", "customers")
+    cust["end_date"] = _dates(cust, "end_date", "customers")
+    churn_flag = _flag(cust, "churned")
+    dup = cust["customer_id"].duplicated(keep=False)
+    if dup.any():
+        raise CXDataError(f"customers has duplicated customer_id values "
+                          f"{_preview(pd.unique(cust.loc[dup, 'customer_id']))}: one row per customer is needed.")
+    mismatch = (churn_flag == 1) != cust["end_date"].notna()
+    if mismatch.any():
+        raise CXDataError(f"customers: churned and end_date disagree in {mismatch.sum()} row(s) "
+                          f"(rows {_preview(cust.index[mismatch])}): churned = 1 needs an end_date and "
+                          "churned = 0 needs none.")
+    bad_order = cust["end_date"].notna() & (cust["end_date"] < cust["start_date"])
+    if bad_order.any():
+        raise CXDataError(f"customers: end_date before start_date at rows {_preview(cust.index[bad_order])}.")
+    obs_end = _observation_end(company, observation_end, cust, survey.assign(
+        survey_date=_dates(survey, "survey_date", "survey")))
+    censor_at = obs_end + pd.Timedelta(days=1)
+    late = cust["end_date"] > censor_at
+    if late.any():
+        raise CXDataError(f"customers: {late.sum()} end_date(s) after observation_end {obs_end:%Y-%m-%d} "
+                          f"(rows {_preview(cust.index[late])}). Pass the right observation_end.")
+
+    sv = survey.copy()
+    sv["survey_date"] = _dates(sv, "survey_date", "survey")
+    excluded: dict[str, int] = {}
+
+    def drop(mask, reason):
+        n = int(mask.sum())
+        if n:
+            excluded[reason] = n
+        return ~mask
+
+    keep = drop(sv["survey_date"].isna().to_numpy(), "no survey_date")
+    keep &= drop((~sv["customer_id"].isin(cust["customer_id"])).to_numpy(), "customer not in customers")
+    sv = sv.loc[keep]
+    info = cust.set_index("customer_id")
+    start = info["start_date"].reindex(sv["customer_id"]).to_numpy()
+    end = info["end_date"].reindex(sv["customer_id"]).to_numpy()
+    keep = drop((sv["survey_date"].to_numpy() < start), "survey_date before the customer's start_date")
+    keep &= drop((~pd.isna(end)) & (sv["survey_date"].to_numpy() >= end),
+                 "survey_date on or after the customer's end_date")
+    keep &= drop((sv["survey_date"] > obs_end).to_numpy(), "survey_date after observation_end")
+    sv = sv.loc[keep].sort_values(["customer_id", "survey_date"], kind="stable")
+    if "response_id" not in sv.columns:
+        sv["response_id"] = [f"row{i}" for i in sv.index]
+
+    next_date = sv.groupby("customer_id")["survey_date"].shift(-1)
+    if isinstance(responses, str) and responses == "all":
+        pass
+    elif isinstance(responses, str) and responses in ("first", "latest"):
+        pick = sv.groupby("customer_id").head(1) if responses == "first" else sv.groupby("customer_id").tail(1)
+        sv = pick
+        next_date = pd.Series(pd.NaT, index=sv.index, dtype="datetime64[ns]")
+    else:
+        waves = [responses] if isinstance(responses, str) else list(responses)
+        require_columns(sv, ["wave"], "survey")
+        unknown = [w for w in waves if w not in set(sv["wave"].astype(str))]
+        if unknown:
+            raise CXDataError(f"No survey responses in wave(s) {_preview(unknown)}. Waves present: "
+                              f"{_preview(sorted(pd.unique(sv['wave'].astype(str))), 12)}.")
+        inwave = sv["wave"].astype(str).isin(waves)
+        next_in = sv[inwave].groupby("customer_id")["survey_date"].shift(-1)
+        sv = sv[inwave]
+        next_date = next_in
+    if len(sv) == 0:
+        raise CXDataError("No survey response is left to analyse after the exclusions: "
+                          f"{excluded or 'none'}.")
+
+    origin = sv["survey_date"]
+    stop = pd.Series(censor_at, index=sv.index, dtype="datetime64[ns]")
+    stop = stop.where(next_date.isna() | (next_date >= stop), next_date)
+    if follow_up is not None:
+        if isinstance(follow_up, str):
+            if follow_up != "quarter":
+                raise CXDataError(f"follow_up must be None, a number of months or 'quarter', not {follow_up!r}.")
+            cap = (origin.dt.to_period("Q").dt.end_time.dt.normalize() + pd.Timedelta(days=1))
+        else:
+            if not follow_up > 0:
+                raise CXDataError(f"follow_up must be a positive number of months, not {follow_up!r}.")
+            cap = origin + pd.to_timedelta(np.round(follow_up * DAYS_PER_MONTH), unit="D")
+        stop = stop.where(stop <= cap, cap.astype("datetime64[ns]"))
+    end_c = pd.Series(info["end_date"].reindex(sv["customer_id"]).to_numpy(), index=sv.index)
+    event = end_c.notna() & (end_c <= stop)
+    stop = stop.where(~event, end_c)
+
+    out = pd.DataFrame({"customer_id": sv["customer_id"], "response_id": sv["response_id"]})
+    if "wave" in sv.columns:
+        out["wave"] = sv["wave"].astype(str)
+    out["survey_date"] = origin
+    out["stop_date"] = stop
+    out["start_date"] = info["start_date"].reindex(sv["customer_id"]).to_numpy()
+    for col in ("segment", "region", "plan", "channel", "monthly_revenue"):
+        if col in sv.columns:
+            out[col] = sv[col]
+        elif col in info.columns:
+            out[col] = info[col].reindex(sv["customer_id"]).to_numpy()
+    out["tenure_at_survey"] = _days(origin, out["start_date"]) / DAYS_PER_MONTH
+    out["tenure_band"] = tenure_band(out["tenure_at_survey"]).to_numpy()
+    skip = {"customer_id", "response_id", "wave", "survey_date", "segment", "region", "plan",
+            "channel", "monthly_revenue"}
+    for col in sv.columns:
+        if col not in skip and col not in out.columns:
+            out[col] = sv[col]
+    if "ltr" in out.columns:
+        out["nps_group"] = nps_group(out["ltr"]).to_numpy()
+    if contacts is not None:
+        require_columns(contacts, ["customer_id", "contact_date", "fcr"], "contacts")
+        ct = contacts.assign(contact_date=_dates(contacts, "contact_date", "contacts"))
+        flag, count = _unresolved_lookup(ct, out["customer_id"], _month_index(origin))
+        out["unresolved_3m"] = flag
+        out["contacts_3m"] = count
+    out["duration"] = _days(stop, origin) / DAYS_PER_MONTH
+    out["churned"] = event.astype(int).to_numpy()
+    h_days = horizon * DAYS_PER_MONTH
+    to_end = _days(end_c, origin)
+    observed = _days(pd.Series(censor_at, index=sv.index), origin)
+    flag_h = np.where(~np.isnan(to_end) & (to_end <= h_days), 1.0,
+                      np.where(observed >= h_days, 0.0, np.nan))
+    out[f"churn_{horizon:g}m"] = flag_h
+    out = out.sort_values(["survey_date", "customer_id"], kind="stable").reset_index(drop=True)
+    if excluded:
+        warnings.warn("analysis_frame excluded survey responses: " + "; ".join(
+            f"{k}: {v}" for k, v in excluded.items()) + ".", CXWarning, stacklevel=2)
+    out.attrs = {"observation_end": f"{obs_end:%Y-%m-%d}", "responses": str(responses),
+                 "follow_up": follow_up, "horizon_months": horizon, "excluded": excluded,
+                 "time_origin": "survey_date", "duration_unit": f"months of {DAYS_PER_MONTH} days"}
+    return out
+
+
+def monthly_intervals(frame: pd.DataFrame, contacts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Split each episode of :func:`analysis_frame` at calendar-month boundaries (counting process).
+
+    Each row is one (customer, calendar month) piece ``(start, stop]`` in months since the survey,
+    with time-varying ``tenure_band`` (tenure at the month's first day) and, given contacts,
+    ``unresolved_3m`` (a contact with fcr = 0 in the three calendar months before that month;
+    missing where the contact log does not reach back that far). ``churned`` is 1 only on the
+    piece in which the customer left. Fit with ``churn_cox(..., duration="stop", entry="start")``.
+    """
+    require_frame(frame, "frame")
+    require_columns(frame, ["customer_id", "survey_date", "stop_date", "start_date", "churned"], "frame")
+    origin = pd.DatetimeIndex(frame["survey_date"])
+    stop = pd.DatetimeIndex(frame["stop_date"])
+    m0 = _month_index(frame["survey_date"])
+    # month containing the instant just before stop: a churn on the 1st ends the previous month
+    m1 = _month_index(pd.Series(stop - pd.Timedelta(days=1)))
+    m1 = np.maximum(m1, m0)
+    reps = (m1 - m0 + 1).astype(np.int64)
+    row = np.repeat(np.arange(len(frame)), reps)
+    month = m0[row] + (np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps))
+    first_day = pd.to_datetime(pd.DataFrame({"year": month // 12, "month": month % 12 + 1, "day": 1}))
+    next_first = pd.to_datetime(pd.DataFrame({"year": (month + 1) // 12, "month": (month + 1) % 12 + 1,
+                                              "day": 1}))
+    o = origin[row]
+    piece_start = np.maximum(first_day.to_numpy(), o.to_numpy())
+    piece_stop = np.minimum(next_first.to_numpy(), stop[row].to_numpy())
+    out = frame.iloc[row].reset_index(drop=True)
+    out["start"] = (pd.Series(piece_start) - pd.Series(o)).dt.days.to_numpy() / DAYS_PER_MONTH
+    out["stop"] = (pd.Series(piece_stop) - pd.Series(o)).dt.days.to_numpy() / DAYS_PER_MONTH
+    last = np.r_[row[1:] != row[:-1], True]
+    out["churned"] = np.where(last, frame["churned"].to_numpy()[row], 0)
+    tenure = (first_day - pd.Series(out["start_date"])).dt.days.to_numpy() / DAYS_PER_MONTH
+    out["tenure_band"] = tenure_band(tenure).to_numpy()
+    if contacts is not None:
+        ct = contacts.assign(contact_date=_dates(contacts, "contact_date", "contacts"))
+        flag, count = _unresolved_lookup(ct, out["customer_id"], month)
+        out["unresolved_3m"] = flag
+        out["contacts_3m"] = count
+    out = out[out["stop"] > out["start"]].reset_index(drop=True)
+    out.attrs = {**frame.attrs, "split": "calendar month"}
+    return out
