@@ -96,6 +96,7 @@ class _Design:
     weighted: bool
     frame: pd.DataFrame           # analysis rows (drivers + outcome) for performance
     notes: list[str] = field(default_factory=list)
+    C: np.ndarray | None = None   # correlation matrix of the analysis sample (set by the checks)
 
     @property
     def q(self) -> int:
@@ -305,6 +306,7 @@ def _check_variation(d: _Design) -> None:
                           "is the same), so they cannot explain anything. Remove them from the "
                           "analysis.")
     C = _corr_matrices(d.Z, d.w[None, :], d.missing)[0]
+    d.C = C
     q = d.q
     same = [c for k, c in enumerate(d.columns) if abs(C[k, q]) > 1 - 1e-12]
     if same:
@@ -391,30 +393,41 @@ def _all_subset_r2(C: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
     ``C`` is (..., q+1, q+1): correlation of the drivers in player order with the outcome last.
     Sweep-operator doubling: the states after step j are the residual covariance matrices of the
     remaining columns given each subset of players 0..j−1 (2^j states). Adding player j sweeps its
-    pivot(s): ``R²(T∪j) = R²(T) + c_jy² / c_jj`` and ``C' = C − c_·j c_j·/c_jj``; the old states
-    are kept without column j. State index = bitmask by construction. Cost Σ_j 2^j (q−j)² ≈ 6·2^q
-    operations — the all-subsets regression from sufficient statistics, no refitting on rows.
+    pivot(s) c: ``R²(T∪j) = R²(T) + c_cy² / c_cc`` and ``C' = C − c_·c c_c·/c_cc``; the old states
+    are kept without column c, so state index = bitmask by construction. The upper triangle is
+    held as one contiguous array per entry (structure of arrays). Cost ≈ Σ_j 2^j (q−j)²/2, about
+    3·2^q operations: the all-subsets regression from sufficient statistics, no refitting on rows.
     """
     C = np.asarray(C, float)
     batch = C.shape[:-2]
-    M = C[..., None, :, :]
+    m = C.shape[-1]
+    y = m - 1
+    E = {(a, b): C[..., a, b][..., None] for a in range(m) for b in range(a, m) if (a, b) != (y, y)}
     r2 = np.zeros(batch + (1,))
+    pos = 0
     last = len(sizes) - 1
     for idx, g in enumerate(sizes):
-        A = M
+        N = E
         delta = 0.0
-        for _ in range(g):
-            piv = A[..., 0, 0]
-            a = A[..., 0, 1:]
-            delta = delta + a[..., -1] ** 2 / piv
-            if idx < last or _ < g - 1:
-                A = A[..., 1:, 1:] - a[..., :, None] * (a[..., None, :] / piv[..., None, None])
-            else:
-                A = None
+        for t in range(g):
+            c = pos + t
+            inv = 1.0 / N[(c, c)]
+            ncy = N[(c, y)]
+            delta = delta + ncy * ncy * inv
+            if idx == last and t == g - 1:
+                break
+            N2 = {}
+            for a in range(c + 1, m):
+                fa = N[(c, a)] * inv
+                for b in range(a, m):
+                    if (a, b) != (y, y):
+                        N2[(a, b)] = N[(a, b)] - fa * N[(c, b)]
+            N = N2
         r2 = np.concatenate([r2, r2 + delta], axis=-1)
+        pos += g
         if idx < last:
-            M = np.concatenate([M[..., g:, g:], A], axis=-3)
-    return r2 / C[..., None, -1, -1]
+            E = {k: np.concatenate([E[k], N[k]], axis=-1) for k in N}
+    return r2 / C[..., -1, -1][..., None]
 
 
 def _popcount(p: int) -> np.ndarray:
@@ -741,7 +754,10 @@ def _importance_for_weights(d: _Design, W: np.ndarray, method: str, pseudo_r2: s
                             rng, tol: float, max_permutations: int | None):
     """Importances (B x p), R² (B,) and info for a batch of weight vectors W (B x n)."""
     if d.family == "linear":
-        C = _corr_matrices(d.Z, W, d.missing)
+        if W.shape[0] == 1 and d.C is not None and np.array_equal(W[0], d.w):
+            C = d.C[None]
+        else:
+            C = _corr_matrices(d.Z, W, d.missing)
         return _linear_importance(C, method, d.sizes, exact=exact, rng=rng, tol=tol,
                                   max_permutations=max_permutations or 200_000)
     imps, r2s, info = [], [], {}

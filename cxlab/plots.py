@@ -1,1 +1,95 @@
 """(placeholder: being written)"""
+
+
+# ---- key driver analysis (cxlab.drivers) -------------------------------------------------------
+
+def driver_importance(table, ax=None, value: str = "share", title: str | None = None):
+    """Horizontal bars of driver importance with bootstrap intervals, most important on top.
+
+    ``table`` is ``DriverResult.importance`` (or ``relative_importance(...)``); ``value`` is
+    ``"share"`` (share of explained variance, intervals ``share_ci_low/high``) or ``"importance"``
+    (raw share of R², intervals ``ci_low/high``). Returns the matplotlib Axes.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    lo_col, hi_col = ("share_ci_low", "share_ci_high") if value == "share" else ("ci_low", "ci_high")
+    t = table.sort_values(value, ascending=True)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 0.35 * len(t) + 1.2))
+    y = np.arange(len(t))
+    ax.barh(y, t[value], color="#4C72B0", alpha=0.85)
+    if lo_col in t and t[lo_col].notna().all():
+        err = np.vstack([t[value] - t[lo_col], t[hi_col] - t[value]])
+        ax.errorbar(t[value], y, xerr=np.clip(err, 0, None), fmt="none", ecolor="#222222",
+                    capsize=3, lw=1)
+    ax.set_yticks(y, [str(i) for i in t.index])
+    ax.set_xlabel("share of explained variance" if value == "share" else "importance (share of R²)")
+    if value == "share":
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    if title:
+        ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    return ax
+
+
+def quadrant(frame, ax=None, title: str | None = None):
+    """Importance × performance map from ``DriverResult.quadrant()``: performance on x, importance
+    share on y, split at the frame's cuts, each driver labelled and coloured by quadrant."""
+    import matplotlib.pyplot as plt
+
+    colors = {"Fix": "#C44E52", "Maintain": "#55A868", "Monitor": "#8C8C8C",
+              "Don't over-invest": "#DD8452"}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 5.5))
+    icut = frame.attrs.get("importance_cut", frame["importance"].mean())
+    pcut = frame.attrs.get("performance_cut", frame["performance"].mean())
+    for label, part in frame.groupby("quadrant", sort=False):
+        ax.scatter(part["performance"], part["importance"], s=60, label=label,
+                   color=colors.get(label, "#4C72B0"), zorder=3)
+        if {"share_ci_low", "share_ci_high"} <= set(part.columns) and part["share_ci_low"].notna().all():
+            ax.vlines(part["performance"], part["share_ci_low"], part["share_ci_high"],
+                      color=colors.get(label, "#4C72B0"), alpha=0.5, zorder=2)
+    for name, row in frame.iterrows():
+        ax.annotate(str(name), (row["performance"], row["importance"]), xytext=(4, 4),
+                    textcoords="offset points", fontsize=8)
+    ax.axhline(icut, color="#444444", lw=0.8, ls="--")
+    ax.axvline(pcut, color="#444444", lw=0.8, ls="--")
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    style = dict(fontsize=9, alpha=0.7, fontweight="bold")
+    ax.text(x0, y1, " Fix", va="top", ha="left", color=colors["Fix"], **style)
+    ax.text(x1, y1, "Maintain ", va="top", ha="right", color=colors["Maintain"], **style)
+    ax.text(x0, y0, " Monitor", va="bottom", ha="left", color=colors["Monitor"], **style)
+    ax.text(x1, y0, "Don't over-invest ", va="bottom", ha="right",
+            color=colors["Don't over-invest"], **style)
+    ax.set_xlabel(f"performance ({frame.attrs.get('performance_label', 'mean rating')})")
+    ax.set_ylabel("importance (share of explained variance)")
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set_title(title or f"Importance × performance"
+                 + (f" for {frame.attrs['outcome']}" if frame.attrs.get("outcome") else ""))
+    ax.legend(loc="best", fontsize=8, frameon=False)
+    return ax
+
+
+def driver_importance_by_segment(long, ax=None, value: str = "share"):
+    """Grouped horizontal bars of each driver's importance by segment, from
+    ``SegmentedDriverResult.importance`` (columns segment, driver, share, ...)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    wide = long.pivot(index="driver", columns="segment", values=value)
+    wide = wide.loc[wide.mean(axis=1).sort_values().index]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.45 * len(wide) * max(1, wide.shape[1] / 2) + 1.2))
+    k = wide.shape[1]
+    height = 0.8 / k
+    y = np.arange(len(wide))
+    for i, seg in enumerate(wide.columns):
+        ax.barh(y + (i - (k - 1) / 2) * height, wide[seg], height=height, label=str(seg))
+    ax.set_yticks(y, [str(i) for i in wide.index])
+    ax.set_xlabel("share of explained variance" if value == "share" else value)
+    ax.legend(title=long["segment"].name if hasattr(long["segment"], "name") else None,
+              fontsize=8, frameon=False)
+    ax.grid(axis="x", alpha=0.3)
+    return ax
