@@ -93,3 +93,117 @@ def driver_importance_by_segment(long, ax=None, value: str = "share"):
               fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return ax
+
+
+# ---- lifetime value and money on every contact (cxlab.value) -----------------------------------
+
+def sbg_plot(fit, horizon: int | None = None, ax=None):
+    """Actual vs fitted sBG survival (% of the starting cohort), projected to ``horizon``."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    n = fit.survivors.size - 1
+    horizon = max(n, horizon or 2 * n)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4))
+    t = np.arange(horizon + 1)
+    ax.plot(np.arange(n + 1), 100 * fit.survivors / fit.survivors[0], "o", color="#222222",
+            label="actual")
+    ax.plot(t, 100 * fit.survival(t), "-", color="#4C72B0",
+            label=f"sBG fit (α = {fit.alpha:.3f}, β = {fit.beta:.3f})")
+    if horizon > n:
+        ax.axvline(n, color="grey", ls=":", lw=1)
+        ax.text(n, ax.get_ylim()[1] * 0.97, " projection", va="top", fontsize=8, color="grey")
+    ax.set_xlabel("period")
+    ax.set_ylabel("% of cohort still active")
+    ax.legend(frameon=False)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def bgnbd_frequency_plot(fit, max_x: int = 7, ax=None):
+    """Actual vs BG/NBD-expected number of customers by repeat purchases in calibration."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    tab = fit.frequency_distribution(max_x=max_x)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4))
+    x = np.arange(len(tab))
+    ax.bar(x - 0.2, tab["actual"], width=0.4, color="#222222", label="actual")
+    ax.bar(x + 0.2, tab["expected"], width=0.4, color="#4C72B0", label="BG/NBD")
+    ax.set_xticks(x, tab["repeat_purchases"])
+    ax.set_xlabel("repeat purchases in the calibration period")
+    ax.set_ylabel("customers")
+    ax.legend(frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    return ax
+
+
+def clv_by_group_plot(result, ax=None):
+    """Mean CLV per group with bootstrap intervals (small bases hatched)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    t = result.table
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 0.45 * len(t) + 1.4))
+    y = np.arange(len(t))
+    bars = ax.barh(y, t["clv"], color="#4C72B0", alpha=0.85)
+    for bar, small in zip(bars, t["small_base"]):
+        if small:
+            bar.set_hatch("//")
+            bar.set_alpha(0.4)
+    err = np.vstack([t["clv"] - t["ci_low"], t["ci_high"] - t["clv"]])
+    ax.errorbar(t["clv"], y, xerr=np.clip(err, 0, None), fmt="none", ecolor="#222222", capsize=3)
+    ax.set_yticks(y, [f"{g} (n={n})" for g, n in zip(t["group"], t["n"])])
+    ax.invert_yaxis()
+    ax.set_xlabel("mean customer lifetime value")
+    ax.grid(axis="x", alpha=0.3)
+    return ax
+
+
+def revenue_at_risk_plot(result, ax=None):
+    """Revenue at risk per group with intervals."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    t = result.table
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 0.45 * len(t) + 1.4))
+    y = np.arange(len(t))
+    ax.barh(y, t["revenue_at_risk"], color="#C44E52", alpha=0.85)
+    err = np.vstack([t["revenue_at_risk"] - t["ci_low"], t["ci_high"] - t["revenue_at_risk"]])
+    ax.errorbar(t["revenue_at_risk"], y, xerr=np.clip(err, 0, None), fmt="none",
+                ecolor="#222222", capsize=3)
+    ax.set_yticks(y, [str(g) for g in t["group"]])
+    ax.invert_yaxis()
+    tot = result.total
+    ax.set_title(f"Total at risk {tot['revenue_at_risk']:,.0f} "
+                 f"({tot['ci_low']:,.0f} – {tot['ci_high']:,.0f})", fontsize=10)
+    ax.set_xlabel("revenue at risk per period")
+    ax.grid(axis="x", alpha=0.3)
+    return ax
+
+
+def market_damage_plot(result, ax=None):
+    """Waterfall of value lost by complaint path and word of mouth, ending in the total."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    t = result.table
+    parts = t[t["path"] != "Total"]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    start = np.r_[0, np.cumsum(parts["value_lost"].to_numpy())[:-1]]
+    x = np.arange(len(parts) + 1)
+    ax.bar(x[:-1], parts["value_lost"], bottom=start, color="#C44E52", alpha=0.85)
+    total = parts["value_lost"].sum()
+    ax.bar(x[-1], total, color="#222222")
+    for xi, (b, h) in enumerate(zip(np.r_[start, 0], np.r_[parts["value_lost"], total])):
+        ax.text(xi, b + h, f"{h:,.0f}", ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(x, [p.replace(", ", ",\n") for p in parts["path"]] + ["Total"], fontsize=8)
+    ax.set_ylabel("value lost")
+    ax.set_title("Market damage (Goodman / TARP model)", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    return ax
