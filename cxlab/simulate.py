@@ -102,8 +102,10 @@ class TrueEffects:
                            network_speed=0.10, billing_accuracy=0.10, digital_selfservice=0.07,
                            support_speed=0.05, billing_clarity=0.04, onboarding=0.03,
                            shop_experience=0.0)
-    ltr_intercept: float = 0.1
+    ltr_intercept: float = 0.25
     ltr_noise_sd: float = 1.25
+    disaffected_share: float = 0.06        # customers whose ltr sits lower, whatever the ratings
+    disaffected_shift: float = 3.0         # ltr points
     osat_weights: dict = _d(network_reliability=0.22, support_resolution=0.16, price_value=0.10,
                             network_speed=0.08, billing_accuracy=0.14, billing_clarity=0.08,
                             digital_selfservice=0.06, support_speed=0.06, onboarding=0.03,
@@ -124,9 +126,9 @@ class TrueEffects:
     hr_small_business: float = 0.85
     hr_unresolved_contact: float = 1.7     # any contact with fcr = 0 in the 3 previous months
     # --- contacts --------------------------------------------------------------------------------
-    contact_rate: dict = _d(**{"Billing": 0.30, "Network fault": 0.22, "Device": 0.12,
-                               "Plan change": 0.14, "Cancellation": 0.05,
-                               "Technical support": 0.17})  # per customer-year at average ratings
+    contact_rate: dict = _d(**{"Billing": 0.26, "Network fault": 0.19, "Device": 0.10,
+                               "Plan change": 0.12, "Cancellation": 0.045,
+                               "Technical support": 0.15})  # per customer-year at average ratings
     fcr_logit: dict = _d(**{"Billing": 1.2, "Network fault": 0.4, "Device": 0.9, "Plan change": 1.9,
                             "Cancellation": 1.1, "Technical support": 0.7})
     fcr_ownership_logit: float = 0.35      # per scorecard point of ownership
@@ -135,6 +137,8 @@ class TrueEffects:
                             qa_compliance=0.0)   # latent csat (residual sd 1) per point / for fcr=1
     csat_engagement: float = 0.45          # latent csat per point of team engagement (1-5)
     csat_cuts: tuple = (-1.75, -1.1, -0.4, 0.85)
+    csat_customer_ltr: float = 0.08        # latent csat per point of the customer's ltr that quarter
+    csat_channel: dict = _d(Phone=0.0, Chat=0.0, Email=-0.2, Shop=0.15)
     ces_effects: dict = _d(fcr=1.1, qa_explanation=0.25, qa_next_steps=0.20)
     ces_cuts: tuple = (-1.9, -1.4, -0.9, -0.35, 0.3, 1.1)
     # --- response -----------------------------------------------------------------------------
@@ -161,7 +165,7 @@ class TrueEffects:
                        "and network faults rise, so more contacts go unresolved and more customers "
                        "leave.",
         "network_reliability_shift": -3.0, "network_speed_shift": -1.0,
-        "network_fault_rate_multiplier": 3.0, "network_fault_fcr_logit_shift": -0.8})
+        "network_fault_rate_multiplier": 4.0, "network_fault_fcr_logit_shift": -1.0})
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -344,7 +348,8 @@ def company(n_customers: int = 20_000, seed: int = 2026, effects: TrueEffects | 
     acq = rng.choice(4, size=n, p=[0.42, 0.24, 0.20, 0.14])
     existing = rng.random(n) < 0.64
     # start day relative to t0 (negative for customers already there at t0)
-    tenure0 = np.minimum(rng.exponential(38.0, n), 118.0) + rng.random(n) * 0.5   # months
+    # tenure at start: exponential (mean 38 months) truncated at 10 years, by inverse CDF
+    tenure0 = -38.0 * np.log1p(-rng.random(n) * (1 - np.exp(-120 / 38)))          # months
     start_day = np.where(existing, -np.ceil(tenure0 * 30.4375),
                          rng.integers(0, int(mstart_day[-1] + mdays[-1]), n)).astype(int)
     rev = np.array([eff.monthly_revenue[p] for p in PLANS])[plan]
@@ -382,7 +387,9 @@ def company(n_customers: int = 20_000, seed: int = 2026, effects: TrueEffects | 
     R = np.clip(np.rint(lat), 1, 10)                                            # (Q, n, K)
 
     w_ltr = np.array([eff.ltr_weights.get(t, 0.0) for t in tp])
-    u_pers = rng.standard_normal(n)
+    # persistent part of u: normal, plus a minority of disaffected customers (a long low tail)
+    u_pers = rng.standard_normal(n) - eff.disaffected_shift / (eff.ltr_noise_sd * np.sqrt(0.5)) * (
+        rng.random(n) < eff.disaffected_share)
     u = eff.ltr_noise_sd * (np.sqrt(0.5) * u_pers[None, :]
                             + np.sqrt(0.5) * rng.standard_normal((n_q, n)))
     L = eff.ltr_intercept + R @ w_ltr + u                                       # (Q, n)
@@ -400,9 +407,13 @@ def company(n_customers: int = 20_000, seed: int = 2026, effects: TrueEffects | 
     n_agents = rng.integers(8, 16, n_team)
     agent_team = np.repeat(np.arange(n_team), n_agents)
     n_ag = len(agent_team)
-    agent_skill = 0.4 * rng.standard_normal(n_ag)                    # fcr logit
-    care = rng.standard_normal(n_ag)                                  # drives valued behaviours
-    diligence = rng.standard_normal(n_ag)                             # drives process behaviours
+    # agent traits, centred within team: teams differ in engagement, channel and problem mix,
+    # not in the average skill of their agents (so team engagement -> CSAT is not confounded)
+    def centred(x):
+        return x - (np.bincount(agent_team, x) / n_agents)[agent_team]
+    agent_skill = 0.4 * centred(rng.standard_normal(n_ag))           # fcr logit
+    care = centred(rng.standard_normal(n_ag))                         # drives valued behaviours
+    diligence = centred(rng.standard_normal(n_ag))                    # drives process behaviours
     qa_base = {"qa_greeting": 4.4, "qa_verification": 4.5, "qa_compliance": 4.3,
                "qa_empathy": 3.6, "qa_ownership": 3.5, "qa_explanation": 3.7, "qa_next_steps": 3.3}
     qa_agent = np.column_stack([
@@ -506,12 +517,29 @@ def company(n_customers: int = 20_000, seed: int = 2026, effects: TrueEffects | 
     c_cust, c_day, c_prob, c_chan, c_team, c_agent, c_beh, c_fcr, c_q = cols
     c_beh = c_beh.reshape(-1, len(QA_ITEMS))
     ce = eff.csat_effects
-    cl = (ce.get("fcr", 0.0) * c_fcr
-          + sum(ce.get(qi, 0.0) * (c_beh[:, j] - 3.5) for j, qi in enumerate(QA_ITEMS))
-          + eff.csat_engagement * (eng_tq[c_q, c_team] - eff.engagement_mean)
-          + 0.08 * (S[c_q, c_cust] - 8) + np.select([c_chan == 2, c_chan == 3], [-0.2, 0.15], 0.0)
-          + rng.standard_normal(c_cust.size))
+    cl_mean = (ce.get("fcr", 0.0) * c_fcr
+               + sum(ce.get(qi, 0.0) * (c_beh[:, j] - 3.5) for j, qi in enumerate(QA_ITEMS))
+               + eff.csat_engagement * (eng_tq[c_q, c_team] - eff.engagement_mean)
+               + eff.csat_customer_ltr * (S[c_q, c_cust] - 8)
+               + np.array([eff.csat_channel.get(ch, 0.0) for ch in CONTACT_CHANNELS])[c_chan])
+    cl = cl_mean + rng.standard_normal(c_cust.size)
     csat = _cut(cl, eff.csat_cuts, 1).astype(float)
+    # effects on the observed 1-5 scale, over logged contacts: the marginal effect
+    # d E[csat] / dx = coef * sum_c phi(c - mean) (probit, noise sd 1), and the average
+    # counterfactual change for a whole point (same noise)
+    logged = c_day >= (wave_periods[0].start_time - t0).days
+    dens = np.exp(-0.5 * (np.asarray(eff.csat_cuts)[None, :] - cl_mean[logged, None]) ** 2)
+    dens = float(np.mean(dens.sum(axis=1))) / np.sqrt(2 * np.pi)
+    marginal = {"team_engagement": eff.csat_engagement * dens}
+    marginal.update({qi: ce.get(qi, 0.0) * dens for qi in QA_ITEMS})
+    ame = {}
+    for key, coef in [("team_engagement_point", eff.csat_engagement)] + [
+            (qi, ce.get(qi, 0.0)) for qi in QA_ITEMS]:
+        ame[key] = float(np.mean((_cut(cl + coef, eff.csat_cuts, 1) - csat)[logged]))
+    f1 = _cut(cl + ce.get("fcr", 0.0) * (1 - c_fcr), eff.csat_cuts, 1)[logged]
+    f0 = _cut(cl - ce.get("fcr", 0.0) * c_fcr, eff.csat_cuts, 1)[logged]
+    ame["fcr"] = float(np.mean(f1 - f0))
+    ame_top2_fcr = float(np.mean(f1 >= 4) - np.mean(f0 >= 4))
     xe = eff.ces_effects
     el = (xe.get("fcr", 0.0) * c_fcr
           + sum(xe.get(qi, 0.0) * (c_beh[:, j] - 3.5) for j, qi in enumerate(QA_ITEMS))
@@ -545,7 +573,7 @@ def company(n_customers: int = 20_000, seed: int = 2026, effects: TrueEffects | 
     # ------------------------------------------------------------------------- survey table
     # contact history (all contacts, logged or not) decides whether support items apply
     c_sorted = np.lexsort((c_day, c_cust))
-    rows = []
+    rows, invited_n = [], []
     for w, wp in zip(waves, wave_periods):
         q = (wp - q0).n
         qs, qe = (wp.start_time - t0).days, (wp.end_time.normalize() - t0).days + 1
@@ -569,6 +597,7 @@ def company(n_customers: int = 20_000, seed: int = 2026, effects: TrueEffects | 
             answer[:, tp.index(t)] = had & (u_[:, tp.index(t)] < 0.92)
         answer[:, tp.index("digital_selfservice")] = digital_user[ids] & (u_[:, 8] < 0.95)
         ratings[~answer] = np.nan
+        invited_n.append(int(invited.sum()))
         rows.append((ids, np.full(ids.size, w, dtype=object), sday[ids], S[q, ids], OS[q, ids],
                      EF[q, ids], ratings))
     s_ids, s_wave, s_day, s_ltr, s_os, s_ef, s_r = [np.concatenate(x) for x in zip(*rows)]
@@ -609,6 +638,10 @@ def company(n_customers: int = 20_000, seed: int = 2026, effects: TrueEffects | 
     # -------------------------------------------------------------------------------- truth
     truth = _truth(eff, name, seed, n, start, waves, obs_end, R, L, S, tp, eng_tq, team_names,
                    quarters, n_agents)
+    truth["contact_csat"]["effect_on_mean_csat"] = _r(ame)
+    truth["contact_csat"]["marginal_effect_on_mean_csat"] = _r(marginal)
+    truth["contact_csat"]["effect_of_fcr_on_csat_top2_share"] = _r(ame_top2_fcr)
+    truth["realised"] = _r(_realised(customers, survey, waves, invited_n, ev, obs_end))
     comp = Company(customers=customers, survey=survey, contacts=contacts, pulse=pulse, truth=truth)
     # round trip through the file format so simulate() and load() give identical frames
     files = comp.to_bytes()
@@ -652,6 +685,30 @@ def _had_contact(sorted_cust, sorted_day, ids, days, window):
     for k in np.flatnonzero(right > left):
         d = sorted_day[left[k]:right[k]]
         out[k] = np.any((d < days[k]) & (d >= days[k] - window))
+    return out
+
+
+def _realised(customers, survey, waves, invited_n, ev, obs_end) -> dict:
+    """Descriptive facts of the generated sample (an answer key for exercises)."""
+    out = {"survey_invited": dict(zip(waves, invited_n)),
+           "survey_responses": survey["wave"].value_counts().reindex(list(waves)).astype(int)
+           .to_dict()}
+    out["survey_response_rate"] = {w: out["survey_responses"][w] / max(k, 1)
+                                   for w, k in zip(waves, invited_n)}
+    start = customers["start_date"]
+    end = customers["end_date"]
+    rates = {}
+    for region in REGIONS:
+        sel = customers["region"] == region
+        per_q = {}
+        for w in waves:
+            qs = pd.Period(w, freq="Q").start_time
+            qe = pd.Period(w, freq="Q").end_time.normalize()
+            at_risk = sel & (start <= qs) & (end.isna() | (end > qs))
+            left = at_risk & (end <= qe)
+            per_q[w] = float(left.sum() / max(at_risk.sum(), 1))
+        rates[region] = per_q
+    out["quarterly_churn_of_customers_at_quarter_start"] = rates
     return out
 
 
@@ -702,6 +759,7 @@ def _truth(eff, name, seed, n, start, waves, obs_end, R, L, S, tp, eng_tq, team_
             "ranking": sorted(tp, key=lambda t: -eff.ltr_weights.get(t, 0.0)),
             "population_lmg_latent": lmg_l, "population_r2_latent": r2_l,
             "population_lmg_ltr": lmg_s, "population_r2_ltr": float(sum(lmg_s.values())),
+            "population_ols_ltr": dict(zip(tp, np.linalg.solve(cov_s[:-1, :-1], cov_s[:-1, -1]))),
             "population_covariance_of_ratings": {
                 a: {b: float(cov_l[i, j]) for j, b in enumerate(tp)} for i, a in enumerate(tp)},
         },
