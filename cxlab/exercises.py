@@ -556,3 +556,484 @@ def _company():
     from . import datasets
 
     return datasets.load("kestrel")
+
+
+# =========================================================================== course content
+# Waves named in the notebooks (datasets/README.md: quarterly waves 2024Q4 ... 2026Q3).
+LATEST, PREVIOUS = "2026Q3", "2026Q2"
+_Z95 = 1.959963984540054  # standard normal 97.5 % quantile
+
+
+def _clean(scores) -> pd.Series:
+    return pd.Series(np.asarray(scores, dtype=float)).dropna()
+
+
+def _share(mask: pd.Series) -> float:
+    return float(mask.mean())
+
+
+# ---- NPS: the right recipe and the typical wrong ones (plain pandas, independent of cx.metrics)
+def _nps(scores) -> float:
+    s = _clean(scores)
+    return 100 * (_share(s >= 9) - _share(s <= 6))
+
+
+_NPS_WRONG = [
+    ("counts", lambda s: float((s >= 9).sum() - (s <= 6).sum()),
+     "You subtracted the NUMBER of detractors from the NUMBER of promoters. NPS uses shares: "
+     "divide each count by the number of respondents (passives included), subtract, × 100."),
+    ("fraction", lambda s: _share(s >= 9) - _share(s <= 6),
+     "That is NPS on a −1..+1 scale (shares as fractions). NPS is reported from −100 to +100: "
+     "multiply by 100."),
+    ("passives as detractors", lambda s: 100 * (_share(s >= 9) - _share(s <= 8)),
+     "It looks like passives (7–8) were counted as detractors. Detractors answer 0–6 only; "
+     "passives stay in the base (the denominator) but are neither added nor subtracted."),
+    ("passives out of the base",
+     lambda s: 100 * ((s >= 9).sum() - (s <= 6).sum()) / ((s >= 9) | (s <= 6)).sum(),
+     "It looks like passives were left out of the base. Divide by ALL respondents, passives "
+     "included."),
+    ("6 as passive", lambda s: 100 * (_share(s >= 9) - _share(s <= 5)),
+     "Close, but 6 is a detractor too: detractors answer 0–6."),
+    ("8 as promoter", lambda s: 100 * (_share(s >= 8) - _share(s <= 6)),
+     "Close, but 8 is a passive: promoters answer 9 or 10 only."),
+    ("promoters only", lambda s: 100 * _share(s >= 9),
+     "That is the share of promoters. Now subtract the share of detractors (0–6)."),
+    ("mean", lambda s: float(s.mean()),
+     "That is the mean likelihood-to-recommend (0–10), not NPS. NPS = % promoters (9–10) − "
+     "% detractors (0–6)."),
+]
+
+
+def _nps_mistakes(get_scores: Callable) -> list[Mistake]:
+    """NPS mistakes for a NumericExercise: each wrong recipe applied to ``get_scores(data)``."""
+    return [Mistake(name, (lambda d, f=f: f(_clean(get_scores(d)))), msg)
+            for name, f, msg in _NPS_WRONG]
+
+
+_NPS_FUNCTION_MISTAKES = [Mistake(name, (lambda scores, f=f: f(_clean(scores))), msg)
+                          for name, f, msg in _NPS_WRONG]
+
+
+# ---- CSAT (top-2 box of 1–5)
+def _csat(scores) -> float:
+    return 100 * _share(_clean(scores) >= 4)
+
+
+def _csat_mistakes(get_scores: Callable) -> list[Mistake]:
+    wrong = [
+        ("mean", lambda s: float(s.mean()),
+         "That is the mean satisfaction on the 1–5 scale. CSAT is the SHARE answering 4 or 5 "
+         "(the top-2 box), in %."),
+        ("top box only", lambda s: 100 * _share(s == 5),
+         "You counted only the 5s. CSAT's top-2 box counts 4 (satisfied) and 5 (very satisfied)."),
+        ("top-3", lambda s: 100 * _share(s >= 3),
+         "You counted 3s as satisfied. 3 is the neutral middle: CSAT counts 4 and 5 only."),
+        ("count", lambda s: float((s >= 4).sum()),
+         "That is the NUMBER of satisfied answers. Divide by the number of answers and × 100."),
+    ]
+    return [Mistake(n, (lambda d, f=f: f(_clean(get_scores(d)))), m) for n, f, m in wrong]
+
+
+def _wave(frame: pd.DataFrame, wave: str = LATEST) -> pd.DataFrame:
+    return frame[frame["wave"] == wave]
+
+
+def _ltr(c, wave: str = LATEST):
+    return _wave(c.survey, wave)["ltr"]
+
+
+# ============================================================ 00 start here
+_ex00_q0 = NumericExercise(
+    lambda c: 4, abs_tol=0, fmt="{:,.0f}", what="the number of tables",
+    prompt="Practice: how many tables of data does Kestrel Connect have?",
+    mistakes=[Mistake("truth", lambda c: 5, "`truth` is not a table of data: it is the answer "
+                      "key of the simulation (a dict). Count the DataFrames.")],
+    hints=["They are listed in the output of the cell that loaded `company`."],
+    solution="4: customers, survey, contacts and pulse (truth is the simulation's answer key).\n"
+             "answer = 4",
+    explain="customers, survey, contacts and pulse.")
+
+_ex00_q1 = NumericExercise(
+    lambda c: len(c.customers), abs_tol=0, fmt="{:,.0f}", what="the number of customers",
+    prompt="How many customers are in the customers table?",
+    mistakes=[
+        Mistake("survey rows", lambda c: len(c.survey),
+                "That is the number of survey RESPONSES. The customers table has one row per "
+                "customer."),
+        Mistake("respondents", lambda c: c.survey["customer_id"].nunique(),
+                "That is the number of customers who answered the survey at least once. Count "
+                "the rows of company.customers."),
+        Mistake("active only", lambda c: int((c.customers["churned"] == 0).sum()),
+                "That counts only the active customers; the table also holds those who left "
+                "(churned = 1)."),
+    ],
+    hints=["One row per customer: len(company.customers) counts the rows."],
+    solution="n_customers = len(company.customers)   # or company.customers.shape[0]",
+    explain="Active and former customers together: one row each.")
+
+_ex00_q2 = NumericExercise(
+    lambda c: 100 * c.customers["churned"].mean(), abs_tol=0.05, fmt="{:.1f}", percent=True,
+    what="the share of customers who have left, in %",
+    prompt="What percentage of the customers in the table have left Kestrel (churned)?",
+    mistakes=[
+        Mistake("count", lambda c: float(c.customers["churned"].sum()),
+                "That is the NUMBER of customers who left. Divide by the number of customers, "
+                "× 100."),
+        Mistake("active share", lambda c: 100 * (1 - c.customers["churned"].mean()),
+                "That is the share still active. The question asks for the share who left."),
+    ],
+    hints=["churned is 1 for a customer who left and 0 otherwise, so its mean is the share who "
+           "left.", "100 * company.customers['churned'].mean()"],
+    solution="churned_pct = 100 * company.customers['churned'].mean()",
+    explain="Careful: this mixes customers who joined in 2014 with last month's; notebook 01 "
+            "turns it into a proper 12-month retention rate.")
+
+_ex00_q3 = NumericExercise(
+    lambda c: len(_wave(c.survey)), abs_tol=0, fmt="{:,.0f}",
+    what=f"the number of survey responses in {LATEST}",
+    prompt=f"How many relationship-survey responses did the latest wave ({LATEST}) collect?",
+    mistakes=[Mistake("all waves", lambda c: len(c.survey),
+                      f"That counts all waves. Keep only the rows where wave == '{LATEST}' first."),
+              Mistake("contacts", lambda c: len(_wave(c.contacts)),
+                      "That counts contacts (the post-contact survey). Use company.survey.")],
+    hints=[f"Filter first: survey[survey['wave'] == '{LATEST}'], then count the rows with len()."],
+    solution=f"latest = survey[survey['wave'] == '{LATEST}']\nn_latest = len(latest)",
+    explain="About 1,500 answers a quarter: enough for the company, thin for a region "
+            "(notebook 02).")
+
+_ex00_q4 = SetExercise(
+    lambda c: [c.customers["region"].value_counts().idxmax()], what="region",
+    answer_name="a region name in quotes, e.g. 'East'",
+    prompt="Which region has the most customers?",
+    hints=["company.customers['region'].value_counts() counts the customers of each region, "
+           "largest first."],
+    solution="company.customers['region'].value_counts()   # the first row is the largest\n"
+             "top_region = company.customers['region'].value_counts().idxmax()")
+
+_ex00_q5 = ChoiceExercise(
+    {"a": "customers", "b": "survey", "c": "contacts", "d": "pulse"}, "c",
+    prompt="A customer phones about a wrong bill and afterwards rates the call. Which table "
+           "holds that rating?",
+    feedback={
+        "a": "customers holds who the customer is (plan, region, revenue, churn), not ratings.",
+        "b": "survey is the quarterly RELATIONSHIP survey (overall view of Kestrel), not the "
+             "rating of one call.",
+        "d": "pulse is the EMPLOYEE survey: it is how staff feel, not customers.",
+    },
+    hints=["Look for the table with one row per contact, with channel, team and a csat column."],
+    solution="c) contacts: one row per contact, with its post-contact csat and ces.",
+    explain="contacts: one row per contact, with the post-contact csat (1–5) and ces (1–7).")
+
+_ex00_q6 = PlotExercise(
+    prompt="Draw a bar chart of the number of customers per region, with a title and axis labels.",
+    hints=["ax = sns.countplot(data=company.customers, x='region') draws the bars and returns "
+           "the Axes.", "Then ax.set(title='...', xlabel='...', ylabel='...')."],
+    solution="ax = sns.countplot(data=company.customers, x='region',\n"
+             "                   order=company.customers['region'].value_counts().index)\n"
+             "ax.set(title='Customers per region', xlabel='Region', ylabel='Customers')",
+    explain="Ordering the bars by size (order=...) makes the largest jump out.")
+
+_ex00_q7 = JudgementExercise(
+    "• 'Which touchpoints drive whether customers recommend us, and which of them are we bad "
+    "at?' (notebook 03)\n"
+    "• 'How much revenue do we lose each year through customers who had a bad support "
+    "experience?' (notebooks 04–06)\n"
+    "• 'Why did retention fall in the South?' (the capstone, notebook 09)\n"
+    "A good question names a decision it would change.",
+    prompt="Write one question about Kestrel's customers that you would like this data to answer "
+           "by the end of the course.",
+    hints=["Think of a decision you will have to make next quarter."])
+
+ex00 = ExerciseSet("00_start_here", q0=_ex00_q0, q1=_ex00_q1, q2=_ex00_q2, q3=_ex00_q3,
+                   q4=_ex00_q4, q5=_ex00_q5, q6=_ex00_q6, q7=_ex00_q7)
+
+
+# ============================================================ 01 goals and metrics
+OBSERVATION_END = pd.Timestamp("2026-09-30")
+A_YEAR_BEFORE = pd.Timestamp("2025-09-30")
+
+
+def _at_risk_a_year_ago(c) -> pd.DataFrame:
+    cu = c.customers
+    active = (cu["start_date"] <= A_YEAR_BEFORE) & (cu["end_date"].isna()
+                                                     | (cu["end_date"] > A_YEAR_BEFORE))
+    return cu[active]
+
+
+def _retention_12m(c) -> float:
+    cohort = _at_risk_a_year_ago(c)
+    return 100 * float((cohort["end_date"].isna() | (cohort["end_date"] > OBSERVATION_END)).mean())
+
+
+_ex01_q1 = ChoiceExercise(
+    {"a": "Keep 90 % of customers for at least another year (12-month retention)",
+     "b": "NPS of +25 by the end of next year",
+     "c": "Monthly recurring revenue of €1.0 m",
+     "d": "80 % of customers satisfied after a support contact (CSAT)",
+     "e": "Average customer lifetime value of €2,000"},
+    {"a", "c", "e"},
+    prompt="Which of these are BUSINESS goals (rather than CX goals)? Choose all that apply.",
+    feedback={"b": "NPS is measured from the customer's side: a CX goal. It earns its place by "
+                   "predicting retention and referrals, a business goal.",
+              "d": "CSAT after a contact is a CX goal: the customer's verdict on one "
+                   "interaction."},
+    hints=["Business goals are counted in customers and money; CX goals are answers customers "
+           "give."],
+    solution="a, c and e: retention, revenue and lifetime value are business goals; NPS (b) and "
+             "CSAT (d) are CX goals that should be linked to them.",
+    explain="retention, revenue and lifetime value. NPS and CSAT are CX goals: worth having "
+            "only if linked to these.")
+
+_ex01_q2 = NumericExercise(
+    _retention_12m, abs_tol=0.05, fmt="{:.1f}", percent=True,
+    what="12-month retention, in %",
+    prompt=f"Of the customers active on {A_YEAR_BEFORE:%Y-%m-%d}, what percentage were still "
+           f"customers on {OBSERVATION_END:%Y-%m-%d}?",
+    mistakes=[
+        Mistake("all-time share", lambda c: 100 * (1 - c.customers["churned"].mean()),
+                "That is the share of ALL customers ever who are still active: it mixes people "
+                "who joined last month with people who left in 2015. A retention rate needs a "
+                "cohort: the customers active a year ago."),
+        Mistake("churn rate", lambda c: 100 - _retention_12m(c),
+                "That is the 12-month CHURN rate (the share who left). Retention = 100 − churn."),
+    ],
+    hints=["`cohort` already holds the customers active a year ago. A customer is still with "
+           "us if end_date is empty: cohort['end_date'].isna().",
+           "The mean of a True/False column is the share of True."],
+    solution="retention_12m = 100 * cohort['end_date'].isna().mean()",
+    explain="About one customer in seven to eight leaves each year.")
+
+_ex01_q3 = FunctionExercise(
+    [(([10, 9, 8, 7, 6, 0],), 0.0),
+     (([10, 10, 10, 8],), 75.0),
+     (([0, 1, 2, 3],), -100.0),
+     (([10, 9, 9, 10, 8, 7, 7, 6, 3, 10],), 30.0),
+     (([9, 10, np.nan, 6, 5, 8],), 100 * (2 / 5 - 2 / 5)),
+     (([10, 9, 7, np.nan, 6, 8, 9],), 100 * (3 / 6 - 1 / 6))],
+    mistakes=_NPS_FUNCTION_MISTAKES, abs_tol=1e-6,
+    prompt="Write a function my_nps(scores) that returns the NPS (−100..+100) of 0–10 answers, "
+           "leaving out missing answers.",
+    hints=["Promoters answer 9–10, detractors 0–6; passives (7–8) count in the base only.",
+           "With s = pd.Series(scores).dropna(): (s >= 9).mean() is the share of promoters.",
+           "return 100 * ((s >= 9).mean() - (s <= 6).mean())"],
+    solution="def my_nps(scores):\n"
+             "    s = pd.Series(scores, dtype=float).dropna()   # leave out missing answers\n"
+             "    return 100 * ((s >= 9).mean() - (s <= 6).mean())",
+    explain="Same recipe as cx.metrics.nps, which adds the confidence interval.")
+
+_ex01_q4 = NumericExercise(
+    lambda c: _nps(_ltr(c)), abs_tol=0.05, fmt="{:+.1f}", percent=True,
+    what=f"NPS in {LATEST}", mistakes=_nps_mistakes(_ltr),
+    prompt=f"What is Kestrel's NPS in the latest wave ({LATEST})?",
+    hints=[f"latest = survey[survey['wave'] == '{LATEST}'] keeps the latest wave; NPS uses its "
+           "'ltr' column.", "my_nps(latest['ltr']) if your function passed, or "
+           "cx.metrics.nps(latest['ltr']).value"],
+    solution=f"latest = survey[survey['wave'] == '{LATEST}']\n"
+             "nps_latest = my_nps(latest['ltr'])   # or cx.metrics.nps(latest['ltr']).value",
+    explain="A single number, though: how sure are we of it? cx.metrics.nps tells us.")
+
+_ex01_q5 = NumericExercise(
+    lambda c: _csat(_wave(c.survey)["osat"]), abs_tol=0.05, fmt="{:.1f}", percent=True,
+    what=f"CSAT in {LATEST}, in %", mistakes=_csat_mistakes(lambda c: _wave(c.survey)["osat"]),
+    prompt=f"What is the relationship CSAT in {LATEST}: the % of respondents answering 4 or 5 "
+           "to overall satisfaction (osat, 1–5)?",
+    hints=["(latest['osat'] >= 4) is True for a satisfied answer; its mean is the share."],
+    solution="csat_latest = 100 * (latest['osat'] >= 4).mean()   "
+             "# or cx.metrics.csat(latest['osat']).value",
+    explain="The 'top-2 box'. A mean of 1–5 answers would hide how many are unhappy.")
+
+_ex01_q6 = NumericExercise(
+    lambda c: _nps(_wave(c.pulse)["enps"]), abs_tol=0.05, fmt="{:+.1f}", percent=True,
+    what=f"employee NPS in {LATEST}", mistakes=_nps_mistakes(lambda c: _wave(c.pulse)["enps"]),
+    prompt=f"What is the employee NPS (eNPS) of the pulse survey in {LATEST}?",
+    hints=["Same recipe as NPS, on the pulse table's 'enps' column, latest wave only."],
+    solution=f"pulse_latest = company.pulse[company.pulse['wave'] == '{LATEST}']\n"
+             "enps_latest = my_nps(pulse_latest['enps'])",
+    explain="Staff who would not recommend Kestrel as an employer rarely deliver an experience "
+            "customers recommend: notebook 07 links the two.")
+
+_ex01_q7 = PlotExercise(
+    prompt=f"Draw NPS by region for {LATEST} as a bar chart, with a title and axis labels.",
+    hints=["by_region already holds one row per region with the NPS in 'value'.",
+           "ax = sns.barplot(data=by_region, x='region', y='value'), then ax.set(title=..., "
+           "xlabel=..., ylabel=...)"],
+    solution="ax = sns.barplot(data=by_region, x='region', y='value', color='tab:blue')\n"
+             f"ax.set(title='NPS by region, {LATEST}', xlabel='Region', ylabel='NPS')",
+    explain="Next notebook: add the uncertainty, so nobody ranks regions on noise.")
+
+_ex01_q8 = JudgementExercise(
+    "Vision: 'Connections people can count on.'\n"
+    "• Business goals: 12-month retention 88 % → 90 %; lifetime value per customer +5 %.\n"
+    "• CX goal 1: relationship NPS +15 → +25, because NPS predicts who stays (notebook 04 "
+    "measures the link).\n"
+    "• CX goal 2: post-contact CSAT 80 % with first-contact resolution, because unresolved "
+    "contacts drive churn.\n"
+    "• Enabler: team engagement from the pulse, because engaged teams deliver better contacts.\n"
+    "Twelve KPIs on one page means no priority; three goals with a stated link to money can be "
+    "owned, funded and checked.",
+    prompt="The board asks for a CX dashboard with twelve KPIs. Propose at most three CX goals "
+           "instead, and link each to a business goal.",
+    hints=["For each CX goal, finish the sentence 'this matters because it moves ... (a "
+           "business goal)'."])
+
+ex01 = ExerciseSet("01_goals_and_metrics", q1=_ex01_q1, q2=_ex01_q2, q3=_ex01_q3, q4=_ex01_q4,
+                   q5=_ex01_q5, q6=_ex01_q6, q7=_ex01_q7, q8=_ex01_q8)
+
+
+# ============================================================ 02 measuring with confidence
+def _nps_parts(scores) -> tuple[float, float, int]:
+    s = _clean(scores)
+    return _share(s >= 9), _share(s <= 6), len(s)
+
+
+def _nps_sd(p: float, d: float) -> float:
+    """Per-respondent SD of the promoter(+1)/passive(0)/detractor(−1) score, on −100..100."""
+    return 100 * math.sqrt(p + d - (p - d) ** 2)
+
+
+def _margin(c) -> float:
+    p, d, n = _nps_parts(_ltr(c))
+    return _Z95 * _nps_sd(p, d) / math.sqrt(n)
+
+
+def _n_for_margin(c, margin: float = 3.0) -> float:
+    p, d, _ = _nps_parts(_ltr(c))
+    return math.ceil((_Z95 * _nps_sd(p, d) / margin) ** 2)
+
+
+def _margin_mistakes() -> list[Mistake]:
+    def parts(c):
+        return _nps_parts(_ltr(c))
+
+    def se(c):
+        p, d, n = parts(c)
+        return _nps_sd(p, d) / math.sqrt(n)
+
+    def no_sqrt(c):
+        p, d, n = parts(c)
+        return _Z95 * 100 * (p + d - (p - d) ** 2) / n
+
+    def promoters_only(c):
+        p, d, n = parts(c)
+        return _Z95 * 100 * math.sqrt(p * (1 - p) / n)
+
+    return [Mistake("standard error", se, "That is the standard error. The 95 % margin of error "
+                    "is 1.96 standard errors: multiply by 1.96."),
+            Mistake("no square root", no_sqrt, "You forgot the square root: SE = 100 × √((p + d − "
+                    "(p − d)²) / n)."),
+            Mistake("promoters only", promoters_only, "That is the margin of the share of "
+                    "promoters alone. NPS moves with two shares at once: use p + d − (p − d)².")]
+
+
+def _sig_regions(c, previous: str = "2026Q1", current: str = PREVIOUS) -> list[str]:
+    """Regions whose NPS changed significantly: two-sample Wald z-test, plain pandas."""
+    out = []
+    for region, grp in c.survey.groupby("region"):
+        stats = []
+        for wave in (previous, current):
+            p, d, n = _nps_parts(grp.loc[grp["wave"] == wave, "ltr"])
+            stats.append((100 * (p - d), _nps_sd(p, d) ** 2 / n))
+        (a, va), (b, vb) = stats
+        if abs(b - a) / math.sqrt(va + vb) > _Z95:
+            out.append(region)
+    return out
+
+
+def _big_moves(c, previous: str = "2026Q1", current: str = PREVIOUS, points: float = 5.0):
+    s = c.survey
+    by = {w: s[s["wave"] == w].groupby("region")["ltr"].apply(_nps) for w in (previous, current)}
+    diff = by[current] - by[previous]
+    return list(diff.index[diff.abs() >= points])
+
+
+def _agents_suppressed(c, min_base: int = 30) -> int:
+    answers = _wave(c.contacts).groupby("agent_id")["csat"].count()
+    return int((answers < min_base).sum())
+
+
+_ex02_q1 = NumericExercise(
+    _margin, abs_tol=0.05, fmt="±{:.2f}", percent=True,
+    what=f"the 95 % margin of error of NPS in {LATEST}, in NPS points",
+    mistakes=_margin_mistakes(),
+    prompt=f"Compute the 95 % margin of error of the {LATEST} NPS with the formula "
+           "1.96 × 100 × √((p + d − (p − d)²) / n).",
+    hints=["p and d are the shares (0–1) of promoters and detractors, n the number of answers; "
+           "they are computed in the cell.", "margin = 1.96 * 100 * np.sqrt((p + d - (p - d)**2) "
+           "/ n)"],
+    solution="margin = 1.96 * 100 * np.sqrt((p + d - (p - d) ** 2) / n)",
+    explain="So NPS is 'x ± that'. cx.metrics.nps gives almost the same interval (a slightly "
+            "better 'score' interval).")
+
+_ex02_q2 = NumericExercise(
+    _n_for_margin, abs_tol=1, rel_tol=0.01, fmt="{:,.0f}", what="the responses needed",
+    prompt="How many responses would a ±3-point margin of error need, with the same shares?",
+    mistakes=[Mistake("not squared", lambda c: _Z95 * _nps_sd(*_nps_parts(_ltr(c))[:2]) / 3,
+                      "You forgot to square: n = (1.96 × SD / margin)²."),
+              Mistake("margin as fraction",
+                      lambda c: (_Z95 * _nps_sd(*_nps_parts(_ltr(c))[:2]) / 0.03) ** 2,
+                      "You mixed scales: the SD is in NPS points (×100), so the margin must be 3, "
+                      "not 0.03.")],
+    hints=["Turn the margin formula around: margin = 1.96 × SD / √n  ⇒  n = (1.96 × SD / "
+           "margin)².", "SD = 100 × √(p + d − (p − d)²) is computed in the cell as `sd`."],
+    solution="n_needed = (1.96 * sd / 3) ** 2   # round up: np.ceil(...)",
+    explain="Halving the margin takes four times the responses: precision is expensive.")
+
+_ex02_q3 = NumericExercise(
+    _agents_suppressed, abs_tol=0, fmt="{:,.0f}",
+    what=f"the number of agents whose {LATEST} CSAT must be suppressed",
+    prompt=f"How many of the agents who handled contacts in {LATEST} have fewer than 30 "
+           "post-contact CSAT answers, so that their personal CSAT must not be published?",
+    mistakes=[Mistake("contacts", lambda c: int((_wave(c.contacts).groupby("agent_id").size()
+                                                 < 30).sum()),
+                      "You counted contacts. Only contacts whose customer answered the survey "
+                      "(csat not missing) count towards the base."),
+              Mistake("published", lambda c: int((_wave(c.contacts).groupby("agent_id")["csat"]
+                                                  .count() >= 30).sum()),
+                      "That is the number of agents who CAN be published (30 answers or more)."),
+              ],
+    hints=["agent_csat has one row per agent and a True/False column 'suppressed'.",
+           "agent_csat['suppressed'].sum() counts the True values."],
+    solution="n_suppressed = agent_csat['suppressed'].sum()",
+    explain="Most of them: an agent league table on one quarter's CSAT would rank noise. Report "
+            "teams, pool quarters, or coach on the scorecard instead.")
+
+_ex02_q4 = SetExercise(
+    _sig_regions, what="regions",
+    mistakes=[Mistake("big moves", _big_moves,
+                      "You picked the regions whose NPS moved by 5 points or more. With ~300 "
+                      "answers per region a 5-point move is well within the noise: use the "
+                      "'significant' column (the CI of the change excludes 0).")],
+    prompt=f"Which regions' NPS changed significantly from 2026Q1 to {PREVIOUS}?",
+    hints=["`by_region` has a True/False column 'significant'.",
+           "list(by_region.loc[by_region['significant'], 'region'])"],
+    solution="significant = list(by_region.loc[by_region['significant'], 'region'])",
+    explain="The other moves are noise until proven otherwise.")
+
+_ex02_q5 = ChoiceExercise(
+    {"a": "None: nothing changed", "b": "About 2", "c": "About 10", "d": "About 38"}, "b",
+    prompt="Nothing changes at Kestrel for 40 quarters, and every quarter we test the change "
+           "at 95 % confidence. How many quarters would we expect to show a 'significant' "
+           "change anyway?",
+    feedback={"a": "Even when nothing changes, a 95 % test cries wolf 5 % of the time.",
+              "c": "That would be 25 %: a 95 % test is wrong 5 % of the time when nothing changed.",
+              "d": "That is the number of quarters the test correctly stays quiet."},
+    hints=["A 95 % interval misses the truth 5 % of the time."],
+    solution="b) 5 % of 40 = 2 false alarms. With 5 regions × 4 metrics every quarter, expect "
+             "one 'significant' change a quarter by chance alone: look for changes that repeat "
+             "or that have a cause.",
+    explain="5 % of 40 = 2 false alarms. Test 20 numbers a quarter and one will 'move' by "
+            "chance: look for changes that persist and have a cause.")
+
+_ex02_q6 = JudgementExercise(
+    "'Thanks — good to see East moving the right way. With about 300 answers a quarter, East's "
+    "NPS is uncertain by roughly ±10 points, and the change since last quarter is not "
+    "statistically significant (its 95 % interval includes zero). Let's not pay or celebrate "
+    "on it yet: if the rise holds next quarter, or we can point to what caused it, it is real.'\n"
+    "Good replies: acknowledge the effort, give the margin in plain words, suggest what would "
+    "make it convincing (persistence, a cause, pooling two quarters).",
+    prompt="The East director emails: 'NPS up 4 points this quarter, bonus time!' Write a "
+           "two-sentence reply.",
+    hints=["Look at East's row in the change table: the interval of the difference."])
+
+ex02 = ExerciseSet("02_measuring_with_confidence", q1=_ex02_q1, q2=_ex02_q2, q3=_ex02_q3,
+                   q4=_ex02_q4, q5=_ex02_q5, q6=_ex02_q6)

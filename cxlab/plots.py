@@ -207,3 +207,44 @@ def market_damage_plot(result, ax=None):
     ax.set_title("Market damage (Goodman / TARP model)", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     return ax
+
+
+# ---- metrics with their uncertainty (cxlab.metrics) -------------------------------------------
+
+def metric_intervals(table, x: str, ax=None, value: str = "value", low: str = "ci_low",
+                     high: str = "ci_high", title: str | None = None, xlabel: str | None = None,
+                     ylabel: str | None = None, reference: float | None = None,
+                     color: str = "#4C72B0"):
+    """Point estimates with confidence-interval whiskers, one per row of a metrics table.
+
+    ``table`` is the output of ``cx.metrics.table`` (``value``, ``ci_low``, ``ci_high``) or of
+    ``cx.metrics.change`` (pass ``value="difference"``), one row per category of column ``x``
+    (a wave, a region, ...), in the table's order. Suppressed rows (``suppressed`` True) get no
+    point, only the label "n < min base" — a small base is shown as missing, never as a number.
+    ``reference`` draws a dashed horizontal line (e.g. 0 for a change). Returns the Axes.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    t = table.reset_index(drop=True)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(t) + 2), 4.5))
+    pos = np.arange(len(t))
+    hidden = t["suppressed"].to_numpy(bool) if "suppressed" in t else np.zeros(len(t), bool)
+    shown = ~hidden & t[value].notna().to_numpy()
+    v = t[value].to_numpy(float)
+    err = np.vstack([v - t[low].to_numpy(float), t[high].to_numpy(float) - v])
+    ax.errorbar(pos[shown], v[shown], yerr=np.clip(err[:, shown], 0, None), fmt="o", color=color,
+                ecolor=color, capsize=6, lw=2, ms=8)
+    if reference is not None:
+        ax.axhline(reference, color="#555555", lw=1, ls="--")
+    for p in pos[hidden]:
+        ax.annotate("n < min base", (p, 0.5), xycoords=("data", "axes fraction"), ha="center",
+                    va="center", rotation=90, color="#777777")
+    ax.set_xticks(pos, [str(c) for c in t[x]])
+    ax.set_xlim(-0.5, len(t) - 0.5)
+    ax.set_xlabel(xlabel if xlabel is not None else x)
+    ax.set_ylabel(ylabel if ylabel is not None else value)
+    if title:
+        ax.set_title(title)
+    return ax
