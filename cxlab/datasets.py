@@ -227,12 +227,12 @@ def describe(name: str) -> str:
 
 
 def _sha256_in_source(name: str) -> dict[str, str]:
-    """File name -> sha256 stated in SOURCE.md (full 64-hex digests only)."""
-    text = source(name)
-    out = {}
-    for line in text.splitlines():
-        files = re.findall(r"`([\w.\-]+\.(?:csv|txt))`", line)
-        digests = re.findall(r"\b[0-9a-f]{64}\b", line)
-        if files and digests:
-            out[files[0]] = digests[0]
+    """File name -> sha256 stated in SOURCE.md: each full 64-hex digest belongs to the last
+    file name (in backticks) written before it. Abbreviated digests are ignored."""
+    out, last = {}, None
+    for m in re.finditer(r"`([\w.\-]+\.(?:csv|txt))`|\b([0-9a-f]{64})\b", source(name)):
+        if m.group(1):
+            last = m.group(1)
+        elif last is not None:
+            out.setdefault(last, m.group(2))
     return out
