@@ -1,1 +1,207 @@
-"""(placeholder: being written)"""
+"""The ``cxlab`` command line.
+
+Each subcommand is one small function registered with :func:`command`; it receives the
+argparse subparser to fill and returns the function that runs it (``args -> exit code``).
+To add one (e.g. ``cxlab study``), write::
+
+    @command("study", help="run a driver study from a YAML config",
+             epilog="examples:\\n  cxlab study --config study.yaml")
+    def _study(parser):
+        parser.add_argument("--config", required=True)
+        def run(args):
+            ...
+            return 0
+        return run
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+Runner = Callable[[argparse.Namespace], int]
+_COMMANDS: dict[str, tuple[dict, Callable[[argparse.ArgumentParser], Runner]]] = {}
+
+EPILOG = """\
+examples:
+  cxlab report quarterly                       company + every region, latest quarter
+  cxlab report quarterly --period 2026Q2 --by plan
+  cxlab report quarterly --data path/to/export_folder --out reports/
+  cxlab report team_scorecard --by team        one scorecard per front-line team
+  cxlab datasets                               list the bundled datasets
+
+Reports land in reports/<period>/: open index.html. `cxlab <command> --help` says more.
+"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keep the epilog's line breaks (defaults are written into each help text)."""
+
+
+def command(name: str, help: str, description: str | None = None, epilog: str | None = None):
+    """Register a subcommand: the decorated function fills its parser and returns its runner."""
+    def register(func: Callable[[argparse.ArgumentParser], Runner]):
+        _COMMANDS[name] = ({"help": help, "description": description or help, "epilog": epilog},
+                           func)
+        return func
+    return register
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    parser = argparse.ArgumentParser(
+        prog="cxlab", formatter_class=_Formatter, epilog=EPILOG,
+        description="Customer-experience analytics: driver analysis linking CX scores to "
+                    "retention and lifetime value, and parameterised reports for every segment.")
+    parser.add_argument("--version", action="version", version=f"cxlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    for name, (meta, fill) in _COMMANDS.items():
+        p = sub.add_parser(name, help=meta["help"], description=meta["description"],
+                           epilog=meta["epilog"], formatter_class=_Formatter)
+        p.set_defaults(_run=fill(p))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``cxlab`` script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_run", None) is None:
+        parser.print_help()
+        return 2
+    from .checks import CXDataError
+    try:
+        return int(args._run(args) or 0)
+    except CXDataError as err:
+        print(f"cxlab {args.command}: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nInterrupted: finished reports are kept; the manifest marks the rest.",
+              file=sys.stderr)
+        return 130
+
+
+# ------------------------------------------------------------------------------------ report
+
+REPORT_EPILOG = """\
+examples:
+  cxlab report quarterly
+      company + every region for the latest quarter of the bundled company
+  cxlab report quarterly --period 2026Q3 --by region --data kestrel --out reports/
+  cxlab report quarterly --by plan --segments Basic,Premium --workers 2
+  cxlab report quarterly --by none                  company report only
+  cxlab report quarterly --param bootstrap=500      change a template parameter
+  cxlab report team_scorecard --by team             one scorecard per front-line team
+
+Writes reports/<period>/: index.html (start here), one HTML per report (no code),
+notebooks/*.ipynb (executed, for analysts) and manifest.json (parameters, data hash,
+versions, timings, status per report). Segments below --min-base answers are suppressed;
+a failing segment is marked and the rest go on.
+
+exit codes: 0 every report published (or suppressed by design), 1 some report failed,
+            2 bad arguments or data, 130 interrupted.
+"""
+
+
+def _param(text: str) -> tuple[str, object]:
+    import ast
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"--param needs name=value, got {text!r}")
+    name, value = text.split("=", 1)
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        parsed = value
+    return name.strip(), parsed
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
+    return value
+
+
+@command("report", help="run a report template for the company and every segment",
+         description="Run a parameterised report notebook (papermill) for the company and for "
+                     "each value of a segment column, in parallel, and publish stakeholder HTML "
+                     "with an index page and a manifest.", epilog=REPORT_EPILOG)
+def _report(parser: argparse.ArgumentParser) -> Runner:
+    from . import reports
+    parser.add_argument("template", nargs="?", default="quarterly",
+                        help=f"template name ({', '.join(reports.TEMPLATES)}) or a notebook path")
+    parser.add_argument("--template", dest="template_opt", metavar="NAME",
+                        help="same as the positional template (e.g. --template team_scorecard)")
+    parser.add_argument("--period", help="quarter like 2026Q3 (default: latest wave in the data)")
+    parser.add_argument("--by", help="segment column: one report per value (default: region for "
+                                     "quarterly, team for team_scorecard; 'none' = company only)")
+    parser.add_argument("--segments", help="comma-separated subset of segment values to run")
+    parser.add_argument("--no-company", action="store_true", help="skip the company report")
+    parser.add_argument("--data", default="kestrel",
+                        help="bundled dataset name, a folder like datasets/kestrel, or a survey file "
+                             "(default: kestrel)")
+    parser.add_argument("--out", default="reports", help="output folder; reports go to OUT/<period>/ (default: reports)")
+    parser.add_argument("--workers", type=_positive, default=None,
+                        help="parallel notebooks (default: the usable cores)")
+    parser.add_argument("--min-base", type=_positive, default=30,
+                        help="minimum answers; smaller groups are suppressed (default: 30)")
+    parser.add_argument("--param", action="append", type=_param, default=[], metavar="NAME=VALUE",
+                        help="extra template parameter, repeatable (e.g. bootstrap=500)")
+    parser.add_argument("--timeout", type=_positive, default=900,
+                        help="seconds a single notebook cell may run (default: 900)")
+    parser.add_argument("--pdf", action="store_true",
+                        help="also print each report to PDF with headless Chromium")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    def run(args: argparse.Namespace) -> int:
+        template = args.template_opt or args.template
+        segments = [s.strip() for s in args.segments.split(",")] if args.segments else None
+        batch = reports.run(template, period=args.period, by=args.by, data=args.data,
+                            out=args.out, workers=args.workers, segments=segments,
+                            params=dict(args.param), min_base=args.min_base,
+                            company=not args.no_company, progress=not args.quiet,
+                            timeout=args.timeout, pdf=args.pdf)
+        print(batch)
+        for entry in batch.reports:
+            if entry["status"] != "ok":
+                print(f"  {entry['name']}: {entry['status']} - {entry.get('error')}",
+                      file=sys.stderr)
+        return 0 if batch.ok else 1
+    return run
+
+
+# ---------------------------------------------------------------------------------- datasets
+
+@command("datasets", help="list the bundled datasets",
+         description="List the datasets shipped with cxlab (load them with "
+                     "cx.datasets.load(name) or use --data NAME in `cxlab report`).",
+         epilog="examples:\n  cxlab datasets\n  cxlab datasets kestrel     describe one dataset")
+def _datasets(parser: argparse.ArgumentParser) -> Runner:
+    parser.add_argument("name", nargs="?", help="describe this dataset")
+
+    def run(args: argparse.Namespace) -> int:
+        from . import datasets
+        if args.name:
+            describe = getattr(datasets, "describe", None)
+            print(describe(args.name) if callable(describe) else datasets.load(args.name))
+            return 0
+        from .reports import bundled_names
+        for name in bundled_names():
+            line = ""
+            source = getattr(datasets, "source", None)
+            if callable(source):
+                try:
+                    line = str(source(name)).strip().splitlines()[0].lstrip("# ").strip()
+                except Exception:
+                    line = ""
+            print(f"{name:<18} {line}".rstrip())
+        return 0
+    return run
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
