@@ -248,3 +248,98 @@ def metric_intervals(table, x: str, ax=None, value: str = "value", low: str = "c
     if title:
         ax.set_title(title)
     return ax
+
+
+def metric_trend(table, x: str = "wave", hue: str | None = None, ax=None,
+                 title: str | None = None, ylabel: str | None = None):
+    """Metric over waves as a line with its confidence band, one line per ``hue`` group.
+
+    ``table`` is ``cx.metrics.table(data, column, by=[hue, x])`` (or ``by=x``). Suppressed points
+    (base below ``min_base``) break the line and are marked with a grey × on the x axis, so a
+    small base is visibly missing, never plotted as a number. Returns the Axes.
+    """
+    import matplotlib.pyplot as plt
+    import matplotlib.transforms as mtransforms
+    import numpy as np
+
+    t = table.reset_index(drop=True)
+    cats = list(dict.fromkeys(sorted(t[x].dropna().unique(), key=str)))
+    pos = {c: i for i, c in enumerate(cats)}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(cats) + 2), 4.2))
+    groups = [(None, t)] if hue is None else list(t.groupby(hue, sort=True, dropna=False))
+    marker_tf = mtransforms.blended_transform_factory(ax.transData, ax.transAxes)
+    any_suppressed = False
+    for i, (name, g) in enumerate(groups):
+        g = g.assign(_pos=g[x].map(pos)).sort_values("_pos")
+        hidden = g["suppressed"].to_numpy(bool) if "suppressed" in g else np.zeros(len(g), bool)
+        v = np.where(hidden, np.nan, g["value"].to_numpy(float))
+        lo = np.where(hidden, np.nan, g["ci_low"].to_numpy(float))
+        hi = np.where(hidden, np.nan, g["ci_high"].to_numpy(float))
+        color = plt.cm.tab10(i % 10)
+        ax.plot(g["_pos"], v, "-o", color=color, lw=2, ms=5,
+                label=None if name is None else str(name))
+        ax.fill_between(g["_pos"], lo, hi, color=color, alpha=0.18, lw=0)
+        if hidden.any():
+            any_suppressed = True
+            ax.plot(g["_pos"][hidden], np.full(hidden.sum(), 0.03), "x", color="#777777", ms=8,
+                    mew=2, transform=marker_tf, clip_on=False)
+    ax.set_xticks(range(len(cats)), [str(c) for c in cats])
+    ax.set_xlim(-0.5, len(cats) - 0.5)
+    ax.set_xlabel(x)
+    metric = str(t["metric"].iloc[0]) if "metric" in t and len(t) else "value"
+    ax.set_ylabel(ylabel or metric)
+    conf = t["confidence"].iloc[0] if "confidence" in t and len(t) else 0.95
+    base = int(t["min_base"].iloc[0]) if "min_base" in t and len(t) else None
+    note = f"; × = suppressed, n < {base}" if any_suppressed and base is not None else ""
+    ax.set_title(title or f"{metric} with {100 * conf:g}% confidence band{note}", fontsize=10)
+    if hue is not None:
+        ax.legend(title=hue, frameon=False, fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    return ax
+
+
+def nps_stack(table, group: str | None = None, ax=None, title: str | None = None):
+    """Promoter / passive / detractor shares per group as 100 % stacked bars, NPS and its CI
+    written beside each bar; suppressed groups are an empty hatched bar labelled with their n.
+
+    ``table`` is ``cx.metrics.table(data, "ltr", metric="nps", by=group)``. Returns the Axes.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    t = table.reset_index(drop=True)
+    if group is None:
+        by = t.attrs.get("by") or []
+        group = by[0] if by else None
+    labels = [str(v) for v in t[group]] if group is not None else ["All"] * len(t)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.5 * len(t) + 1.4))
+    y = np.arange(len(t))
+    hidden = t["suppressed"].to_numpy(bool)
+    left = np.zeros(len(t))
+    for col, color in (("detractors", "#C44E52"), ("passives", "#B8B8B8"),
+                       ("promoters", "#55A868")):
+        w = np.where(hidden, 0.0, t[col].to_numpy(float))
+        ax.barh(y, w, left=left, color=color, label=col, height=0.7)
+        for yi, li, wi in zip(y, left, w):
+            if wi >= 6:
+                ax.text(li + wi / 2, yi, f"{wi:.0f}", ha="center", va="center", fontsize=7,
+                        color="white" if col != "passives" else "#222222")
+        left += w
+    for yi, (row, hid) in enumerate(zip(t.itertuples(index=False), hidden)):
+        if hid:
+            ax.barh(yi, 100, color="none", edgecolor="#999999", hatch="//", height=0.7)
+            ax.text(50, yi, f"suppressed (n = {row.n})", ha="center", va="center", fontsize=8,
+                    color="#555555", bbox=dict(facecolor="white", edgecolor="none", pad=1))
+        else:
+            ax.text(101, yi, f"NPS {row.value:+.0f} ({row.ci_low:+.0f} to {row.ci_high:+.0f})",
+                    va="center", fontsize=8)
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("% of answers")
+    ax.legend(ncol=3, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, fontsize=8)
+    if title:
+        ax.set_title(title, pad=22)
+    return ax

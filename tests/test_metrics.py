@@ -420,3 +420,31 @@ def test_no_warnings_on_clean_input():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         cx.metrics.table(_waves(), "ltr", by="region", weight="w")
+
+
+# ---------------------------------------------------------------------- plots
+
+def test_metric_plots_show_suppressed_cells_as_missing():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    df = pd.DataFrame({"wave": ["Q1"] * 40 + ["Q2"] * 10 + ["Q3"] * 40,
+                       "team": "A", "ltr": [10, 9, 8, 3] * 10 + [9] * 10 + [10, 7, 2, 2] * 10})
+    tab = cx.metrics.table(df, "ltr", by=["team", "wave"])
+    ax = cx.plots.metric_trend(tab, x="wave", hue="team")
+    line = ax.lines[0]
+    assert np.isnan(line.get_ydata()[1])                      # Q2 (n = 10) is a gap
+    np.testing.assert_allclose(np.asarray(line.get_ydata())[[0, 2]], tab.value[[0, 2]])
+    assert any(len(l.get_xdata()) == 1 and l.get_marker() == "x" for l in ax.lines)
+    assert "suppressed, n < 30" in ax.get_title()
+    by_wave = cx.metrics.table(df, "ltr", by="wave")
+    ax = cx.plots.nps_stack(by_wave)
+    texts = [t.get_text() for t in ax.texts]
+    q1 = by_wave.iloc[0]                                      # 50 % promoters, 25 % det.: +25
+    assert q1.value == pytest.approx(25.0)
+    assert "suppressed (n = 10)" in texts
+    assert f"NPS +25 ({q1.ci_low:+.0f} to {q1.ci_high:+.0f})" in texts
+    widths = sorted(round(p.get_width(), 6) for p in ax.patches if p.get_width() > 0)
+    assert 50.0 in widths and 25.0 in widths                  # promoter / detractor bars of Q1
+    plt.close("all")
