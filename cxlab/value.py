@@ -851,15 +851,17 @@ def _group_labels(data: pd.DataFrame, group: str):
     return levels, missing
 
 
-def _bootstrap_means(values: np.ndarray, B: int, rng, chunk_cells: int = 2_000_000):
-    """B bootstrap means of ``values`` (rows resampled with replacement), in memory-safe chunks."""
-    n = values.size
-    out = np.empty(B)
+def _bootstrap_sums(columns: np.ndarray, B: int, rng, chunk_cells: int = 1_000_000):
+    """Column sums of B bootstrap resamples of the rows of ``columns`` (n × k), chunked so memory
+    stays bounded (at most ``chunk_cells`` resampled rows at a time)."""
+    n, k = columns.shape
+    out = np.empty((B, k))
     step = max(1, chunk_cells // max(n, 1))
     for start in range(0, B, step):
         stop = min(B, start + step)
         idx = rng.integers(0, n, size=(stop - start, n))
-        out[start:stop] = values[idx].mean(axis=1)
+        for j in range(k):
+            out[start:stop, j] = columns[:, j][idx].sum(axis=1)
     return out
 
 
@@ -944,7 +946,7 @@ def clv_by_group(data: pd.DataFrame, group: str, value: str | None = None, *,
         if value is not None:
             v = num[value][sub.index].to_numpy()
             est = v.mean()
-            boot = _bootstrap_means(v, bootstrap, rng)
+            boot = _bootstrap_sums(v[:, None], bootstrap, rng)[:, 0] / n
             rows.append({"group": lv, "n": n, "clv": est})
         else:
             rev = num[revenue][sub.index].to_numpy()
@@ -952,13 +954,7 @@ def clv_by_group(data: pd.DataFrame, group: str, value: str | None = None, *,
             ten = num[tenure][sub.index].to_numpy()
             if ten.sum() <= 0:
                 raise CXDataError(f"Group {lv!r} has zero total {tenure!r}; no churn rate.")
-            stacked = np.column_stack([rev, chv, ten])
-            idx = rng.integers(0, n, size=(bootstrap, n)) if n * bootstrap <= 20_000_000 else None
-            if idx is None:
-                sums = np.vstack([stacked[rng.integers(0, n, size=n)].sum(axis=0)
-                                  for _ in range(bootstrap)])
-            else:
-                sums = stacked[idx].sum(axis=1)
+            sums = _bootstrap_sums(np.column_stack([rev, chv, ten]), bootstrap, rng)
             rate_b = np.clip(sums[:, 1] / np.maximum(sums[:, 2], 1e-12), 0, 1)
             boot = clv_from_retention(margin * sums[:, 0] / n, 1 - rate_b, discount, horizon)
             rate = chv.sum() / ten.sum()
@@ -1053,16 +1049,19 @@ def _per_group(spec, table, group, what):
     return vals.to_numpy(dtype=float)
 
 
-def revenue_at_risk(churn: pd.DataFrame, group: str, *, value, customers=None, baseline=None,
+def revenue_at_risk(churn, group: str | None = None, *, value, customers=None, baseline=None,
                     rate: str = "churn_rate", n: str = "n", churned: str = "churned",
-                    ci: tuple[str, str] = ("ci_low", "ci_high"),
+                    ci: tuple[str, str] = ("ci_low", "ci_high"), scale: str = "proportion",
                     level: float = 0.95) -> RevenueAtRiskResult:
     """Revenue at risk = customers × (linked) churn rate × annual value, per group and in total.
 
     ``churn`` is a tidy table with one row per group (NPS group, problem type, …): the group
     label, the customer count ``n``, and the measured churn rate with its interval (``rate``,
     ``ci``), or ``churned`` counts from which the rate and a Wilson interval are computed.
-    The churn rate must cover the same period as ``value`` (e.g. annual churn, annual revenue).
+    Rates are proportions (``scale="proportion"``) or percentages (``scale="percent"``).
+    The result of :func:`cxlab.retention.churn_by_group` can be passed as it is (its rates are in
+    percent; ``group`` is then taken from it). The churn rate must cover the same period as
+    ``value`` (e.g. 12-month churn and annual revenue).
 
     - ``value``: value per customer and period (number, column name, or mapping group → value).
     - ``customers``: customers to apply it to (default: ``n``; a number = total base size split in
@@ -1074,7 +1073,15 @@ def revenue_at_risk(churn: pd.DataFrame, group: str, *, value, customers=None, b
     the MOVER method (Newcombe 1998 for a difference of two proportions; Zou & Donner 2008),
     treating group rates as independent and customers/value as fixed.
     """
+    if not isinstance(churn, pd.DataFrame) and hasattr(churn, "table") and hasattr(churn, "group"):
+        group = churn.group if group is None else group
+        churn, scale = churn.table, "percent"     # cxlab.retention.ChurnByGroup
     require_frame(churn, "churn table")
+    if group is None:
+        raise CXDataError("Name the group column: revenue_at_risk(table, group='nps_group', ...).")
+    if scale not in ("proportion", "percent"):
+        raise CXDataError(f"scale must be 'proportion' or 'percent', got {scale!r}.")
+    factor = 100.0 if scale == "percent" else 1.0
     require_columns(churn, [group, n], "churn table")
     tab = churn.reset_index(drop=True).copy()
     if tab[group].duplicated().any():
@@ -1086,16 +1093,17 @@ def revenue_at_risk(churn: pd.DataFrame, group: str, *, value, customers=None, b
         raise CXDataError(f"Groups with no customers (n <= 0 or missing): {_preview(empty)}. "
                           "Drop them: a churn rate needs customers.")
     if rate in tab.columns:
-        p = pd.to_numeric(tab[rate], errors="coerce").to_numpy(dtype=float)
+        p = pd.to_numeric(tab[rate], errors="coerce").to_numpy(dtype=float) / factor
     elif churned in tab.columns:
         p = pd.to_numeric(tab[churned], errors="coerce").to_numpy(dtype=float) / nn
     else:
         raise CXDataError(f"churn table needs a {rate!r} column or {churned!r} counts.")
     if np.any(~np.isfinite(p)) or np.any((p < 0) | (p > 1)):
-        raise CXDataError(f"churn rates must be proportions in [0, 1]; got {_preview(p)}.")
+        hint = " They look like percentages: pass scale='percent'." if np.nanmax(p) > 1 else ""
+        raise CXDataError(f"churn rates must be proportions in [0, 1]; got {_preview(p)}.{hint}")
     if all(c in tab.columns for c in ci):
-        lo = pd.to_numeric(tab[ci[0]], errors="coerce").to_numpy(dtype=float)
-        hi = pd.to_numeric(tab[ci[1]], errors="coerce").to_numpy(dtype=float)
+        lo = pd.to_numeric(tab[ci[0]], errors="coerce").to_numpy(dtype=float) / factor
+        hi = pd.to_numeric(tab[ci[1]], errors="coerce").to_numpy(dtype=float) / factor
         if np.any(~np.isfinite(lo) | ~np.isfinite(hi)) or np.any((lo > p + 1e-12) | (hi < p - 1e-12)):
             raise CXDataError(f"Columns {ci} must bracket the churn rate in every row.")
         ci_source = "table"
@@ -1233,6 +1241,16 @@ def market_damage(customers_with_problem: float, customer_value: float, **params
         if isinstance(v, tuple):      # (value, source) from market_damage_inputs
             v, src = v
         inputs.loc[k, ["value", "source", "status"]] = [float(v), src, "given"]
+    rates = [k for k in TARP_DEFAULTS.index if k.startswith("repurchase_")]
+    given = [k for k in rates if k in params]
+    if given and len(given) < len(rates):
+        default = [k for k in rates if k not in params]
+        warnings.warn(f"market_damage: {_preview(given)} given but {_preview(default)} left at the "
+                      "TARP defaults. The defaults are repurchase intentions after large-loss "
+                      "problems, not measured retention: mixing the two scales distorts the "
+                      "damage. Give every repurchase rate on one scale (e.g. set "
+                      "repurchase_no_complaint to repurchase_unresolved as an assumption).",
+                      CXWarning, stacklevel=2)
     val = inputs["value"].astype(float)
     shares = ["share_complain", "share_resolved", "repurchase_no_complaint", "repurchase_resolved",
               "repurchase_unresolved", "repurchase_no_problem", "wom_conversion"]
@@ -1269,42 +1287,73 @@ def market_damage(customers_with_problem: float, customer_value: float, **params
 
 def market_damage_inputs(contacts: pd.DataFrame, customers: pd.DataFrame, *,
                          customer: str = "customer_id", resolved: str = "fcr",
-                         churned: str = "churned") -> tuple[dict, int]:
+                         contact_date: str = "contact_date", end_date: str = "end_date",
+                         horizon_months: float = 12.0, observation_end=None) -> tuple[dict, int]:
     """Measure market-damage parameters from contact and customer data.
 
-    A customer counts as *resolved* if all their contacts were resolved (``resolved`` = 1),
-    else *unresolved*. Returns keyword arguments for :func:`market_damage`:
-    ``share_resolved`` (share of contacting customers resolved), ``repurchase_resolved`` /
-    ``repurchase_unresolved`` (1 − churn rate of each path), ``repurchase_no_problem`` (1 − churn
-    of customers with no contact), each as (value, source).
-    What the data cannot show — customers with a problem who never contacted — stays a default.
+    Design (avoids the survivorship bias of "ever had an unresolved contact"): each customer's
+    **first** contact that leaves ``horizon_months`` of follow-up before ``observation_end``
+    (default: the latest date in the data) defines the path — resolved if ``resolved`` = 1 —
+    and the outcome is churn (``end_date``) within ``horizon_months`` after it. The no-problem
+    baseline is customers active at the cut-off A = observation_end − horizon with no contact
+    logged before A, and their churn in (A, observation_end].
+
+    Returns ``(params, complainers)``: keyword arguments for :func:`market_damage` —
+    ``share_resolved``, ``repurchase_resolved``, ``repurchase_unresolved`` and
+    ``repurchase_no_problem`` (1 − churn within the horizon), each as (value, source) — and the
+    number of customers in the contact paths. Customers with a problem who never contacted are
+    invisible in such data: ``share_complain`` and ``repurchase_no_complaint`` stay inputs.
     """
     require_frame(contacts, "contacts")
     require_frame(customers, "customers")
-    require_columns(contacts, [customer, resolved], "contacts")
-    require_columns(customers, [customer, churned], "customers")
+    require_columns(contacts, [customer, resolved, contact_date], "contacts")
+    require_columns(customers, [customer, end_date], "customers")
     res = pd.to_numeric(contacts[resolved], errors="coerce")
     if res.isna().any() or not res.isin([0, 1]).all():
         raise CXDataError(f"contacts[{resolved!r}] must be 0/1 with no missing values.")
-    by_cust = res.groupby(contacts[customer]).min()
-    ch = pd.to_numeric(customers.set_index(customer)[churned], errors="coerce")
-    if ch.isna().any():
-        raise CXDataError(f"customers[{churned!r}] has missing values.")
-    unknown = by_cust.index.difference(ch.index)
+    cdate = _to_dates(contacts[contact_date])
+    if cdate.isna().any():
+        raise CXDataError(f"contacts[{contact_date!r}] has missing or unreadable dates.")
+    if customers[customer].duplicated().any():
+        raise CXDataError(f"customers[{customer!r}] has duplicate ids.")
+    ends = _to_dates(customers[end_date])
+    ends.index = customers[customer].to_numpy()
+    unknown = pd.Index(contacts[customer].unique()).difference(ends.index)
     if len(unknown):
         raise CXDataError(f"{len(unknown)} contacting customer(s) are not in customers, e.g. "
                           f"{_preview(unknown.tolist())}.")
-    res_c = by_cust.index[by_cust == 1]
-    unres_c = by_cust.index[by_cust == 0]
-    none_c = ch.index.difference(by_cust.index)
-    for name, ids in (("resolved", res_c), ("unresolved", unres_c), ("no contact", none_c)):
-        if len(ids) == 0:
-            raise CXDataError(f"No customers in the {name!r} path; the parameter cannot be measured.")
-    src = "measured: contacts/customers data"
+    obs_end = (max(cdate.max(), ends.max()) if observation_end is None
+               else pd.Timestamp(observation_end))
+    horizon = pd.Timedelta(days=365.25 / 12 * horizon_months)
+    cutoff = obs_end - horizon
+    c = pd.DataFrame({"customer": contacts[customer].to_numpy(), "date": cdate.to_numpy(),
+                      "resolved": res.to_numpy()}).sort_values(["customer", "date"])
+    first = c.drop_duplicates("customer", keep="first")
+    first = first[first["date"] <= cutoff]
+    end_first = ends.reindex(first["customer"]).to_numpy()
+    active = pd.isna(end_first) | (end_first > first["date"].to_numpy())
+    first = first[active]
+    end_first = end_first[active]
+    churn_after = ~pd.isna(end_first) & (end_first <= (first["date"] + horizon).to_numpy())
+    with_contact_before = set(c.loc[c["date"] < cutoff, "customer"])
+    base = ends[(ends.isna() | (ends > cutoff)) & ~ends.index.isin(list(with_contact_before))]
+    base_churn = (base.notna() & (base <= obs_end)).to_numpy()
+    paths = {"resolved": churn_after[first["resolved"].to_numpy() == 1],
+             "unresolved": churn_after[first["resolved"].to_numpy() == 0],
+             "no problem": base_churn}
+    for name, arr in paths.items():
+        if arr.size == 0:
+            raise CXDataError(f"No customers in the {name!r} path with {horizon_months:g} months "
+                              "of follow-up; shorten horizon_months or use more data.")
+    src = f"measured: churn within {horizon_months:g} months"
     params = {
-        "share_resolved": (len(res_c) / len(by_cust), f"{src} (n={len(by_cust)})"),
-        "repurchase_resolved": (1 - ch[res_c].mean(), f"{src}: 1 − churn, n={len(res_c)}"),
-        "repurchase_unresolved": (1 - ch[unres_c].mean(), f"{src}: 1 − churn, n={len(unres_c)}"),
-        "repurchase_no_problem": (1 - ch[none_c].mean(), f"{src}: 1 − churn, n={len(none_c)}"),
+        "share_resolved": (float(first["resolved"].mean()),
+                           f"measured: first contacts resolved, n={len(first)}"),
+        "repurchase_resolved": (1 - paths["resolved"].mean(),
+                                f"{src} of a resolved first contact, n={paths['resolved'].size}"),
+        "repurchase_unresolved": (1 - paths["unresolved"].mean(), f"{src} of an unresolved "
+                                  f"first contact, n={paths['unresolved'].size}"),
+        "repurchase_no_problem": (1 - paths["no problem"].mean(), f"{src} for customers with no "
+                                  f"contact before {cutoff.date()}, n={paths['no problem'].size}"),
     }
-    return params, int(len(by_cust))
+    return params, int(len(first))
