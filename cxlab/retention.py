@@ -582,7 +582,9 @@ def kaplan_meier(data: pd.DataFrame, duration: str, event: str, group: str | Non
     table = pd.concat(parts, ignore_index=True)
     counts = pd.DataFrame(counts)
     if len(levels) >= 2:
-        chi2, p = survdiff(t, e, labels)
+        chi2, _ = survdiff(t, e, labels)
+        # p from the survival function: survdiff's 1 - cdf underflows to 0 for large statistics
+        p = stats.chi2.sf(chi2, len(levels) - 1)
         test = {"statistic": float(chi2), "df": len(levels) - 1, "p_value": float(p),
                 "method": "log-rank"}
     else:
@@ -746,12 +748,12 @@ def _unresolved_lookup(contacts: pd.DataFrame | None, customer_ids: pd.Series,
     if contacts is None:
         return np.full(len(months), np.nan), np.full(len(months), np.nan)
     log_start = int(_month_index(pd.Series([contacts["contact_date"].min()]))[0])
-    codes = {c: i for i, c in enumerate(pd.unique(customer_ids))}
-    cust = np.array([codes[c] for c in customer_ids], dtype=np.int64)
-    ccode = contacts["customer_id"].map(codes)
-    known = ccode.notna().to_numpy()
+    cust, uniq = pd.factorize(pd.Series(customer_ids))
+    cust = cust.astype(np.int64)
+    ccode = pd.Index(uniq).get_indexer(contacts["customer_id"])
+    known = ccode >= 0
     cm = _month_index(contacts["contact_date"])[known]
-    ccode = ccode.to_numpy()[known].astype(np.int64)
+    ccode = ccode[known].astype(np.int64)
     unresolved = contacts["fcr"].to_numpy()[known] == 0
     stride = 1 << 32
     key_unres = np.unique(ccode[unresolved] * stride + cm[unresolved])
