@@ -47,9 +47,17 @@ from scipy import special, stats
 from .checks import CXDataError, CXWarning, _preview, require_columns, require_frame
 
 __all__ = [
-    "EXACT_MAX_DRIVERS", "NEAR_COLLINEAR_COND", "METHODS", "PSEUDO_R2", "QUADRANTS",
-    "relative_importance", "analyze", "population_importance", "percentile_interval",
-    "DriverResult", "SegmentedDriverResult",
+    "EXACT_MAX_DRIVERS",
+    "METHODS",
+    "NEAR_COLLINEAR_COND",
+    "PSEUDO_R2",
+    "QUADRANTS",
+    "DriverResult",
+    "SegmentedDriverResult",
+    "analyze",
+    "percentile_interval",
+    "population_importance",
+    "relative_importance",
 ]
 
 #: Largest number of players (drivers or groups) for which LMG is computed exactly over all
@@ -278,6 +286,11 @@ def _prepare(data, outcome, drivers, *, weights=None, missing="listwise", groups
             + f": a regression on {len(columns)} drivers needs at least {len(columns) + 2} rows "
             "(and many more for stable importances). Use fewer drivers, group related drivers, "
             "or a larger sample.")
+    if n_used < 10 * len(columns):
+        msg = (f"Only {n_used} usable rows for {len(columns)} driver columns (fewer than 10 per "
+               "driver): importances will be imprecise; read the intervals, not the ranks.")
+        notes.append(msg)
+        warnings.warn(msg, CXWarning, stacklevel=3)
     Z = frame.to_numpy(dtype=float)
     design = _Design(Z=Z, w=np.asarray(w, float), columns=columns, players=names, sizes=sizes,
                      outcome=outcome, family=fam, missing=missing, n_total=n_total, n_used=n_used,
@@ -294,7 +307,6 @@ def _check_variation(d: _Design) -> None:
     """Constant columns, outcome copies, perfect and near collinearity."""
     pos = d.w > 0
     Z = d.Z[pos]
-    w = d.w[pos]
     const = []
     for k, c in enumerate(d.columns + [d.outcome]):
         col = Z[:, k]
@@ -366,7 +378,7 @@ def _corr_matrices(Z: np.ndarray, W: np.ndarray, missing: str = "listwise") -> n
         Mk = obs.astype(float)
         mu = np.nanmean(Z, axis=0)
         Zc = np.where(obs, Z - mu, 0.0)
-        pair = lambda A, B: (W @ (A[:, :, None] * B[:, None, :]).reshape(n, m * m)).reshape(-1, m, m)  # noqa: E731
+        pair = lambda A, B: (W @ (A[:, :, None] * B[:, None, :]).reshape(n, m * m)).reshape(-1, m, m)
         N = pair(Mk, Mk)
         with np.errstate(invalid="ignore", divide="ignore"):
             Sx = pair(Zc, Mk) / N            # mean of column i over rows where j also present
@@ -888,11 +900,11 @@ def _norm_inter(t: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         return np.full(len(alpha), np.nan)
     for i, a in enumerate(alpha):
         rk = (R + 1) * a
-        k = int(np.floor(rk + 1e-10 * max(1.0, rk)))       # guard rk like 25.000000001
-        if abs(rk - round(rk)) < 1e-10 * max(1.0, rk):
-            k = int(round(rk))
-            out[i] = t[min(max(k, 1), R) - 1]
-        elif k <= 0:
+        if abs(rk - round(rk)) < 1e-10 * max(1.0, rk):      # whole (up to rounding of α)
+            out[i] = t[min(max(round(rk), 1), R) - 1]
+            continue
+        k = int(np.floor(rk))
+        if k <= 0:
             out[i] = t[0]
         elif k >= R:
             out[i] = t[-1]
@@ -1192,9 +1204,10 @@ def analyze(data: pd.DataFrame, outcome: str, drivers: Sequence[str], method: st
     if by is not None:
         return _analyze_by(data, outcome, drivers, method, bootstrap, seed, by=by,
                            min_segment_n=min_segment_n, progress=progress,
-                           kw=dict(weights=weights, missing=missing, groups=groups, family=family,
-                                   pseudo_r2=pseudo_r2, conf=conf, ci=ci, exact=exact, tol=tol,
-                                   max_permutations=max_permutations, chunk=chunk))
+                           kw={"weights": weights, "missing": missing, "groups": groups,
+                               "family": family, "pseudo_r2": pseudo_r2, "conf": conf, "ci": ci,
+                               "exact": exact, "tol": tol, "max_permutations": max_permutations,
+                               "chunk": chunk})
     method = _method_name(method)
     if not 0 < conf < 1:
         raise CXDataError(f"conf must be between 0 and 1, e.g. 0.95; got {conf}.")
@@ -1327,7 +1340,7 @@ def _analyze_by(data, outcome, drivers, method, bootstrap, seed, *, by, min_segm
         res.segment = str(s)
         results[str(s)] = res
     if failed:
-        warnings.warn(f"Segments not analysed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()),
+        warnings.warn("Segments not analysed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()),
                       CXWarning, stacklevel=3)
     if not results:
         raise CXDataError(f"No segment of {by!r} could be analysed: " +
