@@ -1590,7 +1590,7 @@ def _plot_segments(ctx: ReportContext, table: pd.DataFrame):
 
 # -- churn and value link -----------------------------------------------------------------------
 
-CHURN_HORIZON = 6   # months: churn within 6 months of the survey answer
+CHURN_HORIZON = 12  # months: churn within a year of the survey answer (matches annual revenue)
 
 
 def analysis_frame(ctx: ReportContext) -> pd.DataFrame | None:
@@ -1687,3 +1687,144 @@ def record(ctx: ReportContext) -> dict:
         from IPython.display import display
         display({RECORD_MIME: payload}, raw=True)
     return payload
+
+
+# -- drivers ------------------------------------------------------------------------------------
+
+TOUCHPOINTS = ("onboarding", "network_reliability", "network_speed", "billing_clarity",
+               "billing_accuracy", "price_value", "support_resolution", "support_speed",
+               "digital_selfservice", "shop_experience")
+DRIVER_MIN_BASE = 100   # answers needed before driver importances are shown at all
+
+
+def driver_frame(ctx: ReportContext) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Survey answers of the scope pooled over the last ``driver_waves`` waves, the touchpoints
+    to analyse and the ones left out (fewer than ``min_base`` answers in the pool)."""
+    survey = ctx.scope("survey")
+    k = ctx.options.get("driver_waves", 4)
+    i = waves_of(ctx.company("survey")).index(ctx.period)
+    pool = waves_of(ctx.company("survey"))[max(0, i - k + 1): i + 1]
+    frame = survey.loc[survey["wave"].astype(str).isin(pool)]
+    present = [t for t in TOUCHPOINTS if t in frame.columns]
+    answered = {t: int(frame[t].notna().sum()) for t in present}
+    used = [t for t in present if answered[t] >= ctx.min_base]
+    left = [t for t in present if answered[t] < ctx.min_base]
+    frame.attrs["waves"] = pool
+    return frame, used, left
+
+
+def driver_result(ctx: ReportContext):
+    """``cx.drivers.analyze`` (LMG, pairwise deletion, bootstrap intervals, fixed seed) on the
+    report's scope; None when too few answers (suppressed)."""
+    if "drivers" in ctx.cache:
+        return ctx.cache["drivers"]
+    from . import drivers
+    frame, used, left = driver_frame(ctx)
+    res = None
+    if len(used) >= 2 and len(frame) >= max(DRIVER_MIN_BASE, ctx.min_base):
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CXWarning)
+            res = drivers.analyze(frame, "ltr", used, bootstrap=ctx.options.get("bootstrap", 200),
+                                  seed=ctx.seed, missing="pairwise", conf=ctx.confidence,
+                                  progress=False)
+    ctx.cache["drivers"] = res
+    ctx.cache["drivers_left_out"] = left
+    ctx.cache["drivers_waves"] = frame.attrs.get("waves", [])
+    return res
+
+
+def show_drivers(ctx: ReportContext) -> None:
+    """Which touchpoints drive the likelihood to recommend: importance with intervals and the
+    importance–performance map."""
+    if _suppressed_note(ctx):
+        return
+    res = driver_result(ctx)
+    waves = ctx.cache.get("drivers_waves", [])
+    if res is None:
+        _html(f'<div class="cx-callout">Driver analysis suppressed: it needs at least '
+              f"{max(DRIVER_MIN_BASE, ctx.min_base)} answers over {', '.join(waves)}.</div>")
+        return
+    import matplotlib.pyplot as plt
+    lo, hi = res.r2_ci
+    pct = round(100 * ctx.confidence)
+    _md(f"LMG (Shapley) relative importance of each touchpoint rating for likelihood to recommend, "
+        f"from **{res.n:,}** answers pooled over {waves[0]}–{waves[-1]}. Together the touchpoints "
+        f"explain **{res.r2:.0%}** of the variation in the score"
+        + (f" ({pct}% CI {lo:.0%} to {hi:.0%})" if np.isfinite(lo) else "") + ". Bars show each "
+        f"touchpoint's share of that, with {pct}% bootstrap intervals ({res.bootstrap} resamples).")
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.42 * len(res.importance) + 2.2),
+                             gridspec_kw={"width_ratios": [1, 1.15]})
+    res.plot(ax=axes[0])
+    axes[0].set_title("Share of explained variance (with CI)")
+    res.plot_quadrant(ax=axes[1])
+    axes[1].set_title("Importance × performance")
+    _show_figure(fig)
+    quad = res.quadrant()
+    fix = quad.loc[quad["quadrant"] == "Fix"]
+    if len(fix):
+        items = ", ".join(f"**{n.replace('_', ' ')}**" + ("" if c else " (uncertain)")
+                          for n, c in zip(fix.index, fix["confident"]))
+        _md(f"**Fix first** (important but rated below average): {items}.")
+    left = ctx.cache.get("drivers_left_out", [])
+    if left:
+        _md(f"_Left out for too few answers (< {ctx.min_base}): "
+            f"{', '.join(t.replace('_', ' ') for t in left)}._")
+    _md("_Touchpoints are rated only by customers who used them; each correlation uses every "
+        "answer available (pairwise deletion)._")
+
+
+# -- revenue at risk ----------------------------------------------------------------------------
+
+def revenue_at_risk(ctx: ReportContext):
+    """Annual revenue at risk from experience-linked churn: ``cx.value.revenue_at_risk`` with the
+    12-month churn by NPS group (baseline: promoters' churn), applied to the scope's current
+    customers split by this quarter's NPS-group shares, at each group's annual revenue."""
+    if "rar" in ctx.cache:
+        return ctx.cache["rar"]
+    from . import retention, value
+    out = None
+    table = churn_table(ctx)
+    if not table.empty and not table["suppressed"].any() and ctx.has_scope("customers"):
+        customers = ctx.scope("customers")
+        active = int((customers["churned"] == 0).sum()) if "churned" in customers else len(customers)
+        current = ctx.in_period(ctx.scope("survey"))
+        groups = retention.nps_group(current["ltr"]).astype(str).value_counts(normalize=True)
+        mix = {g: float(groups.get(g, 0.0)) * active for g in table["nps_group"].astype(str)}
+        churn = table.assign(nps_group=table["nps_group"].astype(str))
+        if all(v > 0 for v in mix.values()):
+            out = value.revenue_at_risk(
+                churn, "nps_group", value={g: 12 * v for g, v in
+                                           zip(churn["nps_group"], churn["monthly_revenue"])},
+                customers=mix, baseline="Promoter", scale="percent", level=ctx.confidence)
+            out.table.attrs["active"] = active
+    ctx.cache["rar"] = out
+    return out
+
+
+def show_value(ctx: ReportContext) -> None:
+    """Revenue at risk: the annual revenue of the extra churn among passives and detractors."""
+    if _suppressed_note(ctx):
+        return
+    res = revenue_at_risk(ctx)
+    if res is None:
+        _md("_Revenue at risk is not shown: it needs customers with revenue and enough answers "
+            f"in every NPS group (minimum base {ctx.min_base})._")
+        return
+    pct = round(100 * ctx.confidence)
+    t = res.table
+    tot = res.total
+    _md(f"If passives and detractors churned like promoters do, **{ctx.label}** would keep about "
+        f"**€{tot['revenue_at_risk']:,.0f}** a year ({pct}% CI €{tot['ci_low']:,.0f} to "
+        f"€{tot['ci_high']:,.0f}) — the revenue at risk from the experience, for "
+        f"{t.attrs.get('active', 0):,} active customers split by this quarter's NPS mix.")
+    shown = pd.DataFrame({
+        "NPS group": t["group"],
+        "customers": t["customers"].round().astype(int).map("{:,}".format),
+        "extra churn vs promoters": [f"{100 * v:+.1f} pts" for v in t["linked_churn"]],
+        "annual revenue each": t["value"].map("€{:,.0f}".format),
+        "revenue at risk": t["revenue_at_risk"].map("€{:,.0f}".format),
+        f"{pct}% CI": [f"€{a:,.0f} to €{b:,.0f}" for a, b in zip(t["ci_low"], t["ci_high"])]})
+    _html(_table_html(shown, note="Promoters are the baseline (no revenue at risk by "
+                                  "definition). Intervals combine the churn-rate intervals "
+                                  "(MOVER)."))
