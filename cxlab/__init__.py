@@ -6,11 +6,26 @@ and customer lifetime value, with uncertainty on every number.
     import cxlab as cx
     company = cx.datasets.load("kestrel")
     cx.metrics.nps(company.survey["ltr"])
+
+Modules, one concept each: datasets, simulate, io, metrics, drivers, retention, value,
+whatif, plots; and for notebooks and the command line: exercises, study, reports, cli
+(these load on first use, so ``import cxlab`` stays quick).
 """
+
+import importlib
 
 __version__ = "0.1.0"
 
-from . import datasets, drivers, io, metrics, plots, retention, simulate, value  # noqa: E402
+from . import checks, datasets, drivers, io, metrics, plots, retention, simulate, value  # noqa: E402
 
-__all__ = ["datasets", "drivers", "io", "metrics", "plots", "retention", "simulate", "value",
-           "__version__"]
+_LAZY = {"whatif", "exercises", "study", "reports", "cli"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'cxlab' has no attribute {name!r}")
+
+
+__all__ = ["checks", "datasets", "drivers", "io", "metrics", "plots", "retention", "simulate",
+           "value", *sorted(_LAZY), "__version__"]
