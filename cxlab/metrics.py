@@ -182,14 +182,15 @@ def _tango_constrained(xp, xd, n, delta):
     return q + delta, q
 
 
-def _root_decreasing(f, a, b, tol=1e-13, maxiter=200):
+def _root_decreasing(f, a, b, tol=1e-13, maxiter=200, fa=None, fb=None):
     """Vectorised bracketed root of f with f(a) >= 0 >= f(b): Illinois (modified regula falsi).
 
     Keeps the bracket (like bisection) but converges superlinearly; stops when every bracket is
-    narrower than ``tol`` or hits an exact zero.
+    narrower than ``tol`` or hits an exact zero. ``fa``/``fb`` may pass precomputed end values.
     """
     a, b = np.array(a, dtype=float), np.array(b, dtype=float)
-    fa, fb = f(a), f(b)
+    fa = f(a) if fa is None else fa
+    fb = f(b) if fb is None else fb
     side = np.zeros(a.shape)
     done = (fa <= 0) | (fb >= 0) | (b - a <= tol)
     root = np.where(fa <= 0, a, b)       # degenerate brackets: the end that is (or beats) a root
@@ -198,7 +199,7 @@ def _root_decreasing(f, a, b, tol=1e-13, maxiter=200):
             break
         denom = fa - fb
         c = np.where(denom > 0, (a * -fb + b * fa) / np.where(denom > 0, denom, 1), 0.5 * (a + b))
-        c = np.clip(c, a, b)
+        c = np.where((c <= a) | (c >= b), 0.5 * (a + b), c)   # no progress: bisect instead
         fc = f(c)
         right = fc < 0                   # root is left of c: c becomes the new b
         left = fc > 0
@@ -231,7 +232,13 @@ def _tango_ci(xp, xd, n, z):
         pp, pd_ = _tango_constrained(XP, XD, N, delta)
         return (D - delta) * np.sqrt(N) + sgn * Z * np.sqrt(np.maximum(pp + pd_ - delta ** 2, 0))
 
-    r = _root_decreasing(f, np.where(sgn < 0, -1.0, D), np.where(sgn < 0, D, 1.0))
+    a, b = np.where(sgn < 0, -1.0, D), np.where(sgn < 0, D, 1.0)
+    # the estimate d̂ is always inside the interval (Z(d̂) = 0): give its end the "inside" sign
+    # even where f(d̂) = 0 because the variance vanishes there (e.g. all passives)
+    fa, fb = f(a), f(b)
+    fa = np.where(sgn > 0, np.maximum(fa, 1e-300), fa)
+    fb = np.where(sgn < 0, np.minimum(fb, -1e-300), fb)
+    r = _root_decreasing(f, a, b, fa=fa, fb=fb)
     k = d.size
     return r[:k].reshape(d.shape), r[k:].reshape(d.shape)
 

@@ -92,13 +92,24 @@ def _score_interval_brute_force(xp, xd, n, z=Z):
 
 
 @pytest.mark.parametrize("counts", [(50, 20, 100), (12, 9, 30), (34, 2, 50), (5, 30, 60),
-                                    (410, 130, 800)])
+                                    (410, 130, 800), (0, 0, 7), (0, 0, 40), (1, 0, 2)])
 def test_nps_score_interval_matches_brute_force(counts):
     xp, xd, n = counts
     lo, hi = metrics.nps_ci(xp, xd, n)
     blo, bhi = _score_interval_brute_force(xp, xd, n)
     # tolerance 1e-3 NPS points: the numerical optimiser's accuracy, not the method's
     assert lo == pytest.approx(blo, abs=1e-3) and hi == pytest.approx(bhi, abs=1e-3)
+
+
+def test_nps_score_interval_all_promoters():
+    # x_P = n: the constrained MLE is p̃_D = (1 − δ)/2, p̃_P = (1 + δ)/2, so Z² = n(1 − δ)/(1 + δ)
+    # and the lower bound solves Z = z: δ = (n − z²)/(n + z²) (by hand)
+    for n in (1, 5, 40):
+        lo, hi = metrics.nps_ci(n, 0, n)
+        assert hi == pytest.approx(100)
+        assert lo == pytest.approx(100 * (n - Z ** 2) / (n + Z ** 2), abs=1e-9)
+        lo2, hi2 = metrics.nps_ci(0, n, n)                 # mirror image
+        assert (lo2, hi2) == pytest.approx((-hi, -lo), abs=1e-9)
 
 
 def test_nps_score_interval_close_to_wald_at_large_n():
@@ -117,6 +128,7 @@ def test_nps_interval_properties(p, o, d):
     lo, hi = metrics.nps_ci(p, d, n)
     est = 100 * (p - d) / n
     assert -100 - 1e-9 <= lo <= est + 1e-9 <= hi + 2e-9 <= 100 + 3e-9
+    assert hi - lo > 1.0                      # never a degenerate interval, even at 0 or ±100
     lo90, hi90 = metrics.nps_ci(p, d, n, confidence=0.90)
     assert lo90 >= lo - 1e-9 and hi90 <= hi + 1e-9        # nested in the confidence level
 
