@@ -102,6 +102,8 @@ class MetricResult:
             return f"{self.metric} suppressed (n = {self.n} < {self.min_base})"
         fmt = _formatter(self.metric)
         base = f"n = {self.n}" + (f", n_eff = {self.n_eff:.1f}" if self.weighted else "")
+        if self.n_missing:
+            base += f"; {self.n_missing} missing excluded"
         return (f"{self.metric} {fmt(self.value)} ({100 * self.confidence:g}% CI "
                 f"{fmt(self.ci_low)} to {fmt(self.ci_high)}; {base})")
 

@@ -245,6 +245,7 @@ def test_suppression_below_min_base():
 def test_str_format():
     assert str(cx.metrics.nps(ltr(50, 30, 20))) == "NPS +30.0 (95% CI +14.0 to +44.3; n = 100)"
     assert str(cx.metrics.csat([5, 4, 1, 2] * 25)).startswith("CSAT 50.0% (95% CI ")
+    assert str(cx.metrics.nps(ltr(50, 30, 20, missing=4))).endswith("n = 100; 4 missing excluded)")
 
 
 # ---------------------------------------------------------------------- compare / change
