@@ -234,10 +234,12 @@ def _csv_bytes(frame: pd.DataFrame, name: str) -> bytes:
         if col in _DATE_COLUMNS[name]:
             txt = pd.to_datetime(s).dt.strftime("%Y-%m-%d")
         elif col in _FLOAT_FORMAT.get(name, {}):
-            nd = _FLOAT_FORMAT[name][col]
-            txt = s.map(lambda v, nd=nd: "" if pd.isna(v) else f"{v:.{nd}f}")
+            values = s.to_numpy(dtype=float, na_value=np.nan)
+            txt = pd.Series(np.char.mod(f"%.{_FLOAT_FORMAT[name][col]}f",
+                                        np.nan_to_num(values)), index=s.index)
         elif pd.api.types.is_numeric_dtype(s):
-            txt = s.map(lambda v: "" if pd.isna(v) else str(int(v)))
+            values = s.to_numpy(dtype=float, na_value=np.nan)
+            txt = pd.Series(np.nan_to_num(values).astype(np.int64).astype(str), index=s.index)
         else:
             txt = s.astype(object)
         out[col] = txt.astype(object).where(s.notna(), "")
@@ -678,14 +680,14 @@ def _route(rng, prob, seg, reg, digital, shop):
 
 
 def _had_contact(sorted_cust, sorted_day, ids, days, window):
-    """For each (customer id, day): any contact in [day - window, day)?"""
-    left = np.searchsorted(sorted_cust, ids, side="left")
-    right = np.searchsorted(sorted_cust, ids, side="right")
-    out = np.zeros(ids.size, dtype=bool)
-    for k in np.flatnonzero(right > left):
-        d = sorted_day[left[k]:right[k]]
-        out[k] = np.any((d < days[k]) & (d >= days[k] - window))
-    return out
+    """For each (customer id, day): any contact in [day - window, day)? Inputs sorted by
+    customer, then day."""
+    span = np.int64(1) << 32
+    keys = sorted_cust.astype(np.int64) * span + sorted_day
+    base = ids.astype(np.int64) * span
+    lo = np.searchsorted(keys, base + days - window, side="left")
+    hi = np.searchsorted(keys, base + days, side="left")
+    return hi > lo
 
 
 def _realised(customers, survey, waves, invited_n, ev, obs_end) -> dict:
