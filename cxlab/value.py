@@ -39,13 +39,30 @@ from scipy import optimize, special, stats
 from .checks import CXDataError, CXWarning, _preview, require_columns, require_frame
 
 __all__ = [
-    "ConvergenceError", "SBGResult", "BGNBDResult", "GammaGammaResult", "ClvByGroupResult",
-    "RevenueAtRiskResult", "MarketDamageResult",
-    "fit_sbg", "sbg_survival", "sbg_retention", "sbg_del", "sbg_derl",
-    "simple_clv", "clv_from_retention",
-    "summarize_transactions", "invoice_transactions", "fit_bgnbd", "fit_gamma_gamma",
-    "customer_lifetime_value", "clv_by_group", "revenue_at_risk", "market_damage",
-    "market_damage_inputs", "TARP_DEFAULTS",
+    "TARP_DEFAULTS",
+    "BGNBDResult",
+    "ClvByGroupResult",
+    "ConvergenceError",
+    "GammaGammaResult",
+    "MarketDamageResult",
+    "RevenueAtRiskResult",
+    "SBGResult",
+    "clv_by_group",
+    "clv_from_retention",
+    "customer_lifetime_value",
+    "fit_bgnbd",
+    "fit_gamma_gamma",
+    "fit_sbg",
+    "invoice_transactions",
+    "market_damage",
+    "market_damage_inputs",
+    "revenue_at_risk",
+    "sbg_del",
+    "sbg_derl",
+    "sbg_retention",
+    "sbg_survival",
+    "simple_clv",
+    "summarize_transactions",
 ]
 
 
@@ -1036,7 +1053,7 @@ def _per_group(spec, table, group, what):
     if isinstance(spec, str):
         require_columns(table, [spec], "churn table")
         vals = pd.to_numeric(table[spec], errors="coerce")
-    elif isinstance(spec, Mapping) or isinstance(spec, pd.Series):
+    elif isinstance(spec, (Mapping, pd.Series)):
         mp = dict(spec)
         absent = [g for g in table[group] if g not in mp]
         if absent:
@@ -1356,4 +1373,4 @@ def market_damage_inputs(contacts: pd.DataFrame, customers: pd.DataFrame, *,
         "repurchase_no_problem": (1 - paths["no problem"].mean(), f"{src} for customers with no "
                                   f"contact before {cutoff.date()}, n={paths['no problem'].size}"),
     }
-    return params, int(len(first))
+    return params, len(first)

@@ -216,7 +216,7 @@ def test_bgnbd_expectations_match_hardie_excel_sheet(bgnbd):
 
 def _brute_unconditional(r, alpha, a, b, t):
     """E[X(t)] = E_p[(1/p)(1 - (alpha/(alpha+p t))^r)], p ~ Beta(a, b) (one-dim. quadrature)."""
-    f = lambda p: (1 - (alpha / (alpha + p * t)) ** r) / p * stats.beta.pdf(p, a, b)  # noqa: E731
+    f = lambda p: (1 - (alpha / (alpha + p * t)) ** r) / p * stats.beta.pdf(p, a, b)
     return integrate.quad(f, 0, 1, limit=400, epsabs=1e-13)[0]
 
 
@@ -234,10 +234,10 @@ def _brute_conditional(r, alpha, a, b, x, tx, T, t):
     def logf(p):
         return (a - 1) * np.log(p) + (b - 1) * np.log1p(-p) - logb
 
-    alive = lambda p: np.exp(logf(p) + x * np.log1p(-p))  # noqa: E731
-    dead = lambda p: (np.exp(logf(p) + np.log(p) + (x - 1) * np.log1p(-p) + k * (lo_T - lo_tx))  # noqa: E731
+    alive = lambda p: np.exp(logf(p) + x * np.log1p(-p))
+    dead = lambda p: (np.exp(logf(p) + np.log(p) + (x - 1) * np.log1p(-p) + k * (lo_T - lo_tx))
                       if x > 0 else 0.0)
-    gain = lambda p: alive(p) / p * (1 - np.exp(-k * np.log1p(p * t / (alpha + T))))  # noqa: E731
+    gain = lambda p: alive(p) / p * (1 - np.exp(-k * np.log1p(p * t / (alpha + T))))
     pts = [1e-6, 1e-4, 1e-3, 1e-2, 0.1]
     A = integrate.quad(alive, 0, 1, points=pts, limit=500, epsabs=0, epsrel=1e-11)[0]
     D = integrate.quad(dead, 0, 1, points=pts, limit=500, epsabs=0, epsrel=1e-11)[0]
@@ -352,7 +352,7 @@ def test_gamma_gamma_conditional_spend_equals_posterior_integral():
                            corr_frequency_spend=0, params_table=None)
     for x, m in ((1, 10.0), (4, 55.0), (200, 30.0)):
         post = stats.gamma(p * x + q, scale=1 / (g + x * m))
-        brute = integrate.quad(lambda nu: p / nu * post.pdf(nu), 0, np.inf, limit=400)[0]
+        brute = integrate.quad(lambda nu, post=post: p / nu * post.pdf(nu), 0, np.inf, limit=400)[0]
         assert res.conditional_expected_spend([x], [m])[0] == pytest.approx(brute, rel=1e-7)
     assert res.conditional_expected_spend([0], [0.0])[0] == pytest.approx(p * g / (q - 1))
 

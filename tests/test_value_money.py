@@ -15,13 +15,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from scipy import stats  # noqa: E402
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
 
-import cxlab as cx  # noqa: E402
-from cxlab.checks import CXDataError, CXWarning  # noqa: E402
+import cxlab as cx
+from cxlab.checks import CXDataError, CXWarning
 
 
 # ------------------------------------------------------------------------ CLV by group
