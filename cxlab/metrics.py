@@ -34,7 +34,6 @@ from stratification (then it is conservative) and assumes weights unrelated to t
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,9 +46,9 @@ from . import checks
 from .checks import CXDataError, CXWarning
 
 __all__ = [
-    "MetricResult", "ChangeResult", "nps", "top_box", "bottom_box", "csat", "ces", "mean",
-    "table", "compare", "change", "nps_ci", "proportion_ci", "mean_ci", "nps_diff_ci",
-    "proportion_diff_ci", "mean_diff_ci", "DEFAULT_MIN_BASE", "METRICS",
+    "DEFAULT_MIN_BASE", "METRICS", "ChangeResult", "MetricResult", "bottom_box", "ces", "change",
+    "compare", "csat", "mean", "mean_ci", "mean_diff_ci", "nps", "nps_ci", "nps_diff_ci",
+    "proportion_ci", "proportion_diff_ci", "table", "top_box",
 ]
 
 DEFAULT_MIN_BASE = 30
@@ -768,8 +767,8 @@ def _difference(spec: _Spec, ea: dict, eb: dict, sta: dict, stb: dict, confidenc
 
 
 def _diff_method(spec: _Spec) -> str:
-    return {"nps": "MOVER with Tango score intervals", "prop": "Newcombe hybrid score (MOVER-Wilson)",
-            "mean": "Welch t"}[spec.kind]
+    return {"nps": "MOVER with Tango score intervals",
+            "prop": "Newcombe hybrid score (MOVER-Wilson)", "mean": "Welch t"}[spec.kind]
 
 
 def compare(a, b, metric: str = "nps", weights_a=None, weights_b=None, confidence: float = 0.95,
