@@ -331,7 +331,7 @@ def nps_stack(table, group: str | None = None, ax=None, title: str | None = None
         if hid:
             ax.barh(yi, 100, color="none", edgecolor="#999999", hatch="//", height=0.7)
             ax.text(50, yi, f"suppressed (n = {row.n})", ha="center", va="center", fontsize=8,
-                    color="#555555", bbox=dict(facecolor="white", edgecolor="none", pad=1))
+                    color="#555555", bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
         else:
             ax.text(101, yi, f"NPS {row.value:+.0f} ({row.ci_low:+.0f} to {row.ci_high:+.0f})",
                     va="center", fontsize=8)
