@@ -319,6 +319,7 @@ def company(n_customers: int = 20_000, seed: int = 2026, effects: TrueEffects | 
     if not isinstance(eff, TrueEffects):
         raise TypeError("effects must be a cx.simulate.TrueEffects; change fields with "
                         "dataclasses.replace(TrueEffects(), hr_ltr_point=0.7)")
+    _validate(eff)
     if n_customers < 100:
         raise ValueError("n_customers must be at least 100")
     rng = np.random.default_rng(seed)
@@ -649,6 +650,40 @@ def company(n_customers: int = 20_000, seed: int = 2026, effects: TrueEffects | 
     files = comp.to_bytes()
     frames = {t: _read_table(files[f"{t}.csv"], t) for t in TABLES}
     return Company(truth=truth, **frames)
+
+
+def _validate(eff: TrueEffects) -> None:
+    """Typos in effect names would otherwise be ignored silently."""
+    known = {"rating_mean": TOUCHPOINTS, "ltr_weights": TOUCHPOINTS, "osat_weights": TOUCHPOINTS,
+             "effort_weights": TOUCHPOINTS, "region_shift": REGIONS, "plan_shift": PLANS,
+             "hr_plan": PLANS, "monthly_revenue": PLANS, "contact_rate": PROBLEMS,
+             "fcr_logit": PROBLEMS, "csat_effects": ("fcr",) + QA_ITEMS,
+             "ces_effects": ("fcr",) + QA_ITEMS, "csat_channel": CONTACT_CHANNELS,
+             "hr_tenure": ("<12", "12-24", ">=24")}
+    for name, allowed in known.items():
+        value = getattr(eff, name)
+        unknown = sorted(set(value) - set(allowed))
+        if unknown:
+            raise ValueError(f"TrueEffects.{name} has unknown key(s) {unknown}; allowed: "
+                             f"{', '.join(allowed)}")
+    for name in ("rating_mean", "region_shift", "plan_shift", "hr_plan", "monthly_revenue",
+                 "contact_rate", "fcr_logit", "hr_tenure"):
+        missing = sorted(set(known[name]) - set(getattr(eff, name)))
+        if missing:
+            raise ValueError(f"TrueEffects.{name} lacks {missing}")
+    for name in ("survey_invite_share", "survey_response_rate", "contact_survey_response",
+                 "qa_evaluated_share", "disaffected_share"):
+        if not 0 <= getattr(eff, name) <= 1:
+            raise ValueError(f"TrueEffects.{name} must be a share between 0 and 1")
+    ratios = [eff.hr_ltr_point, eff.hr_price_value_point, eff.hr_billing_accuracy_point,
+              eff.hr_small_business, eff.hr_unresolved_contact, eff.base_monthly_hazard,
+              *eff.hr_plan.values(), *eff.hr_tenure.values()]
+    if min(ratios) <= 0:
+        raise ValueError("hazard ratios and the base hazard must be positive")
+    if eff.event:
+        if eff.event.get("region") not in REGIONS:
+            raise ValueError(f"TrueEffects.event region must be one of {', '.join(REGIONS)}")
+        _wave_to_period(eff.event.get("from_wave", ""))
 
 
 def _route(rng, prob, seg, reg, digital, shop):

@@ -118,6 +118,11 @@ def test_bad_arguments_are_rejected():
         cx.simulate.company(effects={"hr_ltr_point": 0.5})
     with pytest.raises(ValueError, match="increasing"):
         cx.simulate.company(n_customers=500, waves=("2025Q1", "2024Q4"))
+    with pytest.raises(ValueError, match="network_reliabilty"):
+        cx.simulate.company(n_customers=500, effects=TrueEffects(
+            ltr_weights={"network_reliabilty": 0.3}))
+    with pytest.raises(ValueError, match="share"):
+        cx.simulate.company(n_customers=500, effects=TrueEffects(survey_response_rate=20))
     with pytest.raises(ValueError, match="first day"):
         cx.simulate.company(n_customers=500, start="2024-01-15")
 
