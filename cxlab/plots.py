@@ -176,7 +176,8 @@ def revenue_at_risk_plot(result, ax=None):
     err = np.vstack([t["revenue_at_risk"] - t["ci_low"], t["ci_high"] - t["revenue_at_risk"]])
     ax.errorbar(t["revenue_at_risk"], y, xerr=np.clip(err, 0, None), fmt="none",
                 ecolor="#222222", capsize=3)
-    ax.set_yticks(y, [str(g) for g in t["group"]])
+    base = t.attrs.get("baseline")
+    ax.set_yticks(y, [f"{g} (baseline)" if g == base else str(g) for g in t["group"]])
     ax.invert_yaxis()
     tot = result.total
     ax.set_title(f"Total at risk {tot['revenue_at_risk']:,.0f} "
