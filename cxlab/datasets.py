@@ -23,8 +23,19 @@ import pandas as pd
 
 from .checks import CXDataError
 
-__all__ = ["names", "load", "describe", "source", "path", "load_kestrel", "load_iranian_churn",
-           "load_ibm_telco_churn", "load_online_retail", "load_cdnow", "load_cdnow_summary"]
+__all__ = [
+    "describe",
+    "load",
+    "load_cdnow",
+    "load_cdnow_summary",
+    "load_ibm_telco_churn",
+    "load_iranian_churn",
+    "load_kestrel",
+    "load_online_retail",
+    "names",
+    "path",
+    "source",
+]
 
 
 def _root() -> Path:

@@ -35,6 +35,7 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import combinations
 from math import factorial
 from pathlib import Path
@@ -42,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["TrueEffects", "Company", "company", "TOUCHPOINTS", "QA_ITEMS", "population_lmg"]
+__all__ = ["QA_ITEMS", "TOUCHPOINTS", "Company", "TrueEffects", "company", "population_lmg"]
 
 TOUCHPOINTS = ("onboarding", "network_reliability", "network_speed", "billing_clarity",
                "billing_accuracy", "price_value", "support_resolution", "support_speed",
@@ -75,10 +76,6 @@ PULSE_COLUMNS = ["employee_id", "team", "wave", "engagement", "enps"]
 TABLES = ("customers", "survey", "contacts", "pulse")
 
 
-def _d(**kw):
-    return field(default_factory=lambda: dict(kw))
-
-
 @dataclass
 class TrueEffects:
     """The true parameters of the simulated company. Change any of them to simulate another one.
@@ -87,33 +84,33 @@ class TrueEffects:
     point; hazard ratios (HR) are per month, multiplicative, per unit stated in the field name.
     """
     # --- touchpoint ratings: population mean and spread (1-10 scale) -------------------------
-    rating_mean: dict = _d(onboarding=7.4, network_reliability=7.4, network_speed=7.0,
+    rating_mean: dict = field(default_factory=partial(dict, onboarding=7.4, network_reliability=7.4, network_speed=7.0,
                            billing_clarity=7.1, billing_accuracy=7.8, price_value=6.4,
                            support_resolution=6.9, support_speed=6.5, digital_selfservice=7.3,
-                           shop_experience=7.9)
+                           shop_experience=7.9))
     rating_sd: float = 1.9
     halo_loading: float = 0.55        # correlation structure: halo + domain factor + item noise
     domain_loading: float = 0.55
     quarter_persistence: float = 0.75  # AR(1) of the latent factors from one quarter to the next
-    region_shift: dict = _d(North=0.25, South=-0.15, East=0.0, West=0.15, Central=-0.1)
-    plan_shift: dict = _d(Basic=-0.3, Standard=0.0, Premium=0.35)
+    region_shift: dict = field(default_factory=partial(dict, North=0.25, South=-0.15, East=0.0, West=0.15, Central=-0.1))
+    plan_shift: dict = field(default_factory=partial(dict, Basic=-0.3, Standard=0.0, Premium=0.35))
     # --- overall scores: latent linear models of the true ratings ----------------------------
-    ltr_weights: dict = _d(network_reliability=0.30, support_resolution=0.22, price_value=0.16,
+    ltr_weights: dict = field(default_factory=partial(dict, network_reliability=0.30, support_resolution=0.22, price_value=0.16,
                            network_speed=0.10, billing_accuracy=0.10, digital_selfservice=0.07,
                            support_speed=0.05, billing_clarity=0.04, onboarding=0.03,
-                           shop_experience=0.0)
+                           shop_experience=0.0))
     ltr_intercept: float = 0.25
     ltr_noise_sd: float = 1.25
     disaffected_share: float = 0.06        # customers whose ltr sits lower, whatever the ratings
     disaffected_shift: float = 3.0         # ltr points
-    osat_weights: dict = _d(network_reliability=0.22, support_resolution=0.16, price_value=0.10,
+    osat_weights: dict = field(default_factory=partial(dict, network_reliability=0.22, support_resolution=0.16, price_value=0.10,
                             network_speed=0.08, billing_accuracy=0.14, billing_clarity=0.08,
                             digital_selfservice=0.06, support_speed=0.06, onboarding=0.03,
-                            shop_experience=0.02)
+                            shop_experience=0.02))
     osat_cuts: tuple = (4.3, 5.0, 5.8, 8.1)   # latent osat thresholds for 2|1, 3|2, 4|3, 5|4
     osat_noise_sd: float = 0.75
-    effort_weights: dict = _d(digital_selfservice=0.30, support_speed=0.25, billing_clarity=0.20,
-                              onboarding=0.10, support_resolution=0.10, network_reliability=0.05)
+    effort_weights: dict = field(default_factory=partial(dict, digital_selfservice=0.30, support_speed=0.25, billing_clarity=0.20,
+                              onboarding=0.10, support_resolution=0.10, network_reliability=0.05))
     effort_cuts: tuple = (4.8, 5.5, 6.2, 7.0, 8.0, 9.2)
     effort_noise_sd: float = 1.0
     # --- churn: monthly hazard -----------------------------------------------------------------
@@ -121,25 +118,25 @@ class TrueEffects:
     hr_ltr_point: float = 0.82             # per point of ltr (0-10)
     hr_price_value_point: float = 0.90     # per point of price_value, beyond ltr
     hr_billing_accuracy_point: float = 0.92
-    hr_plan: dict = _d(Basic=1.5, Standard=1.0, Premium=0.85)
+    hr_plan: dict = field(default_factory=partial(dict, Basic=1.5, Standard=1.0, Premium=0.85))
     hr_tenure: dict = field(default_factory=lambda: {"<12": 1.8, "12-24": 1.3, ">=24": 1.0})
     hr_small_business: float = 0.85
     hr_unresolved_contact: float = 1.7     # any contact with fcr = 0 in the 3 previous months
     # --- contacts --------------------------------------------------------------------------------
-    contact_rate: dict = _d(**{"Billing": 0.26, "Network fault": 0.19, "Device": 0.10,
+    contact_rate: dict = field(default_factory=partial(dict, **{"Billing": 0.26, "Network fault": 0.19, "Device": 0.10,
                                "Plan change": 0.12, "Cancellation": 0.045,
-                               "Technical support": 0.15})  # per customer-year at average ratings
-    fcr_logit: dict = _d(**{"Billing": 1.2, "Network fault": 0.4, "Device": 0.9, "Plan change": 1.9,
-                            "Cancellation": 1.1, "Technical support": 0.7})
+                               "Technical support": 0.15}))  # per customer-year at average ratings
+    fcr_logit: dict = field(default_factory=partial(dict, **{"Billing": 1.2, "Network fault": 0.4, "Device": 0.9, "Plan change": 1.9,
+                            "Cancellation": 1.1, "Technical support": 0.7}))
     fcr_ownership_logit: float = 0.35      # per scorecard point of ownership
-    csat_effects: dict = _d(fcr=1.0, qa_empathy=0.35, qa_ownership=0.30, qa_explanation=0.25,
+    csat_effects: dict = field(default_factory=partial(dict, fcr=1.0, qa_empathy=0.35, qa_ownership=0.30, qa_explanation=0.25,
                             qa_next_steps=0.20, qa_greeting=0.0, qa_verification=0.0,
-                            qa_compliance=0.0)   # latent csat (residual sd 1) per point / for fcr=1
+                            qa_compliance=0.0))   # latent csat (residual sd 1) per point / for fcr=1
     csat_engagement: float = 0.45          # latent csat per point of team engagement (1-5)
     csat_cuts: tuple = (-1.75, -1.1, -0.4, 0.85)
     csat_customer_ltr: float = 0.08        # latent csat per point of the customer's ltr that quarter
-    csat_channel: dict = _d(Phone=0.0, Chat=0.0, Email=-0.2, Shop=0.15)
-    ces_effects: dict = _d(fcr=1.1, qa_explanation=0.25, qa_next_steps=0.20)
+    csat_channel: dict = field(default_factory=partial(dict, Phone=0.0, Chat=0.0, Email=-0.2, Shop=0.15))
+    ces_effects: dict = field(default_factory=partial(dict, fcr=1.1, qa_explanation=0.25, qa_next_steps=0.20))
     ces_cuts: tuple = (-1.9, -1.4, -0.9, -0.35, 0.3, 1.1)
     # --- response -----------------------------------------------------------------------------
     survey_invite_share: float = 0.50      # share of active customers invited each wave
@@ -153,7 +150,7 @@ class TrueEffects:
     engagement_team_sd: float = 0.35
     engagement_wave_sd: float = 0.20
     # --- value --------------------------------------------------------------------------------
-    monthly_revenue: dict = _d(Basic=32.0, Standard=52.0, Premium=79.0)
+    monthly_revenue: dict = field(default_factory=partial(dict, Basic=32.0, Standard=52.0, Premium=79.0))
     revenue_small_business_factor: float = 1.5
     revenue_sd_log: float = 0.18
     gross_margin: float = 0.30
@@ -196,7 +193,7 @@ class Company:
         return folder
 
     @classmethod
-    def load(cls, folder) -> "Company":
+    def load(cls, folder) -> Company:
         """Read a folder written by :meth:`save` (types parsed: dates, nullable ratings)."""
         folder = Path(folder)
         missing = [f"{n}.csv" for n in TABLES if not (folder / f"{n}.csv").exists()]
@@ -776,19 +773,19 @@ def _truth(eff, name, seed, n, start, waves, obs_end, R, L, S, tp, eng_tq, team_
         "name": name, "generator": "cxlab.simulate.company", "seed": seed, "n_customers": n,
         "start": start, "observation_end": obs_end.strftime("%Y-%m-%d"), "waves": list(waves),
         "notes": [
-            "Ratings are the customer's true ratings each quarter; respondents reveal them exactly "
-            "(item non-response aside).",
-            "ltr = clip(round(ltr_intercept + sum(ltr_weights * ratings) + u), 0, 10), u independent "
-            "of the ratings with sd ltr_noise_sd.",
-            "Monthly churn hazard = base_monthly_hazard * hr_ltr_point^(ltr - 8) * "
+            ("Ratings are the customer's true ratings each quarter; respondents reveal them exactly "
+            "(item non-response aside)."),
+            ("ltr = clip(round(ltr_intercept + sum(ltr_weights * ratings) + u), 0, 10), u independent "
+            "of the ratings with sd ltr_noise_sd."),
+            ("Monthly churn hazard = base_monthly_hazard * hr_ltr_point^(ltr - 8) * "
             "hr_price_value_point^(price_value - 7) * hr_billing_accuracy_point^(billing_accuracy - 8)"
             " * hr_plan * hr_tenure * hr_small_business^[Small business] * "
-            "hr_unresolved_contact^[a contact with fcr = 0 in the 3 previous calendar months].",
-            "Contact csat/ces: ordinal probit-type latent = sum(effects) + team engagement effect + "
+            "hr_unresolved_contact^[a contact with fcr = 0 in the 3 previous calendar months]."),
+            ("Contact csat/ces: ordinal probit-type latent = sum(effects) + team engagement effect + "
             "noise(sd 1), cut at csat_cuts / ces_cuts; scorecard behaviours exist for every contact, "
-            "only evaluated phone/chat contacts show them.",
-            "contacts.csv logs contacts from the first wave on; earlier contacts (which also raise "
-            "churn) were not logged.",
+            "only evaluated phone/chat contacts show them."),
+            ("contacts.csv logs contacts from the first wave on; earlier contacts (which also raise "
+            "churn) were not logged."),
             "pulse.employee_id is not linkable to contacts.agent_id (the pulse is confidential).",
         ],
         "ltr_drivers": {

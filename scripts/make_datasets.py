@@ -22,18 +22,18 @@ REAL = {
     "iranian_churn": ("iranian_churn", ["customer_churn.csv"],
                       "`customer_churn.csv` copied byte for byte (all 3,150 rows)."),
     "ibm_telco_churn": ("ibm_telco_churn", ["Telco-Customer-Churn.csv"],
-                        "`Telco-Customer-Churn.csv` copied byte for byte (all 7,043 rows), with the "
+                        ("`Telco-Customer-Churn.csv` copied byte for byte (all 7,043 rows), with the "
                         "Apache License 2.0 text as `LICENSE-Apache-2.0` (the official text, taken "
                         "from the prometheus_client wheel's licence file). Data (c) IBM, "
-                        "licensed under Apache-2.0."),
+                        "licensed under Apache-2.0.")),
     "online_retail": ("online_retail", ["online_retail_sample_300cust.csv"],
-                      "Only `online_retail_sample_300cust.csv` (the 300-customer sample, 28,303 rows) "
-                      "was copied; the full 541,909-row file was not (size)."),
+                      ("Only `online_retail_sample_300cust.csv` (the 300-customer sample, 28,303 rows) "
+                      "was copied; the full 541,909-row file was not (size).")),
     "cdnow": ("cdnow", ["CDNOW_sample.txt", "cdnow_customers_summary_with_transactions.csv"],
-              "Only the 2,357-customer sample `CDNOW_sample.txt` (6,919 transactions) and its "
+              ("Only the 2,357-customer sample `CDNOW_sample.txt` (6,919 transactions) and its "
               "calibration summary `cdnow_customers_summary_with_transactions.csv` were copied; "
               "the 23,570-customer master file was not (the published BG/NBD and Gamma-Gamma "
-              "results are for the sample)."),
+              "results are for the sample).")),
 }
 NEVER = ("airline", "ecsi")
 APACHE_CANDIDATES = ["prometheus_client-*.dist-info/licenses/LICENSE"]
