@@ -344,3 +344,141 @@ def nps_stack(table, group: str | None = None, ax=None, title: str | None = None
     if title:
         ax.set_title(title, pad=22)
     return ax
+
+
+# ---- retention (cxlab.retention) ---------------------------------------------------------------
+
+def churn_rates_plot(result, ax=None, title: str | None = None):
+    """Churn rate (%) per group with Wilson intervals, from ``churn_by_group(...)``."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    t = result.table
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 0.45 * len(t) + 1.3))
+    y = np.arange(len(t))
+    rate = t["churn_rate"].to_numpy(float)
+    err = np.vstack([rate - t["ci_low"], t["ci_high"] - rate])
+    ax.errorbar(rate, y, xerr=np.clip(err, 0, None), fmt="o", color="#C44E52", ecolor="#444444",
+                capsize=3, lw=1)
+    for yi, row in zip(y, t.itertuples(index=False)):
+        ax.annotate(f"{row.churn_rate:.1f}% (n = {row.n:,})", (row.ci_high, yi), xytext=(5, 0),
+                    textcoords="offset points", va="center", fontsize=8)
+    ax.set_yticks(y, [str(v) for v in t[result.group]])
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(t["ci_high"].max() * 1.35, 1))
+    ax.set_xlabel(f"churn rate, % ({result.churned}; {result.confidence:.0%} Wilson intervals)")
+    test = result.test
+    sub = (f"chi-square({test['df']}) = {test['statistic']:.1f}, p = {test['p_value']:.2g}"
+           if np.isfinite(test["statistic"]) else "")
+    ax.set_title(title or f"Churn by {result.group}" + (f"\n{sub}" if sub else ""), fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    return ax
+
+
+def forest_plot(terms, estimate: str = "hazard_ratio", label: str = "ratio", ax=None,
+                title: str | None = None):
+    """Ratios (odds or hazard) with intervals on a log axis, one row per model term; the dashed
+    line at 1 is "no effect". ``terms`` needs columns term, ``estimate``, ci_low, ci_high."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    t = terms.dropna(subset=[estimate]).reset_index(drop=True)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 0.4 * len(t) + 1.3))
+    y = np.arange(len(t))
+    est = t[estimate].to_numpy(float)
+    err = np.vstack([est - t["ci_low"], t["ci_high"] - est])
+    colors = np.where(t["ci_high"] < 1, "#55A868", np.where(t["ci_low"] > 1, "#C44E52", "#8C8C8C"))
+    ax.errorbar(est, y, xerr=np.clip(err, 0, None), fmt="none", ecolor="#444444", capsize=3, lw=1)
+    ax.scatter(est, y, color=colors, zorder=3, s=30)
+    for yi, row in zip(y, t.itertuples(index=False)):
+        ax.annotate(f"{getattr(row, estimate):.2f} ({row.ci_low:.2f}–{row.ci_high:.2f})",
+                    (row.ci_high, yi), xytext=(5, 0), textcoords="offset points", va="center",
+                    fontsize=7)
+    ax.axvline(1, color="#444444", ls="--", lw=0.8)
+    ax.set_xscale("log")
+    lo, hi = t["ci_low"].min(), t["ci_high"].max()
+    ax.set_xlim(min(lo, 1) / 1.15, max(hi, 1) * 1.8)
+    plain = plt.FuncFormatter(lambda v, _: f"{v:g}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plt.FuncFormatter(
+        lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
+    ax.set_yticks(y, list(t["term"]))
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{label} (log scale; < 1 protects, > 1 raises churn)")
+    if title:
+        ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3, which="both")
+    return ax
+
+
+def km_plot(km, ax=None, bands: bool = True, title: str | None = None,
+            xlabel: str | None = None):
+    """Kaplan–Meier retention curves per group with pointwise interval bands and the log-rank
+    test, from ``kaplan_meier(...)``."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.5))
+    palette = {"Detractor": "#C44E52", "Passive": "#8C8C8C", "Promoter": "#55A868"}
+    default = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["#4C72B0"])
+    for i, row in enumerate(km.counts.itertuples(index=False)):
+        part = km.table[km.table["group"] == row.group]
+        color = palette.get(str(row.group), default[i % len(default)])
+        t = np.r_[0.0, part["time"].to_numpy(float), row.max_time]
+        s = np.r_[1.0, part["survival"].to_numpy(float)]
+        s = np.r_[s, s[-1]]
+        label = row.group if km.group else "all"
+        ax.step(t, s, where="post", color=color, lw=1.6, label=f"{label} (n = {row.n:,})")
+        if bands and len(part):
+            lo = np.r_[1.0, part["ci_low"].to_numpy(float)]
+            hi = np.r_[1.0, part["ci_high"].to_numpy(float)]
+            ax.fill_between(t, np.r_[lo, lo[-1]], np.r_[hi, hi[-1]], step="post", color=color,
+                            alpha=0.15, lw=0)
+    ax.set_xlabel(xlabel or f"{km.duration} (time since the origin, e.g. months since the survey)")
+    ax.set_ylabel("share still a customer")
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    test = km.test
+    sub = (f"log-rank chi-square({test['df']}) = {test['statistic']:.1f}, p = {test['p_value']:.2g}"
+           if np.isfinite(test["statistic"]) else "")
+    head = title or ("Retention by " + km.group if km.group else "Retention")
+    ax.set_title(head + (f"\n{sub}" if sub else ""), fontsize=10)
+    ax.legend(loc="lower left", fontsize=8, frameon=False)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def driver_comparison_plot(comparison, ax=None, title: str | None = None):
+    """"What drives the score" vs "what drives leaving": each driver's share of explained
+    variance (score) and of pseudo-R² (churn) side by side, with intervals when bootstrapped,
+    sorted by importance for churn. From ``compare_driver_lists(...)``."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    t = comparison.table
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.55 * len(t) + 1.4))
+    y = np.arange(len(t))
+    h = 0.38
+    for off, col, color, name in ((-h / 2, "share_score", "#4C72B0", f"drives {comparison.score}"),
+                                  (h / 2, "share_churn", "#C44E52", "drives leaving")):
+        ax.barh(y + off, t[col], height=h, color=color, alpha=0.85, label=name)
+        base = col.split("_")[1]
+        lo, hi = f"{base}_ci_low", f"{base}_ci_high"
+        if lo in t:
+            err = np.vstack([t[col] - t[lo], t[hi] - t[col]])
+            ax.errorbar(t[col], y + off, xerr=np.clip(err, 0, None), fmt="none",
+                        ecolor="#222222", capsize=2, lw=0.8)
+    labels = [f"{d}  (#{rs} → #{rc})" for d, rs, rc in
+              zip(t["driver"], t["rank_score"], t["rank_churn"])]
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set_xlabel("share of explained variance (score) / of pseudo-R² (churn)")
+    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.set_title(title or f"What drives {comparison.score} vs what drives leaving "
+                 f"(n = {comparison.n:,})", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    return ax

@@ -37,7 +37,9 @@ NPS_GROUPS = ("Detractor", "Passive", "Promoter")
 __all__ = [
     "DAYS_PER_MONTH", "NPS_GROUPS", "nps_group", "score_band", "wilson_interval",
     "newcombe_interval", "churn_by_group", "ChurnByGroup", "churn_logit", "LogitChurn",
-    "kaplan_meier", "KaplanMeier", "churn_cox", "CoxChurn",
+    "kaplan_meier", "KaplanMeier", "churn_cox", "CoxChurn", "TENURE_BANDS", "tenure_band",
+    "analysis_frame", "monthly_intervals", "churn_drivers", "compare_driver_lists",
+    "DriverComparison",
 ]
 
 
@@ -414,6 +416,8 @@ class LogitChurn:
     def plot(self, ax=None, **kwargs):
         from .plots import forest_plot
         t = self.terms[self.terms["role"] != "intercept"]
+        kwargs.setdefault("title", f"Logistic model of {self.churned}: odds ratios "
+                                   f"(n = {self.n:,}, churners = {self.events:,})")
         return forest_plot(t, estimate="odds_ratio", label="Odds ratio of churn", ax=ax, **kwargs)
 
 
@@ -512,14 +516,16 @@ class KaplanMeier:
     excluded: dict = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
-        """Per group: n, events, median survival time, and the log-rank test in the attrs."""
+        """Per group: n, events, median survival time (NaN if survival stays above 50 %),
+        longest follow-up; the log-rank test is in ``.test``."""
         return self.counts.copy()
 
     def at(self, times: float | Sequence[float]) -> pd.DataFrame:
         """Survival (retention, 0–1) with interval at the given times, per group (step function)."""
         times = np.atleast_1d(np.asarray(times, dtype=float))
         rows = []
-        for g, part in self.table.groupby("group", sort=False):
+        for g in self.counts["group"]:
+            part = self.table[self.table["group"] == g]
             t = part["time"].to_numpy()
             for when in times:
                 idx = np.searchsorted(t, when, side="right") - 1
@@ -630,6 +636,8 @@ class CoxChurn:
 
     def plot(self, ax=None, **kwargs):
         from .plots import forest_plot
+        kwargs.setdefault("title", f"Cox model of time to churn: hazard ratios "
+                                   f"(n = {self.n:,}, churners = {self.events:,})")
         return forest_plot(self.terms, estimate="hazard_ratio", label="Hazard ratio of churn",
                            ax=ax, **kwargs)
 
@@ -979,3 +987,89 @@ def monthly_intervals(frame: pd.DataFrame, contacts: pd.DataFrame | None = None)
     out = out[out["stop"] > out["start"]].reset_index(drop=True)
     out.attrs = {**frame.attrs, "split": "calendar month"}
     return out
+
+
+# ----------------------------------------------------------------------------- drivers of churn
+
+def churn_drivers(data: pd.DataFrame, churned: str, drivers: Sequence[str], method: str = "lmg",
+                  bootstrap: int = 0, seed: int = 0, progress: bool = True, **kwargs):
+    """Relative importance of ``drivers`` for the 0/1 churn flag: ``cx.drivers.analyze`` with a
+    logistic model (dominance analysis of McFadden's pseudo-R², Azen & Traxel 2009).
+
+    Returns a :class:`cxlab.drivers.DriverResult`; ``bootstrap`` > 0 adds intervals.
+    """
+    from . import drivers as _drivers
+
+    df, _ = _complete(data, [churned, *drivers], "churn_drivers")
+    y = _flag(df, churned)
+    if y.sum() == 0 or y.sum() == len(y):
+        raise CXDataError(f"{churned!r} has no churners (or only churners) in the {len(y)} rows: "
+                          "nothing to explain.")
+    return _drivers.analyze(df.assign(**{churned: y}), churned, list(drivers), method=method,
+                            bootstrap=bootstrap, seed=seed, family="logistic", progress=progress,
+                            **kwargs)
+
+
+@dataclass(frozen=True)
+class DriverComparison:
+    """What drives the score vs what drives leaving, on the same respondents.
+
+    ``table``: one row per driver with ``share_score``, ``rank_score``, ``share_churn``,
+    ``rank_churn`` (share of explained variance / pseudo-R², rank 1 = most important),
+    ``rank_change`` = rank_score − rank_churn (positive: matters more for leaving than for the
+    score), and share intervals when bootstrapped.
+    """
+
+    score: str
+    churned: str
+    table: pd.DataFrame
+    score_result: object = field(repr=False)
+    churn_result: object = field(repr=False)
+    n: int = 0
+    excluded: dict = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def plot(self, ax=None, **kwargs):
+        from .plots import driver_comparison_plot
+        return driver_comparison_plot(self, ax=ax, **kwargs)
+
+
+def compare_driver_lists(data: pd.DataFrame, score: str, churned: str, drivers: Sequence[str],
+                         method: str = "lmg", bootstrap: int = 0, seed: int = 0,
+                         progress: bool = True) -> DriverComparison:
+    """Side by side: relative importance of ``drivers`` for the ``score`` (linear model, R²) and
+    for ``churned`` (logistic model, McFadden pseudo-R²), on the rows where all are present.
+
+    Shares (importance / total) make the two lists comparable; ranks show where they disagree —
+    e.g. price or billing problems that barely move the score but make customers leave.
+    ``bootstrap`` > 0 adds percentile intervals for each share (slow for the churn model).
+    """
+    from . import drivers as _drivers
+
+    drivers = list(drivers)
+    if len(drivers) < 2:
+        raise CXDataError("compare_driver_lists needs at least two drivers to rank.")
+    df, excluded = _complete(data, [score, churned, *drivers], "compare_driver_lists")
+    y = _flag(df, churned)
+    if y.sum() == 0 or y.sum() == len(y):
+        raise CXDataError(f"{churned!r} has no churners (or only churners) among the {len(y)} "
+                          "complete rows: nothing to compare.")
+    df = df.assign(**{churned: y})
+    a = _drivers.analyze(df, score, drivers, method=method, bootstrap=bootstrap, seed=seed,
+                         family="linear", progress=progress)
+    b = _drivers.analyze(df, churned, drivers, method=method, bootstrap=bootstrap, seed=seed,
+                         family="logistic", progress=progress)
+    ia, ib = a.importance.loc[drivers], b.importance.loc[drivers]
+    table = pd.DataFrame({"driver": drivers,
+                          "share_score": ia["share"].to_numpy(), "rank_score": ia["rank"].to_numpy(),
+                          "share_churn": ib["share"].to_numpy(), "rank_churn": ib["rank"].to_numpy()})
+    if bootstrap:
+        table["score_ci_low"], table["score_ci_high"] = ia["share_ci_low"].to_numpy(), ia["share_ci_high"].to_numpy()
+        table["churn_ci_low"], table["churn_ci_high"] = ib["share_ci_low"].to_numpy(), ib["share_ci_high"].to_numpy()
+    table["rank_change"] = table["rank_score"] - table["rank_churn"]
+    table = table.sort_values("rank_churn", kind="stable").reset_index(drop=True)
+    table.attrs = {"r2_score": a.r2, "pseudo_r2_churn": b.r2, "n": len(df), "method": a.method,
+                   "score_model": a.model, "churn_model": b.model}
+    return DriverComparison(score, churned, table, a, b, len(df), excluded)

@@ -497,3 +497,69 @@ def test_whole_retention_analysis_of_bundled_company_is_fast(kestrel):
     elapsed = time.perf_counter() - start
     # measured ~1 s on an idle 2-core machine; the bound leaves room for a busy CI machine
     assert elapsed < 15, f"{elapsed:.2f} s"
+
+
+# ------------------------------------------------------------------ drivers of churn vs score
+
+DRIVERS = ["network_reliability", "network_speed", "billing_clarity", "billing_accuracy",
+           "price_value", "digital_selfservice"]
+
+
+def test_compare_driver_lists_against_brute_force_single_driver_models(kestrel):
+    import statsmodels.api as sm
+    f = r.analysis_frame(kestrel, responses="first")
+    with pytest.warns(CXWarning, match="excluded for missing values"):
+        cmp = r.compare_driver_lists(f, "ltr", "churn_12m", DRIVERS, method="first")
+    t = cmp.summary().set_index("driver")
+    d = f.dropna(subset=["ltr", "churn_12m", *DRIVERS])
+    assert cmp.n == len(d)
+    # "first": squared correlation with ltr; McFadden pseudo-R² of a one-driver logit for churn
+    r2 = pd.Series({x: np.corrcoef(d[x], d["ltr"])[0, 1] ** 2 for x in DRIVERS})
+    pr2 = pd.Series({x: sm.Logit(d["churn_12m"], sm.add_constant(d[[x]])).fit(disp=0).prsquared
+                     for x in DRIVERS})
+    np.testing.assert_allclose(t.loc[DRIVERS, "share_score"], r2 / r2.sum(), rtol=1e-6)
+    np.testing.assert_allclose(t.loc[DRIVERS, "share_churn"], pr2 / pr2.sum(), rtol=1e-5)
+    assert list(t.sort_values("rank_churn").index) == list(pr2.sort_values(ascending=False).index)
+    assert (t["rank_change"] == t["rank_score"] - t["rank_churn"]).all()
+
+
+@pytest.mark.slow
+def test_compare_driver_lists_finds_a_driver_that_matters_for_leaving_not_for_the_score():
+    from dataclasses import replace
+    # price_value: weight 0.16 on ltr (third), but a strong direct churn effect (HR 0.6 per point)
+    eff = replace(cx.simulate.TrueEffects(), hr_price_value_point=0.6)
+    f = r.analysis_frame(cx.simulate.company(seed=5, effects=eff), responses="first")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CXWarning)
+        t = r.compare_driver_lists(f, "ltr", "churn_12m", DRIVERS).summary().set_index("driver")
+    assert t.loc["network_reliability", "rank_score"] == 1      # largest true ltr weight
+    assert t.loc["price_value", "rank_churn"] == 1
+    assert t.loc["price_value", "rank_change"] > 0
+
+
+def test_churn_drivers_is_the_logistic_driver_engine(kestrel):
+    f = r.analysis_frame(kestrel, responses="first")
+    with pytest.warns(CXWarning):
+        res = r.churn_drivers(f, "churn_12m", DRIVERS[:3], progress=False)
+    assert "logistic" in res.model and res.outcome == "churn_12m"
+    assert res.importance["importance"].sum() == pytest.approx(res.r2)
+
+
+# ------------------------------------------------------------------ plots
+
+def test_plots_return_axes(kestrel):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    f = r.analysis_frame(kestrel, responses="first")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CXWarning)
+        results = [r.churn_by_group(f, "nps_group", "churn_12m"),
+                   r.kaplan_meier(f, "duration", "churned", "nps_group"),
+                   r.churn_logit(f, "churn_12m", "ltr", controls=["plan"]),
+                   r.churn_cox(f, "duration", "churned", "ltr", controls=["plan"]),
+                   r.compare_driver_lists(f, "ltr", "churn_12m", DRIVERS[:3])]
+    for res in results:
+        ax = res.plot()
+        assert isinstance(ax, matplotlib.axes.Axes) and ax.get_title()
+        plt.close(ax.figure)
