@@ -1603,8 +1603,14 @@ def analysis_frame(ctx: ReportContext) -> pd.DataFrame | None:
     out = None
     if ctx.has_scope("customers") and ctx.has_scope("survey"):
         contacts = ctx.scope("contacts") if ctx.has_scope("contacts") else None
-        out = retention.analysis_frame(customers=ctx.scope("customers"), survey=ctx.scope("survey"),
-                                       contacts=contacts, horizon=CHURN_HORIZON)
+        end = (ctx.data.truth or {}).get("observation_end")
+        import warnings
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CXWarning)
+            out = retention.analysis_frame(customers=ctx.scope("customers"),
+                                           survey=ctx.scope("survey"), contacts=contacts,
+                                           horizon=CHURN_HORIZON, observation_end=end)
+        ctx.notes += [str(w.message) for w in caught if issubclass(w.category, CXWarning)]
     ctx.cache["analysis"] = out
     return out
 
