@@ -369,7 +369,11 @@ def _corr_matrices(Z: np.ndarray, W: np.ndarray, missing: str = "listwise") -> n
         Zc = Z - np.average(Z, axis=0, weights=W[0] if W[0].sum() > 0 else None)
         s0 = W.sum(axis=1)
         s1 = W @ Zc / s0[:, None]
-        s2 = (W @ (Zc[:, :, None] * Zc[:, None, :]).reshape(n, m * m)).reshape(-1, m, m)
+        iu, ju = np.triu_indices(m)
+        s2u = W @ (Zc[:, iu] * Zc[:, ju])                  # upper triangle only: half the work
+        s2 = np.empty((len(W), m, m))
+        s2[:, iu, ju] = s2u
+        s2[:, ju, iu] = s2u
         cov = s2 / s0[:, None, None] - s1[:, :, None] * s1[:, None, :]
         sd = np.sqrt(np.einsum("bii->bi", cov))
         C = cov / (sd[:, :, None] * sd[:, None, :])
@@ -1191,7 +1195,7 @@ def analyze(data: pd.DataFrame, outcome: str, drivers: Sequence[str], method: st
 
     Point estimates as :func:`relative_importance` (same options). ``bootstrap`` resamples of the
     rows (case resampling, as relaimpo's ``boot.relimp``), each computed from a resampled
-    weighted covariance (multinomial counts × case weights) — no row copies. Intervals:
+    weighted covariance (resampling counts × case weights) — no row copies. Intervals:
     ``ci="percentile"`` with ``boot.ci(type="perc")`` order statistics (see
     :func:`percentile_interval`), or ``ci="bca"`` (bias-corrected and accelerated; acceleration
     from a delete-a-group jackknife with :data:`BCA_JACKKNIFE_GROUPS` groups, full jackknife when
@@ -1284,8 +1288,7 @@ def _bootstrap(d: _Design, method, kind, exact, B, rng, tol, max_permutations, p
         done = 0
         while done < B:
             b = min(chunk, B - done)
-            counts = rng.multinomial(n, np.full(n, 1.0 / n), size=b).astype(float)
-            W = counts * d.w[None, :]
+            W = _resample_counts(rng, n, b) * d.w[None, :]
             with np.errstate(invalid="ignore", divide="ignore"):
                 try:
                     imp, r2, _ = _importance_for_weights(d, W, method, kind, exact, rng, tol,
@@ -1300,6 +1303,14 @@ def _bootstrap(d: _Design, method, kind, exact, B, rng, tol, max_permutations, p
     finally:
         bar.close()
     return np.concatenate(imps), np.concatenate(r2s)
+
+
+def _resample_counts(rng: np.random.Generator, n: int, b: int) -> np.ndarray:
+    """How often each row is drawn in ``b`` resamples of n rows with replacement (b x n):
+    Multinomial(n, 1/n) counts, from ``rng.integers(0, n, (b, n))`` row indices."""
+    idx = rng.integers(0, n, size=(b, n))
+    flat = (idx + (np.arange(b) * n)[:, None]).ravel()
+    return np.bincount(flat, minlength=b * n).reshape(b, n).astype(float)
 
 
 def _jackknife(d: _Design, method, kind, exact, rng, tol, max_permutations):
