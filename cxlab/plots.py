@@ -482,3 +482,56 @@ def driver_comparison_plot(comparison, ax=None, title: str | None = None):
                  f"(n = {comparison.n:,})", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     return ax
+
+
+# ---- driver studies (cxlab.study) ---------------------------------------------------------------
+
+def importance_by_method(long, order=None, ax=None, title: str | None = None):
+    """Each driver's share of explained variance by method, with bootstrap intervals: one row per
+    driver, one marker per method, so agreement and disagreement between methods is visible.
+
+    ``long`` has columns label (method), driver, share, share_ci_low, share_ci_high
+    (``ImportanceComparison.table``). Returns the Axes.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    drivers = list(order) if order is not None else list(dict.fromkeys(long["driver"]))
+    labels = list(dict.fromkeys(long["label"]))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.5, 0.42 * len(drivers) * max(1.0, len(labels) / 4) + 1.5))
+    k = len(labels)
+    step = 0.8 / max(k, 1)
+    y = np.arange(len(drivers))[::-1]
+    for i, lab in enumerate(labels):
+        part = long[long["label"] == lab].set_index("driver").reindex(drivers)
+        pos = y + (k - 1) / 2 * step - i * step
+        v = part["share"].to_numpy(float)
+        lo = part["share_ci_low"].to_numpy(float) if "share_ci_low" in part else v
+        hi = part["share_ci_high"].to_numpy(float) if "share_ci_high" in part else v
+        err = np.vstack([v - lo, hi - v])
+        ax.errorbar(v, pos, xerr=np.where(np.isfinite(err), np.clip(err, 0, None), 0), fmt="o",
+                    ms=4, capsize=2, lw=1, label=str(lab))
+    ax.set_yticks(y, [str(d) for d in drivers])
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set_xlabel("share of explained variance (pseudo-R² for logistic models)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    ax.set_title(title or "Driver importance by method (95% bootstrap intervals)")
+    return ax
+
+
+def outcome_distribution(table, ax=None, title: str | None = None, xlabel: str = "answer"):
+    """Bar chart of the share (%) of answers per outcome value (``cx.study.outcome_distribution``)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 3.5))
+    labels = [f"{v:g}" if isinstance(v, (int, float)) else str(v) for v in table["value"]]
+    ax.bar(labels, table["share"], color="#4C72B0")
+    ax.set_ylabel("share of answers (%)")
+    ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    return ax
