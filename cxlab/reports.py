@@ -1834,3 +1834,305 @@ def show_value(ctx: ReportContext) -> None:
     _html(_table_html(shown, note="Promoters are the baseline (no revenue at risk by "
                                   "definition). Intervals combine the churn-rate intervals "
                                   "(MOVER)."))
+
+
+# -- team scorecard: goals cascaded from the company target -------------------------------------
+
+QA_ITEMS = ("qa_greeting", "qa_verification", "qa_empathy", "qa_ownership", "qa_explanation",
+            "qa_compliance", "qa_next_steps")
+#: Default company targets when none is given: this quarter's company value plus this stretch.
+DEFAULT_STRETCH = {"CSAT": 5.0, "FCR": 5.0, "CES": 0.2}
+_KPI_RANGE = {"CSAT": (0.0, 100.0), "FCR": (0.0, 100.0), "CES": (1.0, 7.0)}
+_TARGET_PARAM = {"CSAT": "csat_target", "FCR": "fcr_target", "CES": "ces_target"}
+
+
+def cascade_targets(current: pd.DataFrame, company_target: float, low: float = 0.0,
+                    high: float = 100.0) -> pd.DataFrame:
+    """Cascade a company target to units by equal uplift.
+
+    ``current`` has one row per unit with ``value`` (the unit's KPI now) and ``n`` (its weight:
+    answers or contacts). The company's current value is the weighted mean ``Σ n·value / Σ n``;
+    every unit gets target ``value + (company_target − company_now)``, clipped to [low, high].
+    Without clipping the weighted mean of the unit targets equals the company target, so if
+    every unit meets its target the company meets its own. Returns ``current`` with ``uplift``
+    and ``target`` columns; ``company_now`` in ``attrs``.
+    """
+    cur = current.copy()
+    ok = cur["value"].notna() & (cur["n"] > 0)
+    if not ok.any():
+        raise CXDataError("No unit has a value to cascade the target to.")
+    company_now = float(np.average(cur.loc[ok, "value"], weights=cur.loc[ok, "n"]))
+    uplift = float(company_target) - company_now
+    cur["uplift"] = np.where(ok, uplift, np.nan)
+    cur["target"] = np.where(ok, np.clip(cur["value"] + uplift, low, high), np.nan)
+    cur.attrs["company_now"] = company_now
+    cur.attrs["company_target"] = float(company_target)
+    return cur
+
+
+def team_values(ctx: ReportContext, kpi: KPI) -> pd.DataFrame:
+    """The KPI per team in the period: team, n, value (suppressed teams keep value NaN)."""
+    from . import metrics
+    frame = ctx.in_period(ctx.company(kpi.table))
+    tab = metrics.table(frame.assign(team=frame["team"].astype(str)), kpi.column, metric=kpi.metric,
+                        by="team", min_base=1, confidence=ctx.confidence, **kpi.kwargs)
+    return tab[["team", "n", "value"]]
+
+
+def target_table(ctx: ReportContext) -> pd.DataFrame:
+    """Per KPI: company now and target, the cascaded target of every team, and (team report) the
+    team's value with its interval and whether it is on target beyond the noise."""
+    rows = []
+    kt = kpi_table(ctx).set_index("kpi")
+    for k in ctx.kpis:
+        if k.name not in kt.index or "team" not in ctx.company(k.table).columns:
+            continue
+        teams = team_values(ctx, k)
+        company_now = float(np.average(teams["value"].dropna(),
+                                       weights=teams.loc[teams["value"].notna(), "n"]))
+        given = ctx.options.get(_TARGET_PARAM[k.name])
+        lo, hi = _KPI_RANGE[k.name]
+        target = given if given is not None else min(hi, company_now + DEFAULT_STRETCH[k.name])
+        cascade = cascade_targets(teams, target, lo, hi)
+        for r in cascade.to_dict("records"):
+            if ctx.segment is not None and r["team"] != ctx.segment:
+                continue
+            row = {"kpi": k.name, "company_now": company_now, "company_target": target,
+                   "target_source": "given" if given is not None else
+                   f"company now + {DEFAULT_STRETCH[k.name]:g}", "team": r["team"],
+                   "team_n": int(r["n"]), "team_now": r["value"], "team_target": r["target"]}
+            if ctx.segment is not None:
+                own = kt.loc[k.name]
+                row.update(team_now=own["value"], team_low=own["ci_low"], team_high=own["ci_high"],
+                           suppressed=bool(own["suppressed"]))
+                row["status"] = _target_status(row)
+            else:
+                row["suppressed"] = r["n"] < ctx.min_base
+                if row["suppressed"]:
+                    row["team_now"] = row["team_target"] = np.nan
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _target_status(row: Mapping) -> str:
+    if row.get("suppressed"):
+        return "suppressed"
+    if row["team_low"] >= row["team_target"]:
+        return "on target"
+    if row["team_high"] < row["team_target"]:
+        return "below target"
+    return "within the noise of the target"
+
+
+def show_targets(ctx: ReportContext) -> None:
+    """Company target -> team targets, and (team report) the team against them."""
+    if _suppressed_note(ctx):
+        return
+    table = target_table(ctx)
+    if table.empty:
+        _md("_No team column in the data: targets cannot be cascaded._")
+        return
+    pct = round(100 * ctx.confidence)
+    if ctx.segment is None:
+        wide = {}
+        for r in table.to_dict("records"):
+            k = _kpi(ctx, r["kpi"])
+            d = wide.setdefault(r["team"], {"Team": r["team"]})
+            d[f"{k.name} now"] = "suppressed" if r["suppressed"] else k.fmt(r["team_now"])
+            d[f"{k.name} target"] = "" if r["suppressed"] else k.fmt(r["team_target"])
+        heads = table.drop_duplicates("kpi")
+        _md("Company targets for " + ctx.period + ": " + "; ".join(
+            f"**{r['kpi']} {_kpi(ctx, r['kpi']).fmt(r['company_target'])}** (now "
+            f"{_kpi(ctx, r['kpi']).fmt(r['company_now'])}; {r['target_source']})"
+            for r in heads.to_dict("records")) + ". Each team gets the same uplift, so when every "
+            "team meets its target the company meets its own.")
+        _html(_table_html(pd.DataFrame(list(wide.values())),
+                          note=f"Teams with fewer than {ctx.min_base} answers are suppressed."))
+        return
+    shown = []
+    for r in table.to_dict("records"):
+        k = _kpi(ctx, r["kpi"])
+        shown.append({"KPI": k.name, "company target": k.fmt(r["company_target"]),
+                      "team target": k.fmt(r["team_target"]),
+                      f"team {ctx.period} ({pct}% CI)": "suppressed" if r["suppressed"] else
+                      f"{k.fmt(r['team_now'])} ({k.fmt(r['team_low'])} to {k.fmt(r['team_high'])})",
+                      "status": r["status"]})
+    _html(_table_html(pd.DataFrame(shown), note="On target / below target only when the whole "
+                      "interval is on one side of the target."))
+    src = table.iloc[0]["target_source"]
+    _md(f"Company targets: {'set for this report' if src == 'given' else src + ' (default stretch)'}; "
+        "the team's target is its own current value plus the company's required uplift.")
+
+
+# -- call-quality scorecard ---------------------------------------------------------------------
+
+def scorecard_table(ctx: ReportContext) -> pd.DataFrame:
+    """Mean score (1–5) of each call-quality item, the team's evaluated calls in the pooled
+    driver waves beside the company's; suppressed below the minimum base."""
+    from . import metrics
+    frame, _ = _scorecard_frame(ctx, ctx.scope("contacts"))
+    company, _ = _scorecard_frame(ctx, ctx.company("contacts"))
+    rows = []
+    for item in [i for i in QA_ITEMS if i in frame.columns]:
+        if frame[item].notna().sum() == 0:
+            continue        # this scope's calls are not evaluated on the item
+        own = metrics.mean(frame[item], scale=(1, 5), min_base=ctx.min_base, confidence=ctx.confidence)
+        ref = metrics.mean(company[item], scale=(1, 5), min_base=ctx.min_base,
+                           confidence=ctx.confidence)
+        rows.append({"item": item, "value": own.value, "ci_low": own.ci_low, "ci_high": own.ci_high,
+                     "n": own.n, "suppressed": own.suppressed, "company": ref.value})
+    return pd.DataFrame(rows)
+
+
+def _scorecard_frame(ctx: ReportContext, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    waves = waves_of(ctx.company("contacts"))
+    i = waves.index(ctx.period)
+    pool = waves[max(0, i - ctx.options.get("driver_waves", 4) + 1): i + 1]
+    return frame.loc[frame["wave"].astype(str).isin(pool)], pool
+
+
+def scorecard_drivers(ctx: ReportContext):
+    """Relative importance (LMG, bootstrap CI) of the call-quality items for post-contact CSAT
+    among the team's evaluated and surveyed calls; the company's when the team has fewer than
+    ``DRIVER_MIN_BASE``. Returns (result or None, scope label)."""
+    if "qa_drivers" in ctx.cache:
+        return ctx.cache["qa_drivers"]
+    from . import drivers
+    import warnings
+    out = (None, None)
+    for label, frame in ((ctx.label, ctx.scope("contacts")), ("Company", ctx.company("contacts"))):
+        sub, _ = _scorecard_frame(ctx, frame)
+        items = [q for q in QA_ITEMS if q in sub.columns]
+        used = sub.dropna(subset=[*items, "csat"]) if items and "csat" in sub else sub.iloc[:0]
+        if len(used) >= max(DRIVER_MIN_BASE, ctx.min_base):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CXWarning)
+                res = drivers.analyze(used, "csat", items, bootstrap=ctx.options.get("bootstrap", 200),
+                                      seed=ctx.seed, conf=ctx.confidence, progress=False)
+            out = (res, label)
+            break
+        if label == ctx.label and ctx.segment is None:
+            continue
+    ctx.cache["qa_drivers"] = out
+    return out
+
+
+def show_scorecard(ctx: ReportContext) -> None:
+    """The team's call-quality items and whether they drive its customers' satisfaction."""
+    if _suppressed_note(ctx):
+        return
+    table = scorecard_table(ctx)
+    _, pool = _scorecard_frame(ctx, ctx.company("contacts"))
+    if table.empty or table["n"].max() == 0:
+        _md(f"_{ctx.label}'s calls are not quality-evaluated (no scorecard items in "
+            f"{pool[0]}–{pool[-1]})._")
+        return
+    pct = round(100 * ctx.confidence)
+    shown = pd.DataFrame({
+        "item": table["item"].str.removeprefix("qa_").str.replace("_", " "),
+        f"{ctx.label}": ["suppressed" if s else f"{v:.2f} ({lo:.2f} to {hi:.2f})" for v, lo, hi, s in
+                         zip(table["value"], table["ci_low"], table["ci_high"], table["suppressed"])],
+        "evaluated calls": table["n"]})
+    if ctx.segment is not None:
+        shown["company"] = table["company"].map(lambda v: f"{v:.2f}")
+    _html(_table_html(shown, note=f"Mean score 1–5 with {pct}% CI, calls evaluated in "
+                                  f"{pool[0]}–{pool[-1]}."))
+    res, scope = scorecard_drivers(ctx)
+    if res is None:
+        _md(f"_Too few evaluated calls with a post-contact survey (< {DRIVER_MIN_BASE}) to tell "
+            "which items drive satisfaction._")
+        return
+    imp = res.importance
+    weak = [i for i in imp.index if imp.loc[i, "share_ci_low"] < 0.02]
+    strong = [i for i in imp.sort_values("share", ascending=False).index if i not in weak]
+    where = "this team's" if scope == ctx.label and ctx.segment is not None else "the company's"
+    note = ("" if scope == ctx.label else f" ({ctx.label} has too few evaluated and surveyed calls; "
+            "the company-wide analysis is shown)")
+    _md(f"Which scorecard items drive post-contact CSAT in {where} calls{note}: LMG relative "
+        f"importance from {res.n:,} calls (R² = {res.r2:.2f}).")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7.5, 0.4 * len(imp) + 1.5))
+    res.plot(ax=ax)
+    ax.set_title("Share of explained CSAT variance by scorecard item (with CI)")
+    _show_figure(fig)
+    nice = lambda xs: ", ".join(x.removeprefix("qa_").replace("_", " ") for x in xs)  # noqa: E731
+    if strong:
+        _md(f"**Drive satisfaction:** {nice(strong)}.")
+    if weak:
+        _md(f"**Scored but not shown to drive satisfaction** (share interval reaches below 2%): "
+            f"{nice(weak)}. Keep them for compliance if needed, but do not coach for CSAT on them.")
+
+
+# -- engagement pulse ---------------------------------------------------------------------------
+
+def engagement_table(ctx: ReportContext) -> pd.DataFrame:
+    """Engagement (mean 1–5) and eNPS of the team's pulse answers pooled over the report's
+    waves, beside the company's; suppressed below the minimum base."""
+    from . import metrics
+    if not ctx.has_scope("pulse"):
+        return pd.DataFrame()
+    rows = []
+    for label, frame in ((ctx.label, ctx.scope("pulse")), ("Company", ctx.company("pulse"))):
+        sub = frame.loc[frame["wave"].astype(str).isin(ctx.waves)]
+        eng = metrics.mean(sub["engagement"], scale=(1, 5), min_base=ctx.min_base,
+                           confidence=ctx.confidence)
+        enps = metrics.nps(sub["enps"], min_base=ctx.min_base, confidence=ctx.confidence)
+        for name, res in (("engagement", eng), ("eNPS", enps)):
+            rows.append({"scope": label, "measure": name, "value": res.value, "ci_low": res.ci_low,
+                         "ci_high": res.ci_high, "n": res.n, "suppressed": res.suppressed})
+        if ctx.segment is None:
+            break
+    return pd.DataFrame(rows)
+
+
+def engagement_link(ctx: ReportContext) -> dict | None:
+    """Company-wide link of team engagement to team CSAT: weighted least squares of each
+    team-quarter's post-contact CSAT (% 4–5) on its mean engagement (weights: CSAT answers).
+    Returns slope (CSAT points per engagement point) with its interval, or None."""
+    import statsmodels.api as sm
+    data = ctx.data
+    if data.pulse is None or data.contacts is None:
+        return None
+    eng = data.pulse.groupby(["team", "wave"])["engagement"].agg(["mean", "size"])
+    c = data.contacts.dropna(subset=["csat"])
+    csat = c.assign(top=(c["csat"] >= 4) * 100.0).groupby(["team", "wave"])["top"].agg(["mean", "size"])
+    both = eng.join(csat, lsuffix="_eng", rsuffix="_csat", how="inner")
+    both = both.loc[(both["size_eng"] >= 3) & (both["size_csat"] >= 10)]
+    if len(both) < 10:
+        return None
+    X = sm.add_constant(both["mean_eng"].to_numpy())
+    fit = sm.WLS(both["mean_csat"].to_numpy(), X, weights=both["size_csat"].to_numpy()).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(both.index.get_level_values(0))[0]})
+    lo, hi = fit.conf_int(alpha=1 - ctx.confidence)[1]
+    return {"slope": float(fit.params[1]), "ci_low": float(lo), "ci_high": float(hi),
+            "points": int(len(both)), "teams": int(both.index.get_level_values(0).nunique())}
+
+
+def show_engagement(ctx: ReportContext) -> None:
+    """The team's engagement pulse and the company-wide link of engagement to CSAT."""
+    if _suppressed_note(ctx):
+        return
+    table = engagement_table(ctx)
+    if table.empty:
+        _md("_No employee pulse for this scope._")
+        return
+    pct = round(100 * ctx.confidence)
+    fmt = {"engagement": lambda v: f"{v:.2f}", "eNPS": lambda v: f"{v:+.1f}".replace("-", "−")}
+    shown = pd.DataFrame({
+        "scope": table["scope"], "measure": table["measure"],
+        "value": ["suppressed" if s else fmt[m](v) for m, v, s in
+                  zip(table["measure"], table["value"], table["suppressed"])],
+        f"{pct}% CI": ["" if s else f"{fmt[m](lo)} to {fmt[m](hi)}" for m, lo, hi, s in
+                       zip(table["measure"], table["ci_low"], table["ci_high"], table["suppressed"])],
+        "answers": table["n"]})
+    _html(_table_html(shown, note=f"Pulse answers pooled over {ctx.waves[0]}–{ctx.waves[-1]} "
+                                  "(teams are small; one quarter alone is below the base)."))
+    link = engagement_link(ctx)
+    if link is not None:
+        verdict = ("a link larger than the noise" if link["ci_low"] > 0 or link["ci_high"] < 0
+                   else "not distinguishable from no link")
+        _md(f"Across the company ({link['teams']} teams, {link['points']} team-quarters), a team "
+            f"whose engagement is one point higher has post-contact CSAT "
+            f"**{link['slope']:+.1f} points** higher ({pct}% CI {link['ci_low']:+.1f} to "
+            f"{link['ci_high']:+.1f}; {verdict})."
+            + (" Engagement is worth managing as a CX lever." if link["ci_low"] > 0 else ""))
