@@ -190,6 +190,11 @@ def _to_number(answer, what: str) -> float:
     return number
 
 
+def _given(value: float) -> str:
+    """The learner's number as typed-ish: up to 6 significant digits, thousands separated."""
+    return f"{value:,.6g}"
+
+
 class NumericExercise(Exercise):
     """A number (or a labelled set of numbers, e.g. one per region) within a tolerance.
 
@@ -237,11 +242,11 @@ class NumericExercise(Exercise):
             return self._outcome(CORRECT, f"{text} {self.explain}".strip())
         for mistake, wrong in self._mistake_values():
             if not isinstance(wrong, pd.Series) and self._close(value, float(wrong)):
-                return self._outcome(INCORRECT, f"you gave {self._fmt(value)}. {mistake.message}")
+                return self._outcome(INCORRECT, f"you gave {_given(value)}. {mistake.message}")
         return self._outcome(INCORRECT, self._generic(value, expected))
 
     def _generic(self, value: float, expected: float) -> str:
-        given = f"you gave {self._fmt(value)}."
+        given = f"you gave {_given(value)}."
         if self.percent and expected != 0 and self._close(value * 100, expected):
             return (f"{given} That looks like a fraction (0–1). Report it as a percentage or on "
                     "the −100..+100 scale: multiply by 100.")
@@ -298,7 +303,7 @@ class NumericExercise(Exercise):
             return self._outcome(INCORRECT, "these look like fractions (0–1): multiply by 100.")
         wrong_labels = [k for k in exp.index if not self._close(got[k], exp[k])]
         return self._outcome(INCORRECT, f"{len(wrong_labels)} of {len(exp)} values differ "
-                             f"(e.g. {wrong_labels[0]}: you gave {self._fmt(got[wrong_labels[0]])}).")
+                             f"(e.g. {wrong_labels[0]}: you gave {_given(got[wrong_labels[0]])}).")
 
 
 # --------------------------------------------------------------------------- choices
@@ -433,22 +438,29 @@ class FunctionExercise(Exercise):
         self.abs_tol = abs_tol
         self.explain = explain
 
+    @staticmethod
+    def _call_case(fn, args):
+        try:
+            return fn(*args)
+        except Exception as err:  # the learner's code may fail in any way
+            shown = ", ".join(_short(a) for a in args)
+            raise _Reject(f"your function raised {type(err).__name__}: {err} when called "
+                          f"with {shown}.") from None
+
     def _results(self, fn) -> list[float]:
-        out = []
-        for args, _ in self.cases:
-            try:
-                result = fn(*args)
-            except Exception as err:  # the learner's code may fail in any way
-                shown = ", ".join(_short(a) for a in args)
-                raise _Reject(f"your function raised {type(err).__name__}: {err} when called "
-                              f"with {shown}.") from None
-            out.append(_to_number(result, "the function's result"))
-        return out
+        return [_to_number(self._call_case(fn, args), "the function's result")
+                for args, _ in self.cases]
 
     def _grade(self, answer) -> Outcome:
         if not callable(answer):
             raise _Reject(f"give the function itself (e.g. check(my_nps)), not its result; you "
                           f"gave a {type(answer).__name__}.")
+        first = self._call_case(answer, self.cases[0][0])
+        if first is Ellipsis:
+            return self._outcome(UNANSWERED, "your function still returns `...`: write its body, "
+                                 f"run the cell again. Stuck? Try {self._call('hint')}.")
+        if first is None:
+            raise _Reject("your function returns None: did you forget the `return` line?")
         got = self._results(answer)
         want = [float(e) for _, e in self.cases]
         if all(abs(g - w) <= self.abs_tol for g, w in zip(got, want)):
@@ -672,8 +684,8 @@ _ex00_q1 = NumericExercise(
     explain="Active and former customers together: one row each.")
 
 _ex00_q2 = NumericExercise(
-    lambda c: 100 * c.customers["churned"].mean(), abs_tol=0.05, fmt="{:.1f}", percent=True,
-    what="the share of customers who have left, in %",
+    lambda c: 100 * c.customers["churned"].mean(), abs_tol=0.05, fmt="{:.1f} %", percent=True,
+    what="the share of customers who have left",
     prompt="What percentage of the customers in the table have left Kestrel (churned)?",
     mistakes=[
         Mistake("count", lambda c: float(c.customers["churned"].sum()),
@@ -749,22 +761,6 @@ ex00 = ExerciseSet("00_start_here", q0=_ex00_q0, q1=_ex00_q1, q2=_ex00_q2, q3=_e
 
 
 # ============================================================ 01 goals and metrics
-OBSERVATION_END = pd.Timestamp("2026-09-30")
-A_YEAR_BEFORE = pd.Timestamp("2025-09-30")
-
-
-def _at_risk_a_year_ago(c) -> pd.DataFrame:
-    cu = c.customers
-    active = (cu["start_date"] <= A_YEAR_BEFORE) & (cu["end_date"].isna()
-                                                     | (cu["end_date"] > A_YEAR_BEFORE))
-    return cu[active]
-
-
-def _retention_12m(c) -> float:
-    cohort = _at_risk_a_year_ago(c)
-    return 100 * float((cohort["end_date"].isna() | (cohort["end_date"] > OBSERVATION_END)).mean())
-
-
 _ex01_q1 = ChoiceExercise(
     {"a": "Keep 90 % of customers for at least another year (12-month retention)",
      "b": "NPS of +25 by the end of next year",
@@ -784,24 +780,30 @@ _ex01_q1 = ChoiceExercise(
     explain="retention, revenue and lifetime value. NPS and CSAT are CX goals: worth having "
             "only if linked to these.")
 
+def _mrr(c) -> float:
+    cu = c.customers
+    return float(cu.loc[cu["churned"] == 0, "monthly_revenue"].sum())
+
+
 _ex01_q2 = NumericExercise(
-    _retention_12m, abs_tol=0.05, fmt="{:.1f}", percent=True,
-    what="12-month retention, in %",
-    prompt=f"Of the customers active on {A_YEAR_BEFORE:%Y-%m-%d}, what percentage were still "
-           f"customers on {OBSERVATION_END:%Y-%m-%d}?",
+    _mrr, abs_tol=0.5, fmt="€{:,.0f}", what="monthly recurring revenue",
+    prompt="What is Kestrel's monthly recurring revenue (MRR): the monthly revenue of all "
+           "customers still active?",
     mistakes=[
-        Mistake("all-time share", lambda c: 100 * (1 - c.customers["churned"].mean()),
-                "That is the share of ALL customers ever who are still active: it mixes people "
-                "who joined last month with people who left in 2015. A retention rate needs a "
-                "cohort: the customers active a year ago."),
-        Mistake("churn rate", lambda c: 100 - _retention_12m(c),
-                "That is the 12-month CHURN rate (the share who left). Retention = 100 − churn."),
+        Mistake("everyone", lambda c: float(c.customers["monthly_revenue"].sum()),
+                "That includes the customers who have left (churned = 1): they no longer pay. "
+                "Keep the active customers only."),
+        Mistake("ARPU", lambda c: float(c.customers.loc[c.customers["churned"] == 0,
+                                                        "monthly_revenue"].mean()),
+                "That is the AVERAGE revenue per active customer (ARPU). MRR is the total: "
+                ".sum() instead of .mean()."),
+        Mistake("annual", lambda c: 12 * _mrr(c),
+                "That is a year's revenue. The question asks for one month."),
     ],
-    hints=["`cohort` already holds the customers active a year ago. A customer is still with "
-           "us if end_date is empty: cohort['end_date'].isna().",
-           "The mean of a True/False column is the share of True."],
-    solution="retention_12m = 100 * cohort['end_date'].isna().mean()",
-    explain="About one customer in seven to eight leaves each year.")
+    hints=["`active` already holds the customers still with Kestrel.",
+           "active['monthly_revenue'].sum()"],
+    solution="mrr = active['monthly_revenue'].sum()",
+    explain="The revenue that retention protects: every point of churn is a slice of it.")
 
 _ex01_q3 = FunctionExercise(
     [(([10, 9, 8, 7, 6, 0],), 0.0),
@@ -833,8 +835,8 @@ _ex01_q4 = NumericExercise(
     explain="A single number, though: how sure are we of it? cx.metrics.nps tells us.")
 
 _ex01_q5 = NumericExercise(
-    lambda c: _csat(_wave(c.survey)["osat"]), abs_tol=0.05, fmt="{:.1f}", percent=True,
-    what=f"CSAT in {LATEST}, in %", mistakes=_csat_mistakes(lambda c: _wave(c.survey)["osat"]),
+    lambda c: _csat(_wave(c.survey)["osat"]), abs_tol=0.05, fmt="{:.1f} %", percent=True,
+    what=f"CSAT in {LATEST}", mistakes=_csat_mistakes(lambda c: _wave(c.survey)["osat"]),
     prompt=f"What is the relationship CSAT in {LATEST}: the % of respondents answering 4 or 5 "
            "to overall satisfaction (osat, 1–5)?",
     hints=["(latest['osat'] >= 4) is True for a satisfied answer; its mean is the share."],
@@ -952,8 +954,8 @@ def _agents_suppressed(c, min_base: int = 30) -> int:
 
 
 _ex02_q1 = NumericExercise(
-    _margin, abs_tol=0.05, fmt="±{:.2f}", percent=True,
-    what=f"the 95 % margin of error of NPS in {LATEST}, in NPS points",
+    _margin, abs_tol=0.01, fmt="±{:.2f} points", percent=True,
+    what=f"the 95 % margin of error of the {LATEST} NPS",
     mistakes=_margin_mistakes(),
     prompt=f"Compute the 95 % margin of error of the {LATEST} NPS with the formula "
            "1.96 × 100 × √((p + d − (p − d)²) / n).",
@@ -965,7 +967,7 @@ _ex02_q1 = NumericExercise(
             "better 'score' interval).")
 
 _ex02_q2 = NumericExercise(
-    _n_for_margin, abs_tol=1, rel_tol=0.01, fmt="{:,.0f}", what="the responses needed",
+    _n_for_margin, abs_tol=1, rel_tol=0.01, fmt="{:,.0f}", what="the number of answers needed",
     prompt="How many responses would a ±3-point margin of error need, with the same shares?",
     mistakes=[Mistake("not squared", lambda c: _Z95 * _nps_sd(*_nps_parts(_ltr(c))[:2]) / 3,
                       "You forgot to square: n = (1.96 × SD / margin)²."),

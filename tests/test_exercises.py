@@ -152,6 +152,8 @@ def test_function_exercise_runs_the_learners_function():
     assert out.status == "incorrect" and "ZeroDivisionError" in out.message
     assert "returns 0, but the answer is 75" in ex.evaluate(lambda s: 0.0).message
     assert "not its result" in ex.evaluate(12.5).message
+    assert ex.evaluate(lambda s: ...).status == "unanswered"  # the learner copy's stub
+    assert "forget the `return`" in ex.evaluate(lambda s: None).message
 
 
 def test_plot_exercise_wants_title_labels_and_data():
@@ -186,3 +188,163 @@ def test_exercise_set_names_its_questions():
     assert s.q1.label == "Q1" and s.q2.label == "Q2" and len(s) == 2
     assert "ex07.q1.hint()" in s.q1.evaluate(...).message
     assert "07_demo" in repr(s)
+
+
+# =========================================================================== the course's exercises
+# Right answers come from cx.metrics (score/Wilson/t machinery, counts inside the package), the
+# exercise's expected values from plain pandas inside cxlab.exercises: agreement checks both.
+# Wrong answers are produced here by the mistaken recipe itself.
+
+import cxlab as cx  # noqa: E402
+from cxlab.exercises import ex00, ex01, ex02  # noqa: E402
+
+ALL = [(f"{s.notebook[:2]}.{k}", q) for s in (ex00, ex01, ex02) for k, q in s]
+
+
+@pytest.fixture(scope="module")
+def company():
+    return cx.datasets.load("kestrel")
+
+
+def _accepts(ex, answer):
+    out = ex.evaluate(answer)
+    assert out.correct, f"{ex.label} rejected the right answer {answer!r}: {out.message}"
+
+
+def _rejects(ex, answer, fragment):
+    out = ex.evaluate(answer)
+    assert out.status == "incorrect", f"{ex.label} accepted the wrong answer {answer!r}"
+    assert fragment in out.message, f"{ex.label}: expected {fragment!r} in {out.message!r}"
+
+
+@pytest.mark.parametrize("name, ex", ALL, ids=[n for n, _ in ALL])
+def test_every_exercise_handles_a_blank_and_has_help(name, ex, capsys):
+    assert ex.evaluate(...).status == "unanswered"
+    ex.check(...)  # what a fresh learner copy runs: prints, never raises
+    assert "Not answered yet" in capsys.readouterr().out
+    assert ex.prompt and ex.hints and ex.solution_text, f"{name} lacks prompt, hints or solution"
+
+
+@pytest.mark.parametrize("name, ex", [(n, q) for n, q in ALL if isinstance(q, X.NumericExercise)],
+                         ids=[n for n, q in ALL if isinstance(q, X.NumericExercise)])
+def test_every_numeric_mistake_is_distinguishable_on_the_bundled_data(name, ex):
+    """Each typical mistake gives a value outside the tolerance of the right one (and of the other
+    mistakes), so its specific message is reachable."""
+    expected = float(ex.expected)
+    values = [float(v) for _, v in ex._mistake_values()]
+    for (mistake, _), v in zip(ex._mistake_values(), values):
+        assert not ex._close(v, expected), f"{name}: mistake {mistake.name!r} equals the answer"
+        assert ex.evaluate(v).message.endswith(mistake.message) or any(
+            ex._close(v, w) for w in values[:values.index(v)]), name
+
+
+def test_ex00_counts_and_shares(company):
+    cu, survey = company.customers, company.survey
+    _accepts(ex00.q1, cu["customer_id"].nunique())
+    _rejects(ex00.q1, len(survey), "RESPONSES")
+    _rejects(ex00.q1, int((cu["churned"] == 0).sum()), "only the active")
+    churn = cx.metrics.top_box(cu["churned"], top=(1,), scale=(0, 1))
+    _accepts(ex00.q2, churn.value)
+    _rejects(ex00.q2, churn.value / 100, "fraction")
+    _rejects(ex00.q2, 100 - churn.value, "still active")
+    by_wave = cx.metrics.table(survey, "ltr", by="wave").set_index("wave")
+    _accepts(ex00.q3, by_wave.loc["2026Q3", "n"])
+    _rejects(ex00.q3, len(survey), "all waves")
+    largest = cu.groupby("region").size().sort_values().index[-1]
+    _accepts(ex00.q4, largest)
+    _accepts(ex00.q4, largest.upper())
+    _rejects(ex00.q4, cu.groupby("region").size().sort_values().index[0], "should not be")
+    _accepts(ex00.q5, "c")
+    _rejects(ex00.q5, "b", "RELATIONSHIP")
+
+
+def test_ex01_business_goals(company):
+    cu = company.customers
+    _accepts(ex01.q1, "a, c, e")
+    _rejects(ex01.q1, "a, b, c, e", "CX goal")
+    mrr = cu.groupby("churned")["monthly_revenue"].sum().loc[0]
+    _accepts(ex01.q2, mrr)
+    _rejects(ex01.q2, cu["monthly_revenue"].sum(), "churned = 1")
+    _rejects(ex01.q2, 12 * mrr, "a year")
+
+
+# Wrong NPS recipes, written independently of the exercise module.
+def nps_counts(s):
+    s = pd.Series(s, dtype=float).dropna()
+    return float((s >= 9).sum() - (s <= 6).sum())
+
+
+def nps_fraction(s):
+    return cx.metrics.nps(pd.Series(s, dtype=float), min_base=0).value / 100
+
+
+def nps_passives_as_detractors(s):
+    s = pd.Series(s, dtype=float).dropna()
+    return 100 * ((s >= 9).mean() - (s < 9).mean())
+
+
+def test_ex01_nps_function(company):
+    def via_package(scores):
+        return cx.metrics.nps(pd.Series(scores, dtype=float), min_base=0).value
+
+    # the test cases' expected values agree with cx.metrics (an independent implementation)
+    for args, expected in ex01.q3.cases:
+        assert via_package(*args) == pytest.approx(expected, abs=1e-9)
+    _accepts(ex01.q3, via_package)
+    _accepts(ex01.q3, right_nps)
+    _rejects(ex01.q3, nps_counts, "NUMBER of detractors")
+    _rejects(ex01.q3, nps_fraction, "−1..+1")
+    _rejects(ex01.q3, nps_passives_as_detractors, "passives (7–8) were counted as detractors")
+    _rejects(ex01.q3, lambda s: pd.Series(s).mean(), "mean likelihood")
+
+
+def test_ex01_nps_csat_enps_of_the_latest_wave(company):
+    latest = company.survey[company.survey["wave"] == "2026Q3"]
+    result = cx.metrics.nps(latest["ltr"])
+    _accepts(ex01.q4, result.value)
+    _accepts(ex01.q4, result)               # the MetricResult itself
+    _accepts(ex01.q4, round(result.value, 1))
+    _rejects(ex01.q4, nps_counts(latest["ltr"]), "NUMBER of detractors")
+    _rejects(ex01.q4, nps_fraction(latest["ltr"]), "−1..+1")
+    _rejects(ex01.q4, nps_passives_as_detractors(latest["ltr"]), "passives (7–8)")
+    csat = cx.metrics.csat(latest["osat"])
+    _accepts(ex01.q5, csat.value)
+    _rejects(ex01.q5, latest["osat"].mean(), "mean satisfaction")
+    _rejects(ex01.q5, csat.value / 100, "fraction")
+    _rejects(ex01.q5, cx.metrics.top_box(latest["osat"], top=(5,), scale=(1, 5)).value, "only the 5s")
+    pulse = company.pulse[company.pulse["wave"] == "2026Q3"]
+    _accepts(ex01.q6, cx.metrics.nps(pulse["enps"]).value)
+    _rejects(ex01.q6, nps_counts(pulse["enps"]), "NUMBER of detractors")
+
+
+def test_ex02_margin_and_sample_size(company):
+    latest = company.survey[company.survey["wave"] == "2026Q3"]
+    wald = cx.metrics.nps(latest["ltr"], method="wald")
+    half_width = (wald.ci_high - wald.ci_low) / 2
+    _accepts(ex02.q1, half_width)
+    _rejects(ex02.q1, half_width / 1.959964, "standard error")
+    _rejects(ex02.q1, half_width / 100, "fraction")
+    # brute force: the smallest base whose Wald margin at the same shares is <= 3 points
+    p, d = (latest["ltr"] >= 9).mean(), (latest["ltr"] <= 6).mean()
+    bases = np.arange(100, 20_000)
+    lo, hi = cx.metrics.nps_ci(p * bases, d * bases, bases, method="wald")
+    needed = bases[np.argmax((hi - lo) / 2 <= 3)]
+    _accepts(ex02.q2, needed)
+    _rejects(ex02.q2, np.sqrt(needed), "forgot to square")
+
+
+def test_ex02_suppression_and_significance(company):
+    contacts = company.contacts[company.contacts["wave"] == "2026Q3"]
+    agents = cx.metrics.table(contacts, "csat", metric="csat", by="agent_id")
+    _accepts(ex02.q3, agents["suppressed"].sum())
+    _rejects(ex02.q3, (~agents["suppressed"]).sum(), "CAN be published")
+    change = cx.metrics.change(company.survey, "ltr", previous="2026Q1", current="2026Q2",
+                               by="region")
+    significant = list(change.loc[change["significant"], "region"])
+    assert significant, "the course expects the South's drop in 2026Q2 to be significant"
+    _accepts(ex02.q4, significant)
+    naive = list(change.loc[change["difference"].abs() >= 5, "region"])
+    assert set(naive) != set(significant), "the teaching point (noise ≥ 5 points) is gone"
+    _rejects(ex02.q4, naive, "within the noise")
+    _accepts(ex02.q5, "b")
+    _rejects(ex02.q5, "a", "cries wolf")
