@@ -79,7 +79,8 @@ TEMPLATES: dict[str, TemplateSpec] = {
     "team_scorecard": TemplateSpec(
         "team_scorecard", "team_scorecard.ipynb", "Front-line team scorecard",
         table="contacts", base_column="csat", default_by="team",
-        parameters=_COMMON + ("waves", "driver_waves", "csat_target", "fcr_target", "ces_target")),
+        parameters=_COMMON + ("waves", "driver_waves", "bootstrap", "csat_target", "fcr_target",
+                               "ces_target")),
 }
 
 
