@@ -557,7 +557,19 @@ def _open_source(path, fmt, *, sheet, delimiter, encoding, decimal, header_rows,
     info: dict = {"source": str(path), "format": fmt, "variable_labels": {}, "value_labels": {},
                   "user_missing": {}}
     usecols = list(usecols) if usecols is not None else None
+    try:
+        chunks = _open_chunks(path, fmt, info, sheet=sheet, delimiter=delimiter,
+                              encoding=encoding, decimal=decimal, header_rows=header_rows,
+                              usecols=usecols, chunksize=chunksize)
+    except CXDataError:
+        raise
+    except _read_errors() as err:
+        raise _wrap(path, fmt, err) from err
+    return _Source(path, fmt, info, chunks)
 
+
+def _open_chunks(path: Path, fmt: str, info: dict, *, sheet, delimiter, encoding, decimal,
+                 header_rows, usecols, chunksize):
     if fmt == "csv":
         cf = sniff_csv(path, encoding=encoding, delimiter=delimiter, header_rows=header_rows)
         info.update(encoding=cf.encoding, delimiter=cf.delimiter, decimal=decimal or cf.decimal,
@@ -626,7 +638,7 @@ def _open_source(path, fmt, *, sheet, delimiter, encoding, decimal, header_rows,
             chunks = iter([pf.read(columns=usecols).to_pandas()])
     else:  # pragma: no cover - _format_of guards this
         raise CXDataError(f"Unsupported format {fmt!r}.")
-    return _Source(path, fmt, info, chunks)
+    return chunks
 
 
 def _require(df: pd.DataFrame, cols, path: Path) -> None:

@@ -390,7 +390,12 @@ def load_schema(config: str | Path | Mapping, **overrides) -> StudySchema:
         base = path.resolve().parent
     spec = dict(spec or {})
     for key, value in overrides.items():
-        if value is not None:
+        if value is None:
+            continue
+        if key in ("methods", "bootstrap", "seed", "confidence"):
+            spec["analysis"] = {**dict(spec.get("analysis") or {}), key: value}
+            spec.pop(key, None)
+        else:
             spec[key] = value
     return StudySchema.from_dict(spec, base_dir=base)
 
@@ -1653,3 +1658,331 @@ def run(schema: StudySchema | str | Path | Mapping, data: pd.DataFrame | None = 
                     "importance": segment_importance(sd, by, comp)}
     return StudyResult(schema, sd, report, outcome_summary(sd), outcome_distribution(sd), comp,
                        quadrant(sd, comp), segs, retention_link(sd))
+
+
+# =========================================================================== notebook display
+# The template's cells are one call each; the logic lives above and is unit-tested.
+
+def _show(obj) -> None:
+    try:
+        from IPython import get_ipython
+        inside = get_ipython() is not None
+    except ImportError:  # pragma: no cover
+        inside = False
+    if inside:
+        from IPython.display import display
+        display(obj)
+    else:
+        print(getattr(obj, "data", obj))
+
+
+def _md(text: str) -> None:
+    from IPython.display import Markdown
+    _show(Markdown(text))
+
+
+def _fig(ax) -> None:
+    import matplotlib.pyplot as plt
+    fig = ax.figure
+    fig.tight_layout()
+    _show(fig)
+    plt.close(fig)
+
+
+def _fmt_table(frame: pd.DataFrame, digits: int = 3, index: bool = False):
+    """An HTML table (no row numbers unless ``index``), floats rounded, missing shown as '–'."""
+    from IPython.display import HTML
+    out = frame.copy()
+    for c in out.columns:
+        if pd.api.types.is_float_dtype(out[c]):
+            out[c] = out[c].round(digits)
+    html = out.to_html(index=index, border=0, na_rep="–", escape=True,
+                       float_format=lambda v: f"{v:,.{digits}f}")
+    return HTML(html)
+
+
+def start(config: str | Path | Mapping, bootstrap: int | None = None,
+          progress: bool = False) -> StudyResult:
+    """Notebook entry: read the configuration (a path is looked up from the working folder, then
+    from the repository root), run the study and set up the figures' style."""
+    import matplotlib
+    import seaborn as sns
+    sns.set_theme(style="whitegrid", context="notebook")
+    matplotlib.rcParams.update({"figure.dpi": 110, "axes.titleweight": "bold"})
+    if not isinstance(config, Mapping):
+        path = Path(config)
+        if not path.exists():
+            alt = Path(__file__).resolve().parents[1] / path
+            path = alt if alt.exists() else path
+        config = path
+    schema = load_schema(config, bootstrap=bootstrap)
+    return run(schema, progress=progress)
+
+
+def _source_label(schema: StudySchema) -> str:
+    spec = schema.data
+    if isinstance(spec, Mapping) and spec.get("dataset"):
+        return f"bundled dataset {spec['dataset']}" + (f" ({spec['table']})" if spec.get("table")
+                                                        else "")
+    if isinstance(spec, Mapping):
+        spec = spec.get("path")
+    return Path(str(spec)).name
+
+
+def show_header(res: StudyResult) -> None:
+    s = res.schema
+    o = s.outcome
+    kind = {"nps": "likelihood to recommend (0–10)", "binary": "a yes/no outcome",
+            "rating": f"a {o.scale[0]:g}–{o.scale[1]:g} rating" if o.scale else "a rating"}[o.kind]
+    _md(f"# {s.title}\n\nOutcome **{o.label or o.column}** ({kind}); {len(s.drivers)} drivers"
+        + (f" in {len(s.groups)} groups" if s.groups else "")
+        + (f"; segments: {', '.join(s.segments)}" if s.segments else "")
+        + f". Data: {_source_label(s)}"
+        + (f", filter {s.filter}" if s.filter else "") + ".")
+
+
+def show_quality(res: StudyResult) -> None:
+    """Validation report, every exclusion counted, and what the reader recoded."""
+    rep = res.report
+    _md(f"**{rep.n_rows:,} rows checked; {rep.usable_rows:,} usable for the driver analysis.** "
+        f"{len(rep.errors)} error(s), {len(rep.warnings)} warning(s).")
+    tab = rep.summary()
+    if len(tab):
+        _show(_fmt_table(tab))
+    _md("Missing values per study column:")
+    _show(_fmt_table(rep.columns.assign(share_missing=100 * rep.columns["share_missing"]), 1))
+    _md("Every row that leaves the analysis, and why:")
+    _show(_fmt_table(res.prepared.flow))
+    read = rep.read_report
+    if len(read):
+        _md("What the reader detected and recoded in the file:")
+        _show(_fmt_table(read))
+
+
+def show_outcome(res: StudyResult) -> None:
+    from . import plots
+    o = res.schema.outcome
+    cols = [c for c in ("metric", "value", "ci_low", "ci_high", "n", "n_missing")
+            if c in res.outcome.columns]
+    _show(_fmt_table(res.outcome[cols], 2))
+    ax = plots.outcome_distribution(res.distribution, title=f"Distribution of {o.label or o.column}",
+                                    xlabel=o.column)
+    _fig(ax)
+
+
+def show_importance(res: StudyResult) -> None:
+    from . import plots
+    comp = res.importance
+    primary = comp.results[comp.primary]
+    _md(f"**Primary method: {comp.primary}** — {primary.model}; R² = {primary.r2:.3f} "
+        f"({res.schema.confidence:.0%} CI {primary.r2_ci[0]:.3f}–{primary.r2_ci[1]:.3f}); "
+        f"n = {primary.n:,}. " + " ".join(comp.notes))
+    _fig(primary.plot())
+    top = comp.top(len(res.schema.drivers)).reset_index()
+    _show(_fmt_table(top, 3))
+    ag = comp.agreement()
+    _md("### All methods side by side\n\nShare of explained variance per driver and method. "
+        f"Agreement of the rankings (Kendall's W over {ag['methods']} methods): "
+        f"**{ag['kendall_w']:.2f}** (1 = identical). Top three under every method: "
+        + (", ".join(f"**{d}**" for d in ag["top3_all_methods"]) or "none") + ".")
+    _show(_fmt_table(comp.shares(), 3, index=True))
+    _fig(comp.plot())
+    grouped = comp.table[comp.table["grouped"] == True]  # noqa: E712
+    if len(grouped):
+        _md("Driver groups (LMG with each group as one player):")
+        _show(_fmt_table(grouped[["label", "driver", "share", "share_ci_low", "share_ci_high",
+                                  "rank"]].rename(columns={"driver": "group"}), 3))
+
+
+def show_quadrant(res: StudyResult) -> None:
+    from . import plots
+    q = res.quadrant
+    _show(_fmt_table(q.reset_index(), 3))
+    _fig(plots.quadrant(q))
+    fix = [d for d, r in q.iterrows() if r["quadrant"] == "Fix"]
+    if fix:
+        _md("**Act first on:** " + ", ".join(fix) + " — important and below average.")
+
+
+def show_segments(res: StudyResult) -> None:
+    from . import plots
+    if not res.segments:
+        _md("No segment columns were given (or all were skipped; see the data check).")
+        return
+    for by, part in res.segments.items():
+        _md(f"### By {by}")
+        m = part["metrics"]
+        cols = [c for c in (by, "metric", "n", "value", "ci_low", "ci_high", "suppressed")
+                if c in m.columns]
+        _show(_fmt_table(m[cols], 1))
+        _fig(plots.metric_intervals(m, x=by, ylabel=str(m["metric"].iloc[0]),
+                                    title=f"{res.schema.outcome.column} by {by}"))
+        _md("Mean driver rating per segment (blank: fewer answers than the minimum base):")
+        _show(_fmt_table(part["performance"], 2, index=True))
+        seg = part["importance"]
+        if seg is not None:
+            _md(f"Importance ({res.importance.primary}, share) per segment:")
+            _show(_fmt_table(seg.summary(), 3, index=True))
+
+
+def show_retention(res: StudyResult) -> None:
+    from . import plots
+    link = res.retention
+    if link is None:
+        _md("No customer-outcome file with a churn flag was given, so the link to retention "
+            "and value is not part of this study. Add `customers:` to the configuration.")
+        return
+    _md(" ".join(link.notes))
+    _show(_fmt_table(link.churn.table, 2))
+    _fig(plots.churn_rates_plot(link.churn))
+    if link.logit is not None:
+        t = link.logit.summary()
+        t = t[t["role"] != "intercept"] if "role" in t.columns else t
+        cols = [c for c in ("term", "odds_ratio", "ci_low", "ci_high", "p_value", "ame",
+                            "ame_ci_low", "ame_ci_high") if c in t.columns]
+        _md("Logistic model of churn on the outcome (odds ratio per point; average marginal "
+            "effect in percentage points):")
+        _show(_fmt_table(t[cols], 3))
+    if link.value is not None:
+        _md("### Value at stake")
+        _show(_fmt_table(link.value.summary(), 0))
+        _fig(plots.revenue_at_risk_plot(link.value))
+
+
+# =========================================================================== command line
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "notebooks" / "templates" / "driver_study.ipynb"
+#: Files larger than this are validated chunk by chunk (bounded memory) before the study runs.
+LARGE_FILE_BYTES = 200 * 1024 ** 2
+
+STUDY_EPILOG = """\
+examples:
+  cxlab study --config examples/study_kestrel.yaml --out reports/study_kestrel
+  cxlab study --config my_study.yaml --validate-only       check the data, write the report
+  cxlab study --config my_study.yaml --bootstrap 1000      more resamples for the intervals
+
+The data are checked first. Errors (out-of-scale ratings, text in numeric columns, duplicate
+ids, unknown columns, ...) stop the study: the report (OUT/validation.txt and .html) names the
+column, the values, the rows and the fix. Warnings go into the study.
+Writes OUT/index.html, OUT/driver_study.html (no code), OUT/driver_study.ipynb (executed),
+OUT/validation.txt|html and OUT/manifest.json.
+
+exit codes: 0 study written (or --validate-only and no errors), 1 the notebook failed,
+            2 the configuration or the data failed the checks.
+"""
+
+
+def add_arguments(parser) -> None:
+    """Fill an argparse parser with the ``cxlab study`` options."""
+    parser.add_argument("--config", required=True, help="study configuration (YAML)")
+    parser.add_argument("--out", default=None,
+                        help="output folder (default: reports/study_<config name>)")
+    parser.add_argument("--bootstrap", type=int, default=None,
+                        help="bootstrap resamples for the importance intervals (overrides the "
+                             "configuration)")
+    parser.add_argument("--validate-only", action="store_true",
+                        help="only check the data and write the validation report")
+    parser.add_argument("--chunksize", type=int, default=None,
+                        help="validate the survey file in chunks of this many rows (bounded "
+                             f"memory; automatic for files over {LARGE_FILE_BYTES >> 20} MB)")
+    parser.add_argument("--timeout", type=int, default=3600,
+                        help="seconds a notebook cell may run (default 3600)")
+
+
+def _data_file(schema: StudySchema) -> Path | None:
+    spec = schema.data
+    if isinstance(spec, Mapping):
+        spec = spec.get("path")
+    return _resolve(schema, spec) if spec else None
+
+
+def _validation_page(report: ValidationReport, title: str) -> str:
+    from . import reports
+    return reports._page(f"Data check: {title}", f'<div class="cx-page">{report.to_html()}</div>',
+                         subtitle="cxlab study validation", back="index.html")
+
+
+def run_cli(args) -> int:
+    """Runner of ``cxlab study`` (see :data:`STUDY_EPILOG`)."""
+    import datetime as dt
+    import json
+    import time
+
+    from . import __version__, reports
+    t0 = time.perf_counter()
+    config = Path(args.config).resolve()
+    schema = load_schema(config, bootstrap=args.bootstrap)
+    out = Path(args.out) if args.out else Path("reports") / f"study_{reports.slug(config.stem)}"
+    out.mkdir(parents=True, exist_ok=True)
+    path = _data_file(schema)
+    big = path is not None and path.exists() and path.stat().st_size > LARGE_FILE_BYTES
+    if args.chunksize or big:
+        report = validate_file(schema, path, chunksize=args.chunksize or 200_000)
+    else:
+        data, customers = load_data(schema)
+        report = validate(schema, data, customers)
+    reports.atomic_write(out / "validation.txt", report.to_text() + "\n")
+    reports.atomic_write(out / "validation.html", _validation_page(report, schema.title))
+    print(report.to_text())
+    manifest = {"title": schema.title, "config": str(config), "cxlab_version": __version__,
+                "data_file": str(path) if path else None,
+                "data_sha256": reports.files_sha256([path]) if path and path.exists() else None,
+                "started": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                "errors": len(report.errors), "warnings": len(report.warnings),
+                "rows": report.n_rows, "usable_rows": report.usable_rows}
+    status = 0
+    if report.errors:
+        print(f"\nThe study stops: fix the {len(report.errors)} error(s) above (also in "
+              f"{out / 'validation.txt'}).")
+        manifest["status"] = "invalid"
+        status = 2
+    elif args.validate_only:
+        manifest["status"] = "validated"
+    else:
+        job = {"name": "driver_study", "label": schema.title, "segment": None,
+               "template": str(TEMPLATE),
+               "parameters": {"config": str(config), "bootstrap": args.bootstrap,
+                              "progress": False},
+               "notebook": str(out / "driver_study.ipynb"), "notebook_rel": "driver_study.ipynb",
+               "html": str(out / "driver_study.html"), "html_rel": "driver_study.html",
+               "cwd": str(config.parent), "timeout": args.timeout, "title": schema.title,
+               "subtitle": "Driver study · data " + (path.name if path else _source_label(schema)),
+               "footer": f"cxlab {__version__} · config {config.name}", "kernel_name": None}
+        entry = reports.execute_job(job)
+        manifest.update(status=entry["status"], error=entry.get("error"),
+                        notebook_seconds=entry.get("seconds"))
+        if entry["status"] == "ok":
+            print(f"\nStudy written: {out / 'driver_study.html'}")
+        else:
+            print(f"\nThe study notebook failed: {entry.get('error')}. The executed notebook "
+                  f"({out / 'driver_study.ipynb'}) shows where.")
+            status = 1
+    manifest["seconds"] = round(time.perf_counter() - t0, 2)
+    reports.atomic_write(out / "manifest.json", json.dumps(manifest, indent=2, default=str) + "\n")
+    links = [("validation.html", "Data check")] + (
+        [("driver_study.html", "Driver study")] if (out / "driver_study.html").exists()
+        and manifest.get("status") == "ok" else [])
+    body = "".join(f'<div class="card"><h3><a href="{h}">{t}</a></h3></div>' for h, t in links)
+    reports.atomic_write(out / "index.html", reports._page(schema.title, f'<div class="cards">'
+                                                           f'{body}</div>', subtitle="cxlab study"))
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cxlab.study --config study.yaml --out reports/...`` (same as ``cxlab study``)."""
+    import argparse
+    import sys
+    parser = argparse.ArgumentParser(prog="cxlab study", epilog=STUDY_EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     description="Run a driver study on your own survey data.")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_cli(args)
+    except CXDataError as err:
+        print(f"cxlab study: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
