@@ -2137,3 +2137,92 @@ def show_engagement(ctx: ReportContext) -> None:
             f"**{link['slope']:+.1f} points** higher ({pct}% CI {link['ci_low']:+.1f} to "
             f"{link['ci_high']:+.1f}; {verdict})."
             + (" Engagement is worth managing as a CX lever." if link["ci_low"] > 0 else ""))
+
+
+# -- what-if: actions ranked by value -----------------------------------------------------------
+
+#: Touchpoints most customers rate: candidates for the what-if driver model (listwise rows).
+WHATIF_MAX_MISSING = 0.25
+WHATIF_DETRACTOR_SHARE = 0.2
+
+
+def actions_result(ctx: ReportContext):
+    """``cx.whatif.chain`` for the report's scope: raise each widely rated touchpoint by one point,
+    or move 20% of detractors to passive; driver → score → churn → 3-year value with bootstrap
+    intervals. None (with a note) when the scope cannot support the chain."""
+    if "whatif" in ctx.cache:
+        return ctx.cache["whatif"]
+    from . import whatif
+    out = None
+    if ctx.has_scope("customers") and ctx.has_scope("survey"):
+        survey = ctx.scope("survey")
+        drivers = [t for t in TOUCHPOINTS if t in survey.columns
+                   and survey[t].isna().mean() <= WHATIF_MAX_MISSING]
+        controls = [c for c in ("plan", "tenure_band", "segment") if c != ctx.by]
+        if drivers and len(survey) >= max(DRIVER_MIN_BASE, ctx.min_base):
+            actions = [whatif.raise_driver(d, 1.0, name=f"{_nice(d)} +1 point") for d in drivers]
+            actions.append(whatif.move_detractors(WHATIF_DETRACTOR_SHARE,
+                                                  name=f"{WHATIF_DETRACTOR_SHARE:.0%} of detractors "
+                                                       "won over to passive"))
+            scope = SimpleNamespace(customers=ctx.scope("customers"), survey=survey,
+                                    contacts=ctx.scope("contacts") if ctx.has_scope("contacts")
+                                    else None)
+            import warnings
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    out = whatif.chain(scope, actions, drivers, controls=controls,
+                                       bootstrap=ctx.options.get("bootstrap", 200), seed=ctx.seed,
+                                       confidence=ctx.confidence, progress=False)
+            except CXDataError as err:
+                ctx.notes.append(f"what-if chain not computed: {err}")
+    ctx.cache["whatif"] = out
+    return out
+
+
+def _nice(name: str) -> str:
+    return name.replace("_", " ").replace("selfservice", "self-service").capitalize()
+
+
+def actions_table(ctx: ReportContext) -> pd.DataFrame:
+    """The ``top_actions`` best actions by value (what-if chain), best first."""
+    res = actions_result(ctx)
+    if res is None:
+        return pd.DataFrame()
+    return res.table.head(ctx.options.get("top_actions", 5)).reset_index(drop=True)
+
+
+def show_actions(ctx: ReportContext) -> None:
+    """Top actions ranked by the value the what-if chain puts on them."""
+    if _suppressed_note(ctx):
+        return
+    res = actions_result(ctx)
+    if res is None:
+        _md("_The what-if chain needs customers with revenue and at least "
+            f"{max(DRIVER_MIN_BASE, ctx.min_base)} survey answers; not shown here._")
+        return
+    pct = round(100 * ctx.confidence)
+    top = actions_table(ctx)
+    eur = lambda v: f"€{v:,.0f}".replace("€-", "−€")  # noqa: E731
+    shown = pd.DataFrame({
+        "rank": top["rank"], "action": top["action"],
+        "score change": [f"{v:+.2f} ({lo:+.2f} to {hi:+.2f})" for v, lo, hi in
+                         zip(top["delta_score"], top["delta_score_ci_low"], top["delta_score_ci_high"])],
+        "churn change": [f"{v:+.2f} pts ({lo:+.2f} to {hi:+.2f})" for v, lo, hi in
+                         zip(top["delta_churn"], top["delta_churn_ci_low"], top["delta_churn_ci_high"])],
+        "customers kept": top["retained"].map(lambda v: f"{v:,.0f}"),
+        f"value ({pct}% CI)": [f"{eur(v)} ({eur(lo)} to {eur(hi)})" for v, lo, hi in
+                               zip(top["net_value"], top["net_ci_low"], top["net_ci_high"])],
+        "P(value > 0)": top["prob_positive"].map(lambda v: f"{v:.0%}")})
+    st = res.settings
+    _html(_table_html(shown, note=(
+        f"Chain: touchpoint rating → likelihood to recommend (regression) → churn (Cox model) → "
+        f"{st.get('years', 3)}-year customer value at {st.get('discount', 0.1):.0%} discount, for "
+        f"{st.get('customers', 0):,.0f} customers; revenue counted as margin; {st.get('bootstrap')} "
+        "bootstrap draws. Churn change in percentage points over 12 months.")))
+    sure = top.loc[top["net_ci_low"] > 0, "action"].tolist()
+    if sure:
+        _md(f"**Worth doing first** (value interval above zero): {', '.join(sure)}.")
+    else:
+        _md("_No action's value is clearly above zero at this base: treat the ranking as a "
+            "hypothesis to test, not a plan._")
