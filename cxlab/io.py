@@ -308,13 +308,20 @@ def _clean_text_column(s: pd.Series, na_text: set, col: str, report: list) -> pd
     comma_used = False
     if nums.isna().any():
         bad = rest[nums.isna()]
-        if bad.str.match(_DEC_COMMA).all():
-            conv = bad.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        comma = bad.str.match(_DEC_COMMA)
+        if comma.any():
+            conv = bad[comma].str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
             nums = nums.copy()
-            nums[bad.index] = pd.to_numeric(conv, errors="coerce")
-            comma_used = True
+            nums[conv.index] = pd.to_numeric(conv, errors="coerce")
+            comma_used = bool(comma.all())
     if nums.isna().any():
-        return s  # real text remains: keep the column as text so the validator can name it
+        # real text remains: keep the column as text so the validator can name it; in a mostly
+        # numeric column the answer codes still become missing (counted)
+        if nums.notna().mean() < 0.5 or not is_token.any():
+            return s
+        for token, n in txt[is_token].value_counts().items():
+            _add(report, col, "answer code text set to missing", token, n)
+        return s.where(~is_token)
     out = pd.Series(np.nan, index=s.index, dtype=float)
     out[rest.index] = nums.astype(float)
     if comma_used:

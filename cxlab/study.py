@@ -67,6 +67,7 @@ class Driver:
     scale: tuple[float, float] | None = None
     label: str | None = None
     group: str | None = None
+    reverse: bool = False         # the scale runs the other way (1 = best): use low + high − x
 
 
 @dataclass
@@ -130,7 +131,7 @@ class StudySchema:
     def join_on(self) -> str | None:
         if self.customers is None:
             return None
-        return self.customers.join_on or self.id or self.customers.id
+        return self.customers.join_on or self.customers.id
 
     def columns_needed(self) -> list[str]:
         cols = [self.outcome.column, *self.driver_columns, *self.segments, *self.filter]
@@ -319,9 +320,13 @@ def _parse_drivers(spec, default_scale) -> list[Driver]:
             elif isinstance(sub, (list, tuple)):
                 out.append(Driver(str(col), _parse_scale(sub, f"driver {col!r}")))
             elif isinstance(sub, Mapping):
-                _unknown(sub, {"scale", "label", "group"}, f"driver {col!r}")
+                _unknown(sub, {"scale", "label", "group", "reverse"}, f"driver {col!r}")
                 scale = _parse_scale(sub["scale"], f"driver {col!r}") if "scale" in sub else default
-                out.append(Driver(str(col), scale, sub.get("label"), sub.get("group")))
+                rev = bool(sub.get("reverse", False))
+                if rev and scale is None:
+                    raise CXDataError(f"Driver {col!r} has reverse: true but no scale; reversing "
+                                      "needs the scale's ends.")
+                out.append(Driver(str(col), scale, sub.get("label"), sub.get("group"), rev))
             else:
                 raise CXDataError(f"Driver {col!r}: give a scale [low, high] or a mapping "
                                   "{scale:, label:, group:}.")
@@ -496,7 +501,8 @@ class ValidationReport:
     def to_text(self) -> str:
         lines = [f"{self.title}: {self.n_rows:,} rows checked, {self.usable_rows:,} usable "
                  f"for the driver analysis; {len(self.errors)} error(s), "
-                 f"{len(self.warnings)} warning(s)."]
+                 f"{len(self.warnings)} warning(s). Rows are data-row labels (0 = the first "
+                 "answer under the header)."]
         for sev, head in (("error", "ERRORS (the study stops until these are fixed)"),
                           ("warning", "WARNINGS (the study goes on; these are reported)"),
                           ("info", "NOTES")):
@@ -568,6 +574,8 @@ class _Examples:
                 if len(self.values) >= _MAX_EXAMPLES:
                     break
                 v = v.item() if isinstance(v, np.generic) else v
+                if isinstance(v, float) and v.is_integer():
+                    v = int(v)
                 if v not in self.values:
                     self.values.append(v)
 
@@ -741,8 +749,8 @@ class _Validator:
         if not s.id:
             self.rows_dup.add(chunk[cols])
         X = pd.DataFrame({c: values[c] for c in s.driver_columns}, index=chunk.index)
-        self._straight(X)
-        self._pairs(y, X)
+        self._straight(X)                       # as answered: same column clicked throughout
+        self._pairs(y, _reverse(s, X))
         self._segments(chunk, y)
         self._join(chunk)
         complete = y.notna() & X.notna().all(axis=1) & w_ok
@@ -861,6 +869,11 @@ class _Validator:
             if rec["column"] != "(file)" and "missing" in rec["action"]:
                 self._issue("info", "read", rec["column"], f"{rec['n']:,} answer(s) {rec['value']!r} "
                             f"in {rec['column']!r}: {rec['action']} when reading.", n=rec["n"])
+        for d in s.drivers:
+            if d.reverse:
+                self._issue("info", "reversed scale", d.column,
+                            f"{d.column!r} is reverse-coded as the configuration says: analysed as "
+                            f"{d.scale[0]:g} + {d.scale[1]:g} − answer.")
         self._finish_numeric()
         self._finish_outcome()
         self._finish_weight()
@@ -971,20 +984,22 @@ class _Validator:
         elif self.rows_dup.ex.n:
             ex = self.rows_dup.ex
             self._issue("warning", "duplicate rows", "(all columns)",
-                        f"{ex.n:,} row(s) are exact copies of an earlier row ({_preview(ex.values)}"
-                        "). Without an id column cxlab cannot tell repeated submissions from "
-                        "identical answers; they are kept. Name an id column to check.", ex)
+                        f"{ex.n:,} row(s) repeat an earlier row in every study column (rows "
+                        f"{_preview(ex.rows)}). Without an id column cxlab cannot tell repeated "
+                        "submissions from identical answers; they are kept. Name an id column "
+                        "to check.", ex)
 
     def _finish_patterns(self) -> None:
         s = self.s
         ex = self.straight
         if ex.n:
             share = ex.n / max(self.answered3, 1)
+            share = f"{share:.1%}" if share >= 0.001 else "under 0.1%"
             action = ("They are dropped from the analysis (straightliners: drop)."
                       if s.straightliners == "drop" else
                       "They are kept; set straightliners: drop to exclude them (counted).")
             self._issue("warning", "straight-lining", "(drivers)",
-                        f"{ex.n:,} respondent(s) ({share:.1%} of those answering at least half the "
+                        f"{ex.n:,} respondent(s) ({share} of those answering at least half the "
                         f"drivers) gave the same rating to every driver they answered, e.g. rows "
                         f"{_preview(ex.rows)}. {action}", ex)
         if self.pair is None or len(s.drivers) < 2:
@@ -1057,6 +1072,17 @@ class _Validator:
                         f"{self.n_rows - self.usable:,} of {self.n_rows:,} rows lack the outcome or "
                         f"a driver (or have no weight) and are left out of the importance "
                         f"analysis; {self.usable:,} remain.", n=self.n_rows - self.usable)
+
+
+def _reverse(schema: StudySchema, X: pd.DataFrame) -> pd.DataFrame:
+    """Drivers declared ``reverse: true`` turned round: low + high − x."""
+    rev = [d for d in schema.drivers if d.reverse and d.column in X.columns]
+    if not rev:
+        return X
+    X = X.copy()
+    for d in rev:
+        X[d.column] = d.scale[0] + d.scale[1] - X[d.column]
+    return X
 
 
 def _key(ids: pd.Series) -> pd.Series:
@@ -1225,6 +1251,8 @@ def prepare(schema: StudySchema, data: pd.DataFrame, customers: pd.DataFrame | N
         df[o.column] = _numeric(df[o.column])[0]
     for c in s.driver_columns:
         df[c] = _numeric(df[c])[0]
+    as_answered = df[s.driver_columns]
+    df = _reverse(s, df)
     if s.weight:
         df[s.weight] = _numeric(df[s.weight])[0]
     n1 = len(df)
@@ -1243,7 +1271,7 @@ def prepare(schema: StudySchema, data: pd.DataFrame, customers: pd.DataFrame | N
         step("positive weight", len(cur), int(keep3.sum()), f"{s.weight!r} zero or missing")
         cur = cur[keep3]
     if s.straightliners == "drop" and len(s.drivers) >= 3:
-        X = cur[s.driver_columns]
+        X = as_answered.loc[cur.index]
         keep4 = X.max(axis=1) != X.min(axis=1)
         step("straight-liners", len(cur), int(keep4.sum()), "same rating on every driver")
         cur = cur[keep4]
