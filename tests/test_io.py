@@ -94,10 +94,12 @@ def test_utf8_detected_even_when_the_only_accent_is_late_in_a_big_file(tmp_path)
 
 def test_text_that_is_not_a_code_keeps_the_column_as_text(tmp_path):
     path = tmp_path / "text.csv"
-    path.write_text("id,q\n1,5\n2,seven\n3,N/A\n", encoding="utf-8")
+    path.write_text("id,q,region\n1,5,N/A\n2,seven,North\n3,N/A,South\n", encoding="utf-8")
     df = cx.io.read_survey(path)
     assert not pd.api.types.is_numeric_dtype(df["q"])       # the validator will name 'seven'
-    assert list(df["q"]) == ["5", "seven", "N/A"]
+    assert list(df["q"].fillna("<NA>")) == ["5", "seven", "<NA>"]   # the code still goes, counted
+    assert report_n(df, "q", "answer code", "N/A") == 1
+    assert list(df["region"]) == ["N/A", "North", "South"]  # a text column is left as it is
 
 
 def test_missing_codes_list_applies_to_numeric_columns_and_counts(tmp_path):
