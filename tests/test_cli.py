@@ -1,0 +1,113 @@
+"""The `cxlab` command line: help that teaches, clear errors with exit code 2, exit code 1 when a
+report failed, 0 when everything was published, and the subcommand registry."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+import cxlab.reports as rp
+from cxlab import cli
+
+
+def test_help_teaches_with_examples(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out and "cxlab report quarterly" in out and "index.html" in out
+    assert "report" in out and "datasets" in out
+
+
+def test_report_help_lists_options_examples_and_exit_codes(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["report", "--help"])
+    out = capsys.readouterr().out
+    for text in ("--period", "--by", "--data", "--out", "--workers", "--template", "--pdf",
+                 "cxlab report team_scorecard --by team", "exit codes", "manifest.json"):
+        assert text in out
+
+
+def test_no_command_prints_help_and_returns_2(capsys):
+    assert cli.main([]) == 2
+    assert "usage: cxlab" in capsys.readouterr().out
+
+
+def test_datasets_lists_the_bundled_company(capsys):
+    assert cli.main(["datasets"]) == 0
+    assert "kestrel" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["report", "quarterly", "--period", "2019Q1"], "not in the data"),
+    (["report", "quarterly", "--by", "regoin"], "no such column"),
+    (["report", "quarterly", "--segments", "Atlantis"], "Unknown region value(s) 'Atlantis'"),
+    (["report", "quarterly", "--param", "bootstrapp=3"], "Did you mean 'bootstrap'"),
+    (["report", "no_such_template"], "Unknown report template"),
+    (["report", "quarterly", "--data", "missing_folder/"], "neither a bundled dataset"),
+])
+def test_bad_arguments_exit_2_with_a_message_not_a_traceback(argv, message, tmp_path, capsys):
+    assert cli.main(argv + ["--out", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not any(tmp_path.iterdir())                 # nothing half-made
+
+
+def _tiny(tmp_path: Path) -> tuple[Path, Path]:
+    nb = new_notebook(cells=[
+        new_code_cell("data = 'x'\nperiod = None\nby = None\nsegment = None\nmin_base = 30",
+                      metadata={"tags": ["parameters"]}),
+        new_code_cell("if segment == 'Broken':\n    raise ValueError('injected')\nprint(segment)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "P"}
+    template = tmp_path / "tiny_quarterly.ipynb"
+    nbformat.write(nb, template)
+    (tmp_path / "data").mkdir()
+    pd.DataFrame({"wave": "2026Q3", "region": ["Fine"] * 40 + ["Broken"] * 40,
+                  "ltr": 9}).to_csv(tmp_path / "data" / "survey.csv", index=False)
+    return template, tmp_path / "data"
+
+
+def test_exit_code_says_whether_everything_succeeded(tmp_path, capsys):
+    template, data = _tiny(tmp_path)
+    common = [str(template), "--data", str(data), "--by", "region", "--workers", "1", "--quiet",
+              "--out", str(tmp_path / "out")]
+    assert cli.main(["report", *common, "--segments", "Fine"]) == 0
+    assert cli.main(["report", *common]) == 1
+    captured = capsys.readouterr()
+    assert "1 failed" in captured.out and "region-broken: failed - ValueError: injected" in captured.err
+    assert (tmp_path / "out" / "2026Q3" / "index.html").exists()
+
+
+def test_template_option_is_the_same_as_the_positional(tmp_path):
+    parser = cli.build_parser()
+    args = parser.parse_args(["report", "--template", "team_scorecard", "--by", "team"])
+    assert args.template_opt == "team_scorecard" and args.by == "team"
+    args = parser.parse_args(["report"])
+    assert args.template == "quarterly" and args.by is None and args.data == "kestrel"
+
+
+def test_a_subcommand_is_one_small_registered_function(capsys):
+    @cli.command("hello", help="say hello", epilog="examples:\n  cxlab hello --name Ann")
+    def _hello(parser):
+        parser.add_argument("--name", default="world")
+        return lambda args: print(f"hello {args.name}") or 0
+    try:
+        assert cli.main(["hello", "--name", "Ann"]) == 0
+        assert capsys.readouterr().out == "hello Ann\n"
+    finally:
+        cli._COMMANDS.pop("hello")
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "cxlab"
+    if not script.exists():
+        pytest.skip(f"no cxlab console script beside {sys.executable} (package not installed)")
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    import cxlab
+    assert done.returncode == 0 and done.stdout.strip() == f"cxlab {cxlab.__version__}"
