@@ -1729,8 +1729,8 @@ def _fmt_table(frame: pd.DataFrame, digits: int = 3, index: bool = False):
     return HTML(html)
 
 
-def start(config: str | Path | Mapping, bootstrap: int | None = None,
-          progress: bool = False) -> StudyResult:
+def start(config: str | Path | Mapping, bootstrap: int | None = None, progress: bool = False,
+          data: str | None = None) -> StudyResult:
     """Notebook entry: read the configuration (a path is looked up from the working folder, then
     from the repository root), run the study and set up the figures' style."""
     import matplotlib
@@ -1743,7 +1743,7 @@ def start(config: str | Path | Mapping, bootstrap: int | None = None,
             alt = Path(__file__).resolve().parents[1] / path
             path = alt if alt.exists() else path
         config = path
-    schema = load_schema(config, bootstrap=bootstrap)
+    schema = load_schema(config, bootstrap=bootstrap, data=data)
     return run(schema, progress=progress)
 
 
@@ -1798,42 +1798,62 @@ def show_outcome(res: StudyResult) -> None:
     _fig(ax)
 
 
+def _names(res: StudyResult) -> dict[str, str]:
+    """Driver column -> display name ("label" when the configuration gives one)."""
+    return {d.column: d.label for d in res.schema.drivers if d.label}
+
+
+def _relabel(frame: pd.DataFrame, names: dict, column: str | None = None) -> pd.DataFrame:
+    out = frame.copy()
+    if column is None:
+        out.index = [names.get(i, i) for i in out.index]
+        out.index.name = frame.index.name
+    else:
+        out[column] = out[column].map(lambda v: names.get(v, v))
+    return out
+
+
 def show_importance(res: StudyResult) -> None:
     from . import plots
-    comp = res.importance
+    comp, names = res.importance, _names(res)
     primary = comp.results[comp.primary]
     _md(f"**Primary method: {comp.primary}** — {primary.model}; R² = {primary.r2:.3f} "
         f"({res.schema.confidence:.0%} CI {primary.r2_ci[0]:.3f}–{primary.r2_ci[1]:.3f}); "
         f"n = {primary.n:,}. " + " ".join(comp.notes))
-    _fig(primary.plot())
-    top = comp.top(len(res.schema.drivers)).reset_index()
-    _show(_fmt_table(top, 3))
+    _fig(plots.driver_importance(_relabel(primary.importance, names),
+                                 title=f"Drivers of {res.schema.outcome.column} ({comp.primary})"))
+    top = _relabel(comp.top(len(res.schema.drivers)), names)
+    _show(_fmt_table(top.rename_axis("driver").reset_index(), 3))
     ag = comp.agreement()
     _md("### All methods side by side\n\nShare of explained variance per driver and method. "
         f"Agreement of the rankings (Kendall's W over {ag['methods']} methods): "
         f"**{ag['kendall_w']:.2f}** (1 = identical). Top three under every method: "
-        + (", ".join(f"**{d}**" for d in ag["top3_all_methods"]) or "none") + ".")
-    _show(_fmt_table(comp.shares(), 3, index=True))
-    _fig(comp.plot())
+        + (", ".join(f"**{names.get(d, d)}**" for d in ag["top3_all_methods"]) or "none") + ".")
+    _show(_fmt_table(_relabel(comp.shares(), names), 3, index=True))
+    per = comp.table[comp.table["grouped"] == False]  # noqa: E712
+    _fig(plots.importance_by_method(_relabel(per, names, "driver"),
+                                    order=[names.get(d, d) for d in comp.shares().index]))
     grouped = comp.table[comp.table["grouped"] == True]  # noqa: E712
     if len(grouped):
         _md("Driver groups (LMG with each group as one player):")
-        _show(_fmt_table(grouped[["label", "driver", "share", "share_ci_low", "share_ci_high",
-                                  "rank"]].rename(columns={"driver": "group"}), 3))
+        _show(_fmt_table(_relabel(grouped, names, "driver")[
+            ["label", "driver", "share", "share_ci_low", "share_ci_high", "rank"]]
+            .rename(columns={"driver": "group"}), 3))
 
 
 def show_quadrant(res: StudyResult) -> None:
     from . import plots
-    q = res.quadrant
-    _show(_fmt_table(q.reset_index(), 3))
+    q = _relabel(res.quadrant, _names(res))
+    _show(_fmt_table(q.rename_axis("driver").reset_index(), 3))
     _fig(plots.quadrant(q))
     fix = [d for d, r in q.iterrows() if r["quadrant"] == "Fix"]
     if fix:
-        _md("**Act first on:** " + ", ".join(fix) + " — important and below average.")
+        _md("**Act first on:** " + ", ".join(map(str, fix)) + " — important and below average.")
 
 
 def show_segments(res: StudyResult) -> None:
     from . import plots
+    names = _names(res)
     if not res.segments:
         _md("No segment columns were given (or all were skipped; see the data check).")
         return
@@ -1846,11 +1866,11 @@ def show_segments(res: StudyResult) -> None:
         _fig(plots.metric_intervals(m, x=by, ylabel=str(m["metric"].iloc[0]),
                                     title=f"{res.schema.outcome.column} by {by}"))
         _md("Mean driver rating per segment (blank: fewer answers than the minimum base):")
-        _show(_fmt_table(part["performance"], 2, index=True))
+        _show(_fmt_table(_relabel(part["performance"], names), 2, index=True))
         seg = part["importance"]
         if seg is not None:
             _md(f"Importance ({res.importance.primary}, share) per segment:")
-            _show(_fmt_table(seg.summary(), 3, index=True))
+            _show(_fmt_table(_relabel(seg.summary(), names), 3, index=True))
 
 
 def show_retention(res: StudyResult) -> None:
@@ -1903,6 +1923,8 @@ exit codes: 0 study written (or --validate-only and no errors), 1 the notebook f
 def add_arguments(parser) -> None:
     """Fill an argparse parser with the ``cxlab study`` options."""
     parser.add_argument("--config", required=True, help="study configuration (YAML)")
+    parser.add_argument("--data", default=None,
+                        help="survey file to use instead of the configuration's data:")
     parser.add_argument("--out", default=None,
                         help="output folder (default: reports/study_<config name>)")
     parser.add_argument("--bootstrap", type=int, default=None,
@@ -1939,7 +1961,8 @@ def run_cli(args) -> int:
     from . import __version__, reports
     t0 = time.perf_counter()
     config = Path(args.config).resolve()
-    schema = load_schema(config, bootstrap=args.bootstrap)
+    data_override = str(Path(args.data).resolve()) if getattr(args, "data", None) else None
+    schema = load_schema(config, bootstrap=args.bootstrap, data=data_override)
     out = Path(args.out) if args.out else Path("reports") / f"study_{reports.slug(config.stem)}"
     out.mkdir(parents=True, exist_ok=True)
     path = _data_file(schema)
@@ -1970,7 +1993,7 @@ def run_cli(args) -> int:
         job = {"name": "driver_study", "label": schema.title, "segment": None,
                "template": str(TEMPLATE),
                "parameters": {"config": str(config), "bootstrap": args.bootstrap,
-                              "progress": False},
+                              "data": data_override, "progress": False},
                "notebook": str(out / "driver_study.ipynb"), "notebook_rel": "driver_study.ipynb",
                "html": str(out / "driver_study.html"), "html_rel": "driver_study.html",
                "cwd": str(config.parent), "timeout": args.timeout, "title": schema.title,
