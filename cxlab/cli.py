@@ -203,5 +203,23 @@ def _datasets(parser: argparse.ArgumentParser) -> Runner:
     return run
 
 
+# ---------------------------------------------------------------------------------- study
+
+def _study_epilog() -> str:
+    from .study import STUDY_EPILOG
+    return STUDY_EPILOG
+
+
+@command("study", help="run a driver study on your own survey data from a YAML config",
+         description="Check a survey export against a study configuration (stop with a readable "
+                     "report on errors), then run the driver-study notebook: data quality, "
+                     "outcome metrics, importance by every method with intervals, quadrant, "
+                     "segments, retention link and value at stake.", epilog=_study_epilog())
+def _study(parser: argparse.ArgumentParser) -> Runner:
+    from . import study
+    study.add_arguments(parser)
+    return study.run_cli
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
