@@ -916,7 +916,7 @@ def _margin_mistakes() -> list[Mistake]:
         return _Z95 * 100 * (p + d - (p - d) ** 2) / n
 
     def promoters_only(c):
-        p, d, n = parts(c)
+        p, _, n = parts(c)
         return _Z95 * 100 * math.sqrt(p * (1 - p) / n)
 
     return [Mistake("standard error", se, "That is the standard error. The 95 % margin of error "

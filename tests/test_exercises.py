@@ -7,7 +7,6 @@ comments; the course tests (further down) compute the right answer through the p
 and the typical wrong answers by the mistaken recipe itself.
 """
 
-import math
 
 import numpy as np
 import pandas as pd
