@@ -407,42 +407,58 @@ def _all_subset_r2(C: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
     """R² of every subset of players, indexed by bitmask (bit j set = player j in the model).
 
     ``C`` is (..., q+1, q+1): correlation of the drivers in player order with the outcome last.
-    Sweep-operator doubling: the states after step j are the residual covariance matrices of the
-    remaining columns given each subset of players 0..j−1 (2^j states). Adding player j sweeps its
-    pivot(s) c: ``R²(T∪j) = R²(T) + c_cy² / c_cc`` and ``C' = C − c_·c c_c·/c_cc``; the old states
-    are kept without column c, so state index = bitmask by construction. The upper triangle is
-    held as one contiguous array per entry (structure of arrays). Cost ≈ Σ_j 2^j (q−j)²/2, about
-    3·2^q operations: the all-subsets regression from sufficient statistics, no refitting on rows.
+    Sweep-operator doubling: the states before step j are the residual covariance matrices of the
+    remaining columns given each subset of players 0..j−1 (2^j states, index = bitmask). Adding
+    player j sweeps its pivot(s) c: ``R²(T∪j) = R²(T) + c_cy² / c_cc`` and
+    ``C' = C − c_·c c_c·/c_cc``; the new states go to positions 2^j..2^{j+1}−1, so no old state
+    is copied. Each upper-triangle entry (a, b) is one contiguous array preallocated at its final
+    length 2^(player of a) and freed once swept. Cost ≈ Σ_j 2^j (q−j)²/2, about 3·2^q
+    operations: the all-subsets regression from sufficient statistics, no refitting on rows.
     """
     C = np.asarray(C, float)
     batch = C.shape[:-2]
     m = C.shape[-1]
     y = m - 1
-    E = {(a, b): C[..., a, b][..., None] for a in range(m) for b in range(a, m) if (a, b) != (y, y)}
-    r2 = np.zeros(batch + (1,))
+    P = len(sizes)
+    owner = np.repeat(np.arange(P), sizes)
+    E = {}
+    for a in range(y):
+        L = 1 << int(owner[a])
+        for b in range(a, m):
+            arr = np.empty(batch + (L,))
+            arr[..., 0] = C[..., a, b]
+            E[(a, b)] = arr
+    r2 = np.zeros(batch + (1 << P,))
+    tmp = np.empty(batch + (max(1, 1 << (P - 1)),))
     pos = 0
-    last = len(sizes) - 1
-    for idx, g in enumerate(sizes):
-        N = E
-        delta = 0.0
+    for j, g in enumerate(sizes):
+        S = 1 << j
+        N = {k: v[..., :S] for k, v in E.items() if k[0] >= pos}
+        delta = np.zeros(batch + (S,))
         for t in range(g):
             c = pos + t
             inv = 1.0 / N[(c, c)]
             ncy = N[(c, y)]
-            delta = delta + ncy * ncy * inv
-            if idx == last and t == g - 1:
+            delta += ncy * ncy * inv
+            if j == P - 1 and t == g - 1:
                 break
+            final = t == g - 1
             N2 = {}
-            for a in range(c + 1, m):
+            for a in range(c + 1, y):
                 fa = N[(c, a)] * inv
                 for b in range(a, m):
-                    if (a, b) != (y, y):
+                    if final:
+                        out = E[(a, b)][..., S:2 * S]
+                        np.multiply(fa, N[(c, b)], out=tmp[..., :S])
+                        np.subtract(N[(a, b)], tmp[..., :S], out=out)
+                    else:
                         N2[(a, b)] = N[(a, b)] - fa * N[(c, b)]
             N = N2
-        r2 = np.concatenate([r2, r2 + delta], axis=-1)
+        r2[..., S:2 * S] = r2[..., :S] + delta
+        for c in range(pos, pos + g):
+            for b in range(c, m):
+                E.pop((c, b), None)
         pos += g
-        if idx < last:
-            E = {k: np.concatenate([E[k], N[k]], axis=-1) for k in N}
     return r2 / C[..., -1, -1][..., None]
 
 
@@ -998,9 +1014,9 @@ class DriverResult:
         """Pairwise tests of whether one driver matters more than another.
 
         For every pair (a more important than b by the estimate): difference a − b in raw
-        importance with a percentile (or BCa-free percentile) bootstrap interval of the paired
-        differences, as relaimpo's ``booteval.relimp(diff = TRUE)``; ``significant`` when the
-        interval excludes 0.
+        importance with the percentile bootstrap interval (boot.ci convention) of the paired
+        replicate differences, as relaimpo's ``booteval.relimp(diff = TRUE)``; ``significant``
+        when the interval excludes 0.
         """
         if self.boot is None:
             raise CXDataError("Pairwise differences need bootstrap replicates: run analyze() with "

@@ -203,6 +203,21 @@ def test_logistic_mcfadden_matches_statsmodels_prsquared_unweighted():
     assert last.attrs["r2"] == pytest.approx(fit.prsquared, abs=1e-7)
 
 
+def test_logistic_bootstrap_and_sampling():
+    df = survey(n=500, p=4, seed=21, binary=True)
+    cols = ["d0", "d1", "d2", "d3"]
+    res = D.analyze(df, "retained", cols, bootstrap=30, seed=1, progress=False)
+    assert "McFadden" in res.model and res.boot.shape == (30, 4)
+    assert (res.importance["ci_low"] <= res.importance["ci_high"]).all()
+    exact = D.relative_importance(df, "retained", cols)
+    approx = D.relative_importance(df, "retained", cols, exact=False, tol=2e-3)
+    assert approx.attrs["error_bound"] <= 2e-3
+    assert ((approx["importance"] - exact["importance"]).abs() <= 1.5 * 1.96 * approx["mc_se"]
+            + 1e-12).all()
+    linear = D.relative_importance(df, "retained", cols, family="linear")
+    assert linear.attrs["model"].startswith("linear")
+
+
 # ------------------------------------------------------------------ closed forms, invariances
 
 def test_orthogonal_drivers_at_p24_lmg_equals_squared_correlation():
