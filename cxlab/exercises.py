@@ -976,7 +976,7 @@ _ex02_q2 = NumericExercise(
                       "You mixed scales: the SD is in NPS points (×100), so the margin must be 3, "
                       "not 0.03.")],
     hints=["Turn the margin formula around: margin = 1.96 × SD / √n  ⇒  n = (1.96 × SD / "
-           "margin)².", "SD = 100 × √(p + d − (p − d)²) is computed in the cell as `sd`."],
+           "margin)².", "SD = 100 × √(p + d − (p − d)²) is already computed above as `sd`."],
     solution="n_needed = (1.96 * sd / 3) ** 2   # round up: np.ceil(...)",
     explain="Halving the margin takes four times the responses: precision is expensive.")
 

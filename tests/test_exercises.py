@@ -230,11 +230,13 @@ def test_every_numeric_mistake_is_distinguishable_on_the_bundled_data(name, ex):
     """Each typical mistake gives a value outside the tolerance of the right one (and of the other
     mistakes), so its specific message is reachable."""
     expected = float(ex.expected)
-    values = [float(v) for _, v in ex._mistake_values()]
-    for (mistake, _), v in zip(ex._mistake_values(), values):
-        assert not ex._close(v, expected), f"{name}: mistake {mistake.name!r} equals the answer"
-        assert ex.evaluate(v).message.endswith(mistake.message) or any(
-            ex._close(v, w) for w in values[:values.index(v)]), name
+    pairs = [(m, float(v)) for m, v in ex._mistake_values()]
+    for i, (mistake, value) in enumerate(pairs):
+        assert not ex._close(value, expected), f"{name}: mistake {mistake.name!r} equals the answer"
+        if any(ex._close(value, earlier) for _, earlier in pairs[:i]):
+            continue  # an earlier mistake gives the same number; its message is shown
+        message = ex.evaluate(value).message
+        assert message.endswith(mistake.message), f"{name}: {mistake.name!r} -> {message!r}"
 
 
 def test_ex00_counts_and_shares(company):
