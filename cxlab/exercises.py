@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -44,6 +45,11 @@ class _NotGiven:
 
 
 NOT_GIVEN = _NotGiven()
+
+
+def _say(text: str) -> None:
+    """Print in one write, so a notebook stores one output per message."""
+    sys.stdout.write(text + "\n")
 
 
 def is_unanswered(answer) -> bool:
@@ -107,11 +113,11 @@ class Exercise:
 
     def check(self, answer=NOT_GIVEN) -> None:
         """Print ✓ / ✗ and an explanation. A wrong answer never raises."""
-        print(self.evaluate(answer))
+        _say(str(self.evaluate(answer)))
 
     def hint(self, n: int = 1) -> None:
         """Print hint ``n`` (1-based)."""
-        print(self.hint_text(n))
+        _say(self.hint_text(n))
 
     def hint_text(self, n: int = 1) -> str:
         if not self.hints:
@@ -123,7 +129,7 @@ class Exercise:
 
     def solution(self) -> None:
         """Print the worked solution."""
-        print(f"💬 {self.label} Solution:\n{self.solution_text}".replace("  ", " "))
+        _say(f"💬 {self.label} Solution:\n{self.solution_text}".replace("  ", " "))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.label}: {self.prompt}>"

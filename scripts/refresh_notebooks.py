@@ -51,6 +51,35 @@ def output_problems(nb: nbformat.NotebookNode) -> list[str]:
     return problems
 
 
+def data_fingerprint() -> str:
+    """SHA-256 over the bundled company's files: stored in each executed notebook so that a test
+    can say "the data changed since the outputs were stored" instead of a cryptic nbval diff."""
+    import hashlib
+
+    from cxlab import datasets
+
+    digest = hashlib.sha256()
+    for file in sorted(datasets.path("kestrel").glob("*.csv")):
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
+
+
+def coalesce_streams(nb: nbformat.NotebookNode) -> None:
+    """Merge consecutive stdout (stderr) outputs of a cell, as nbval does before comparing:
+    how the kernel happened to flush them must not show up in the stored notebook."""
+    for cell in nb.cells:
+        merged = []
+        for out in cell.get("outputs", []):
+            if (out.get("output_type") == "stream" and merged
+                    and merged[-1].get("output_type") == "stream"
+                    and merged[-1].get("name") == out.get("name")):
+                merged[-1]["text"] += out["text"]
+            else:
+                merged.append(out)
+        if "outputs" in cell:
+            cell.outputs = merged
+
+
 def execute(path: Path) -> float:
     """Execute one notebook in place; return the seconds it took."""
     nb = nbformat.read(path, as_version=4)
@@ -62,9 +91,11 @@ def execute(path: Path) -> float:
     for cell in nb.cells:
         for key in mlc._DROP_CELL_METADATA:
             cell.metadata.pop(key, None)
+    coalesce_streams(nb)
     problems = output_problems(nb)
     if problems:
         raise SystemExit(f"{path.name}: not stored, fix first:\n  " + "\n  ".join(problems))
+    nb.metadata["cxlab"] = {"kestrel_sha256": data_fingerprint()}
     path.write_text(mlc.render(nb), encoding="utf-8")
     return seconds
 

@@ -67,6 +67,14 @@ def test_outputs_are_complete_and_clean(notebook):
         f"{path.name} was not executed top to bottom in one go: run scripts/refresh_notebooks.py")
 
 
+def test_outputs_were_stored_from_the_current_data(notebook):
+    path, nb = notebook
+    stored = nb.metadata.get("cxlab", {}).get("kestrel_sha256")
+    current = _load_script("refresh_notebooks").data_fingerprint()
+    assert stored == current, (f"datasets/kestrel changed since {path.name} was executed: run "
+                               "python scripts/refresh_notebooks.py")
+
+
 def test_every_exercise_is_asked_and_answered_right(notebook):
     """Each question of the notebook's exercise set is checked in it, and the solution passes."""
     path, nb = notebook

@@ -349,3 +349,23 @@ def test_ex02_suppression_and_significance(company):
     _rejects(ex02.q4, naive, "within the noise")
     _accepts(ex02.q5, "b")
     _rejects(ex02.q5, "a", "cries wolf")
+
+
+def test_practice_plot_and_judgement_questions(company):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    _accepts(ex00.q0, 4)
+    _rejects(ex00.q0, 5, "answer key")
+    for plot_question in (ex00.q6, ex01.q7):
+        fig, ax = plt.subplots()
+        sns.countplot(data=company.customers, x="region", ax=ax)
+        _rejects(plot_question, ax, "a title")   # seaborn labels the axes, not the title
+        ax.set(title="Customers per region", xlabel="Region", ylabel="Customers")
+        _accepts(plot_question, ax)
+        plt.close(fig)
+    for judgement in (ex00.q7, ex01.q8, ex02.q6):
+        out = judgement.evaluate("my own answer")
+        assert out.status == "info" and judgement.model_answer in out.message
