@@ -535,3 +535,46 @@ def outcome_distribution(table, ax=None, title: str | None = None, xlabel: str =
         ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     return ax
+
+
+# ---- what-if chain (cxlab.whatif) ----------------------------------------------------------------
+
+def whatif_plot(result, ax=None, value: str = "net_value", title: str | None = None):
+    """Candidate actions ranked by value (``net_value``, ``delta_value``, ``retained`` or
+    ``delta_churn``) with bootstrap intervals; each bar is annotated with the churn change and
+    the customers kept. From ``cx.whatif.chain(...)``."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    lo_hi = {"net_value": ("net_ci_low", "net_ci_high")}.get(value, (f"{value}_ci_low",
+                                                                   f"{value}_ci_high"))
+    t = result.table.sort_values(value, ascending=value == "delta_churn").reset_index(drop=True)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.5, 0.55 * len(t) + 1.4))
+    y = np.arange(len(t))
+    est = t[value].to_numpy(float)
+    colors = np.where(est >= 0, "#55A868", "#C44E52") if value != "delta_churn" else \
+        np.where(est <= 0, "#55A868", "#C44E52")
+    ax.barh(y, est, color=colors, alpha=0.85)
+    if lo_hi[0] in t and t[lo_hi[0]].notna().all():
+        err = np.vstack([est - t[lo_hi[0]], t[lo_hi[1]] - est])
+        ax.errorbar(est, y, xerr=np.clip(err, 0, None), fmt="none", ecolor="#222222", capsize=3,
+                    lw=1)
+    for yi, row in zip(y, t.itertuples(index=False)):
+        ax.annotate(f"churn {row.delta_churn:+.2f} pp, {row.retained:,.0f} kept",
+                    (0, yi), xytext=(4, 9), textcoords="offset points", fontsize=7,
+                    color="#333333")
+    ax.set_yticks(y, list(t["action"]))
+    ax.invert_yaxis()
+    ax.axvline(0, color="#444444", lw=0.8)
+    labels = {"net_value": "value gained net of cost", "delta_value": "value gained",
+              "retained": "customers kept", "delta_churn": "change in churn (pp)"}
+    ax.set_xlabel(labels.get(value, value) + f" ({result.settings.get('confidence', 0.95):.0%} "
+                  "bootstrap intervals)")
+    if value in ("net_value", "delta_value"):
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    s = result.settings
+    ax.set_title(title or f"What-if: actions ranked ({s.get('customers', 0):,.0f} customers, "
+                 f"{s.get('bootstrap', 0)} bootstrap draws)", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    return ax
