@@ -2168,14 +2168,37 @@ def actions_result(ctx: ReportContext):
                                     contacts=ctx.scope("contacts") if ctx.has_scope("contacts")
                                     else None)
             import warnings
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    out = whatif.chain(scope, actions, drivers, controls=controls,
-                                       bootstrap=ctx.options.get("bootstrap", 200), seed=ctx.seed,
-                                       confidence=ctx.confidence, progress=False)
-            except CXDataError as err:
-                ctx.notes.append(f"what-if chain not computed: {err}")
+            # With few churn events the hazard model with every driver's direct effect may not
+            # converge; the pure chain (driver -> score -> churn) has far fewer parameters.
+            # Simpler models next: without direct effects, then also without controls (a
+            # control level with no churn events, e.g. one segment in a small region, makes the
+            # Cox fit diverge).
+            ladder = [(controls, "all"), (controls, ()), ([], ())]
+            for step, (ctrl, direct) in enumerate(ladder):
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        out = whatif.chain(scope, actions, drivers, controls=ctrl,
+                                           direct=direct, seed=ctx.seed,
+                                           bootstrap=ctx.options.get("bootstrap", 200),
+                                           confidence=ctx.confidence, progress=False)
+                    wanted = ctx.options.get("bootstrap", 200)
+                    if wanted and out.settings.get("bootstrap", 0) < 0.8 * wanted \
+                            and step < len(ladder) - 1:
+                        continue        # most resamples failed to refit: intervals unreliable
+                    if step:
+                        out.settings["simplified"] = (
+                            "the churn model with the touchpoints' direct effects"
+                            + (" and the controls" if not ctrl else "")
+                            + " could not be fitted reliably on this base (too few churn "
+                              "events); the pure chain touchpoint → "
+                              "score → churn" + ("" if ctrl else " without controls") + " is shown")
+                        ctx.notes.append("what-if: " + out.settings["simplified"])
+                    break
+                except (CXDataError, np.linalg.LinAlgError) as err:
+                    out = None
+                    if step == len(ladder) - 1:
+                        ctx.notes.append(f"what-if chain not computed: {_first_line(err)}")
     ctx.cache["whatif"] = out
     return out
 
@@ -2198,8 +2221,10 @@ def show_actions(ctx: ReportContext) -> None:
         return
     res = actions_result(ctx)
     if res is None:
+        reason = next((n for n in ctx.notes if n.startswith("what-if chain not computed")), None)
         _md("_The what-if chain needs customers with revenue and at least "
-            f"{max(DRIVER_MIN_BASE, ctx.min_base)} survey answers; not shown here._")
+            f"{max(DRIVER_MIN_BASE, ctx.min_base)} survey answers; not shown here"
+            + (f" ({reason.split(': ', 1)[1]})" if reason else "") + "._")
         return
     pct = round(100 * ctx.confidence)
     top = actions_table(ctx)
@@ -2220,6 +2245,8 @@ def show_actions(ctx: ReportContext) -> None:
         f"{st.get('years', 3)}-year customer value at {st.get('discount', 0.1):.0%} discount, for "
         f"{st.get('customers', 0):,.0f} customers; revenue counted as margin; {st.get('bootstrap')} "
         "bootstrap draws. Churn change in percentage points over 12 months.")))
+    if st.get("simplified"):
+        _md(f"_Note: {st['simplified']}._")
     sure = top.loc[top["net_ci_low"] > 0, "action"].tolist()
     if sure:
         _md(f"**Worth doing first** (value interval above zero): {', '.join(sure)}.")
