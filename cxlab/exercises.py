@@ -121,20 +121,25 @@ class Exercise:
 
     def hint_text(self, n: int = 1) -> str:
         if not self.hints:
-            return f"💡 {self.label} No hint for this one: re-read the cell above it."
-        n = min(max(int(n), 1), len(self.hints))
-        more = (f" (hint {n} of {len(self.hints)}: call .hint({n + 1}) for more)"
-                if n < len(self.hints) else "")
-        return f"💡 {self.label} Hint{more}: {self.hints[n - 1]}".replace("  ", " ")
+            return f"{self._prefix('💡')}No hint for this one: re-read the cell above it."
+        total = len(self.hints)
+        n = min(max(int(n), 1), total)
+        head = f"Hint {n} of {total}" if total > 1 else "Hint"
+        name = getattr(self, "_qualname", "")
+        more = f"\n   (another hint: {name}.hint({n + 1}))" if n < total else ""
+        return f"{self._prefix('💡')}{head}: {self.hints[n - 1]}{more}"
 
     def solution(self) -> None:
         """Print the worked solution."""
-        _say(f"💬 {self.label} Solution:\n{self.solution_text}".replace("  ", " "))
+        _say(f"{self._prefix('💬')}Solution:\n{self.solution_text}")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.label}: {self.prompt}>"
 
     # -- helpers for subclasses ----------------------------------------------------------
+    def _prefix(self, symbol: str) -> str:
+        return f"{symbol} {self.label} " if self.label else f"{symbol} "
+
     def _outcome(self, status: str, message: str) -> Outcome:
         return Outcome(status, message, self.label)
 

@@ -88,9 +88,9 @@ def test_hints_and_solution(capsys):
     ex.hint(9)  # beyond the last: shows the last
     ex.solution()
     lines = capsys.readouterr().out.splitlines()
-    assert "first hint" in lines[0] and ".hint(2)" in lines[0]
-    assert "second hint" in lines[1] and "second hint" in lines[2]
-    assert "100 * (P - D)" in "\n".join(lines[3:])
+    assert lines[0] == "💡 Q1 Hint 1 of 2: first hint" and ".hint(2)" in lines[1]
+    assert lines[2] == lines[3] == "💡 Q1 Hint 2 of 2: second hint"
+    assert "100 * (P - D)" in "\n".join(lines[4:])
 
 
 def test_series_answers_by_label():
@@ -369,3 +369,11 @@ def test_practice_plot_and_judgement_questions(company):
     for judgement in (ex00.q7, ex01.q8, ex02.q6):
         out = judgement.evaluate("my own answer")
         assert out.status == "info" and judgement.model_answer in out.message
+
+
+def test_solution_text_is_printed_verbatim(capsys):
+    code = "ax = sns.countplot(data=d,\n                   x='region')"
+    X.NumericExercise(lambda d: 1.0, data=toy, solution=code, label="Q3").solution()
+    assert capsys.readouterr().out == f"💬 Q3 Solution:\n{code}\n"
+    X.NumericExercise(lambda d: 1.0, data=toy, hints=["h"]).hint()
+    assert capsys.readouterr().out == "💡 Hint: h\n"
