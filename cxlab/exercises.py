@@ -31,7 +31,7 @@ import pandas as pd
 
 __all__ = ["Outcome", "Exercise", "NumericExercise", "ChoiceExercise", "SetExercise",
            "FunctionExercise", "PlotExercise", "JudgementExercise", "ExerciseSet", "Mistake",
-           "is_unanswered"]
+           "is_unanswered", "ex00", "ex01", "ex02"]
 
 CORRECT, INCORRECT, UNANSWERED, INFO = "correct", "incorrect", "unanswered", "info"
 _SYMBOL = {CORRECT: "✓", INCORRECT: "✗", UNANSWERED: "…", INFO: "ℹ"}
