@@ -363,6 +363,9 @@ class ChoiceExercise(Exercise):
 
     def _grade(self, answer) -> Outcome:
         chosen = _normalise_choice(answer)
+        if len(chosen) == 1 and (word := next(iter(chosen))) not in self.options \
+                and set(word) <= set(self.options):
+            chosen = set(word)  # "ace" for a, c and e
         unknown = chosen - set(self.options)
         if unknown:
             raise _Reject(f"{sorted(unknown)} is not one of the options {sorted(self.options)}.")

@@ -115,7 +115,7 @@ def test_choice_single_and_multiple():
     assert "not one of the options" in single.evaluate("e").message
     multi = X.ChoiceExercise({"a": "x", "b": "y", "c": "z"}, {"a", "c"})
     assert multi.evaluate("a, c").correct and multi.evaluate(["c", "a"]).correct
-    assert multi.evaluate("c a").correct
+    assert multi.evaluate("c a").correct and multi.evaluate("AC").correct
     assert "more than 1" in multi.evaluate("a").message
     with pytest.raises(ValueError):
         X.ChoiceExercise({"a": "x"}, "b")
