@@ -1328,6 +1328,16 @@ def kpi_cards(ctx: ReportContext) -> list[dict]:
     return cards
 
 
+def _signed(value: float, digits: int = 2, suffix: str = "") -> str:
+    """'+1.23' / '−1.23' with a true minus sign."""
+    return f"{value:+.{digits}f}{suffix}".replace("-", "−")
+
+
+def _eur(value: float) -> str:
+    """'€1,234' / '−€1,234'."""
+    return ("−" if value < 0 else "") + f"€{abs(value):,.0f}"
+
+
 def _num(x) -> float | None:
     return None if x is None or not np.isfinite(x) else round(float(x), 4)
 
@@ -1435,7 +1445,7 @@ def trend_table(ctx: ReportContext, kpi: str | None = None) -> pd.DataFrame:
     return out
 
 
-def plot_trend(table: pd.DataFrame, ax=None, title: str | None = None):
+def plot_trend(table: pd.DataFrame, ax=None, title: str | None = None, legend: bool = True):
     """Line per scope with its confidence band; suppressed waves are gaps."""
     import matplotlib.pyplot as plt
     if ax is None:
@@ -1453,8 +1463,8 @@ def plot_trend(table: pd.DataFrame, ax=None, title: str | None = None):
     kpi = table["kpi"].iloc[0] if "kpi" in table and len(table) else ""
     ax.set_ylabel(kpi)
     ax.set_title(title or f"{kpi} by wave, with 95% confidence band")
-    if table["scope"].nunique() > 1:
-        ax.legend(frameon=False, loc="best")
+    if table["scope"].nunique() > 1 and legend:
+        ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return ax
 
 
@@ -1467,8 +1477,9 @@ def show_trend(ctx: ReportContext) -> None:
     fig, axes = plt.subplots(len(kpis), 1, figsize=(8.5, 2.7 * len(kpis)), sharex=True,
                              squeeze=False)
     pct = round(100 * ctx.confidence)
-    for ax, k in zip(axes[:, 0], kpis):
-        plot_trend(trend_table(ctx, k.name), ax=ax, title=f"{k.name} ({k.description})")
+    for i, (ax, k) in enumerate(zip(axes[:, 0], kpis)):
+        plot_trend(trend_table(ctx, k.name), ax=ax, title=f"{k.name} ({k.description})",
+                   legend=i == 0)
         ax.title.set_fontsize(10)
     fig.suptitle(f"{ctx.label}: headline KPIs over the last {len(ctx.waves)} waves "
                  f"(shaded: {pct}% CI)", fontsize=12, fontweight="bold")
@@ -1702,6 +1713,10 @@ TOUCHPOINTS = ("onboarding", "network_reliability", "network_speed", "billing_cl
                "billing_accuracy", "price_value", "support_resolution", "support_speed",
                "digital_selfservice", "shop_experience")
 DRIVER_MIN_BASE = 100   # answers needed before driver importances are shown at all
+#: Touchpoints rated by fewer of the pooled answers than this share (e.g. onboarding: new
+#: customers only) stay out of the driver model, which uses complete answers (listwise): pairwise
+#: correlations over different respondents make bootstrap R² fall outside 0–1.
+DRIVER_MIN_COVERAGE = 0.5
 
 
 def driver_frame(ctx: ReportContext) -> tuple[pd.DataFrame, list[str], list[str]]:
@@ -1713,10 +1728,12 @@ def driver_frame(ctx: ReportContext) -> tuple[pd.DataFrame, list[str], list[str]
     pool = waves_of(ctx.company("survey"))[max(0, i - k + 1): i + 1]
     frame = survey.loc[survey["wave"].astype(str).isin(pool)]
     present = [t for t in TOUCHPOINTS if t in frame.columns]
-    answered = {t: int(frame[t].notna().sum()) for t in present}
-    used = [t for t in present if answered[t] >= ctx.min_base]
-    left = [t for t in present if answered[t] < ctx.min_base]
+    share = {t: float(frame[t].notna().mean()) if len(frame) else 0.0 for t in present}
+    used = [t for t in present if share[t] >= DRIVER_MIN_COVERAGE]
+    left = [t for t in present if share[t] < DRIVER_MIN_COVERAGE]
+    frame = frame.dropna(subset=["ltr", *used])
     frame.attrs["waves"] = pool
+    frame.attrs["coverage"] = share
     return frame, used, left
 
 
@@ -1728,16 +1745,18 @@ def driver_result(ctx: ReportContext):
     from . import drivers
     frame, used, left = driver_frame(ctx)
     res = None
-    if len(used) >= 2 and len(frame) >= max(DRIVER_MIN_BASE, ctx.min_base):
+    if len(used) >= 2 and len(frame) >= max(DRIVER_MIN_BASE, ctx.min_base, 10 * len(used)):
         import warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CXWarning)
-            res = drivers.analyze(frame, "ltr", used, bootstrap=ctx.options.get("bootstrap", 200),
-                                  seed=ctx.seed, missing="pairwise", conf=ctx.confidence,
-                                  progress=False)
+            labels = {t: _nice(t) for t in used}         # readable names in tables and charts
+            res = drivers.analyze(frame[["ltr", *used]].rename(columns=labels), "ltr",
+                                  list(labels.values()), bootstrap=ctx.options.get("bootstrap", 200),
+                                  seed=ctx.seed, conf=ctx.confidence, progress=False)
     ctx.cache["drivers"] = res
     ctx.cache["drivers_left_out"] = left
     ctx.cache["drivers_waves"] = frame.attrs.get("waves", [])
+    ctx.cache["drivers_coverage"] = frame.attrs.get("coverage", {})
     return res
 
 
@@ -1756,29 +1775,32 @@ def show_drivers(ctx: ReportContext) -> None:
     lo, hi = res.r2_ci
     pct = round(100 * ctx.confidence)
     _md(f"LMG (Shapley) relative importance of each touchpoint rating for likelihood to recommend, "
-        f"from **{res.n:,}** answers pooled over {waves[0]}–{waves[-1]}. Together the touchpoints "
+        f"from the **{res.n:,}** answers over {waves[0]}–{waves[-1]} that rated every touchpoint "
+        f"below. Together the touchpoints "
         f"explain **{res.r2:.0%}** of the variation in the score"
         + (f" ({pct}% CI {lo:.0%} to {hi:.0%})" if np.isfinite(lo) else "") + ". Bars show each "
         f"touchpoint's share of that, with {pct}% bootstrap intervals ({res.bootstrap} resamples).")
-    fig, axes = plt.subplots(1, 2, figsize=(12, 0.42 * len(res.importance) + 2.2),
-                             gridspec_kw={"width_ratios": [1, 1.15]})
-    res.plot(ax=axes[0])
-    axes[0].set_title("Share of explained variance (with CI)")
-    res.plot_quadrant(ax=axes[1])
-    axes[1].set_title("Importance × performance")
+    fig, ax = plt.subplots(figsize=(8.5, 0.42 * len(res.importance) + 1.6))
+    res.plot(ax=ax)
+    ax.set_title(f"{ctx.label}: share of explained variance in likelihood to recommend "
+                 f"({pct}% CI)")
+    _show_figure(fig)
+    fig, ax = plt.subplots(figsize=(9, 6.2))
+    res.plot_quadrant(ax=ax)
+    ax.set_title(f"{ctx.label}: importance × performance (mean rating 1–10)")
     _show_figure(fig)
     quad = res.quadrant()
     fix = quad.loc[quad["quadrant"] == "Fix"]
     if len(fix):
-        items = ", ".join(f"**{n.replace('_', ' ')}**" + ("" if c else " (uncertain)")
+        items = ", ".join(f"**{n}**" + ("" if c else " (uncertain)")
                           for n, c in zip(fix.index, fix["confident"]))
         _md(f"**Fix first** (important but rated below average): {items}.")
     left = ctx.cache.get("drivers_left_out", [])
+    cover = ctx.cache.get("drivers_coverage", {})
     if left:
-        _md(f"_Left out for too few answers (< {ctx.min_base}): "
-            f"{', '.join(t.replace('_', ' ') for t in left)}._")
-    _md("_Touchpoints are rated only by customers who used them; each correlation uses every "
-        "answer available (pairwise deletion)._")
+        _md("_Rated by too few customers to enter the model (under "
+            f"{DRIVER_MIN_COVERAGE:.0%} of answers): "
+            + ", ".join(f"{_nice(t).lower()} ({cover.get(t, 0):.0%})" for t in left) + "._")
 
 
 # -- revenue at risk ----------------------------------------------------------------------------
@@ -1822,16 +1844,16 @@ def show_value(ctx: ReportContext) -> None:
     t = res.table
     tot = res.total
     _md(f"If passives and detractors churned like promoters do, **{ctx.label}** would keep about "
-        f"**€{tot['revenue_at_risk']:,.0f}** a year ({pct}% CI €{tot['ci_low']:,.0f} to "
-        f"€{tot['ci_high']:,.0f}) — the revenue at risk from the experience, for "
+        f"**{_eur(tot['revenue_at_risk'])}** a year ({pct}% CI {_eur(tot['ci_low'])} to "
+        f"{_eur(tot['ci_high'])}) — the revenue at risk from the experience, for "
         f"{t.attrs.get('active', 0):,} active customers split by this quarter's NPS mix.")
     shown = pd.DataFrame({
         "NPS group": t["group"],
         "customers": t["customers"].round().astype(int).map("{:,}".format),
-        "extra churn vs promoters": [f"{100 * v:+.1f} pts" for v in t["linked_churn"]],
-        "annual revenue each": t["value"].map("€{:,.0f}".format),
-        "revenue at risk": t["revenue_at_risk"].map("€{:,.0f}".format),
-        f"{pct}% CI": [f"€{a:,.0f} to €{b:,.0f}" for a, b in zip(t["ci_low"], t["ci_high"])]})
+        "extra churn vs promoters": [_signed(100 * v, 1, " pts") for v in t["linked_churn"]],
+        "annual revenue each": t["value"].map(_eur),
+        "revenue at risk": t["revenue_at_risk"].map(_eur),
+        f"{pct}% CI": [f"{_eur(a)} to {_eur(b)}" for a, b in zip(t["ci_low"], t["ci_high"])]})
     _html(_table_html(shown, note="Promoters are the baseline (no revenue at risk by "
                                   "definition). Intervals combine the churn-rate intervals "
                                   "(MOVER)."))
@@ -2008,7 +2030,10 @@ def scorecard_drivers(ctx: ReportContext):
         if len(used) >= max(DRIVER_MIN_BASE, ctx.min_base):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", CXWarning)
-                res = drivers.analyze(used, "csat", items, bootstrap=ctx.options.get("bootstrap", 200),
+                labels = {q: _nice(q.removeprefix("qa_")) for q in items}
+                res = drivers.analyze(used[["csat", *items]].rename(columns=labels), "csat",
+                                      list(labels.values()),
+                                      bootstrap=ctx.options.get("bootstrap", 200),
                                       seed=ctx.seed, conf=ctx.confidence, progress=False)
             out = (res, label)
             break
@@ -2056,7 +2081,7 @@ def show_scorecard(ctx: ReportContext) -> None:
     res.plot(ax=ax)
     ax.set_title("Share of explained CSAT variance by scorecard item (with CI)")
     _show_figure(fig)
-    nice = lambda xs: ", ".join(x.removeprefix("qa_").replace("_", " ") for x in xs)  # noqa: E731
+    nice = lambda xs: ", ".join(str(x).lower() for x in xs)  # noqa: E731
     if strong:
         _md(f"**Drive satisfaction:** {nice(strong)}.")
     if weak:
@@ -2134,8 +2159,8 @@ def show_engagement(ctx: ReportContext) -> None:
                    else "not distinguishable from no link")
         _md(f"Across the company ({link['teams']} teams, {link['points']} team-quarters), a team "
             f"whose engagement is one point higher has post-contact CSAT "
-            f"**{link['slope']:+.1f} points** higher ({pct}% CI {link['ci_low']:+.1f} to "
-            f"{link['ci_high']:+.1f}; {verdict})."
+            f"**{_signed(link['slope'], 1)} points** higher ({pct}% CI "
+            f"{_signed(link['ci_low'], 1)} to {_signed(link['ci_high'], 1)}; {verdict})."
             + (" Engagement is worth managing as a CX lever." if link["ci_low"] > 0 else ""))
 
 
@@ -2228,17 +2253,17 @@ def show_actions(ctx: ReportContext) -> None:
         return
     pct = round(100 * ctx.confidence)
     top = actions_table(ctx)
-    eur = lambda v: f"€{v:,.0f}".replace("€-", "−€")  # noqa: E731
     shown = pd.DataFrame({
-        "rank": top["rank"], "action": top["action"],
-        "score change": [f"{v:+.2f} ({lo:+.2f} to {hi:+.2f})" for v, lo, hi in
-                         zip(top["delta_score"], top["delta_score_ci_low"], top["delta_score_ci_high"])],
-        "churn change": [f"{v:+.2f} pts ({lo:+.2f} to {hi:+.2f})" for v, lo, hi in
+        "action (best first)": top["action"],
+        "score change (0–10)": [f"{_signed(v)} ({_signed(lo)} to {_signed(hi)})" for v, lo, hi in
+                                zip(top["delta_score"], top["delta_score_ci_low"],
+                                    top["delta_score_ci_high"])],
+        "churn change": [f"{_signed(v, 2, ' pts')} ({_signed(lo)} to {_signed(hi)})" for v, lo, hi in
                          zip(top["delta_churn"], top["delta_churn_ci_low"], top["delta_churn_ci_high"])],
-        "customers kept": top["retained"].map(lambda v: f"{v:,.0f}"),
-        f"value ({pct}% CI)": [f"{eur(v)} ({eur(lo)} to {eur(hi)})" for v, lo, hi in
+        "customers kept": top["retained"].map(lambda v: f"{v:,.0f}".replace("-", "−")),
+        f"value ({pct}% CI)": [f"{_eur(v)} ({_eur(lo)} to {_eur(hi)})" for v, lo, hi in
                                zip(top["net_value"], top["net_ci_low"], top["net_ci_high"])],
-        "P(value > 0)": top["prob_positive"].map(lambda v: f"{v:.0%}")})
+        "chance value > 0": top["prob_positive"].map(lambda v: f"{v:.0%}")})
     st = res.settings
     _html(_table_html(shown, note=(
         f"Chain: touchpoint rating → likelihood to recommend (regression) → churn (Cox model) → "

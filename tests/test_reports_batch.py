@@ -71,7 +71,10 @@ def test_stakeholder_html_has_no_code_no_rows_no_errors(batch):
             assert banned not in page, (r["name"], banned)
         assert not re.search(r"\b[KR]\d{6,7}\b", page)        # no customer or response ids
         assert page.count("data:image/png;base64,") >= 3        # trend, drivers, churn
-        assert "Headline KPIs" in page and "What drives the score" in page
+        for section in ("Headline KPIs", "Trend over the last waves", "What drives the score",
+                        "Churn and value", "Revenue at risk", "Top actions by value"):
+            assert section in page, (r["name"], section)
+        assert "€-" not in page                                  # negative money reads −€
 
 
 def test_segment_report_holds_no_other_segment(batch):
