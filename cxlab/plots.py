@@ -561,9 +561,9 @@ def whatif_plot(result, ax=None, value: str = "net_value", title: str | None = N
         ax.errorbar(est, y, xerr=np.clip(err, 0, None), fmt="none", ecolor="#222222", capsize=3,
                     lw=1)
     for yi, row in zip(y, t.itertuples(index=False)):
-        ax.annotate(f"churn {row.delta_churn:+.2f} pp, {row.retained:,.0f} kept",
-                    (0, yi), xytext=(4, 9), textcoords="offset points", fontsize=7,
-                    color="#333333")
+        ax.annotate(f"churn {row.delta_churn:+.2f} pp\n{row.retained:+,.0f} customers",
+                    (1.01, yi), xycoords=("axes fraction", "data"), va="center", fontsize=7,
+                    color="#333333", annotation_clip=False)
     ax.set_yticks(y, list(t["action"]))
     ax.invert_yaxis()
     ax.axvline(0, color="#444444", lw=0.8)

@@ -35,11 +35,27 @@ DAYS_PER_MONTH = 365.25 / 12
 NPS_GROUPS = ("Detractor", "Passive", "Promoter")
 
 __all__ = [
-    "DAYS_PER_MONTH", "NPS_GROUPS", "nps_group", "score_band", "wilson_interval",
-    "newcombe_interval", "churn_by_group", "ChurnByGroup", "churn_logit", "LogitChurn",
-    "kaplan_meier", "KaplanMeier", "churn_cox", "CoxChurn", "TENURE_BANDS", "tenure_band",
-    "analysis_frame", "monthly_intervals", "churn_drivers", "compare_driver_lists",
+    "DAYS_PER_MONTH",
+    "NPS_GROUPS",
+    "TENURE_BANDS",
+    "ChurnByGroup",
+    "CoxChurn",
     "DriverComparison",
+    "KaplanMeier",
+    "LogitChurn",
+    "analysis_frame",
+    "churn_by_group",
+    "churn_cox",
+    "churn_drivers",
+    "churn_logit",
+    "compare_driver_lists",
+    "kaplan_meier",
+    "monthly_intervals",
+    "newcombe_interval",
+    "nps_group",
+    "score_band",
+    "tenure_band",
+    "wilson_interval",
 ]
 
 

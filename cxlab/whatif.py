@@ -37,7 +37,7 @@ import pandas as pd
 from . import retention as _ret
 from .checks import CXDataError, CXWarning, _preview, require_columns, require_frame
 
-__all__ = ["Action", "raise_driver", "move_detractors", "chain", "WhatIfResult"]
+__all__ = ["Action", "WhatIfResult", "chain", "move_detractors", "raise_driver"]
 
 
 # ----------------------------------------------------------------------------- actions

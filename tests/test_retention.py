@@ -15,8 +15,8 @@ import pytest
 from scipy import optimize, stats
 
 import cxlab as cx
-from cxlab.checks import CXDataError, CXWarning
 from cxlab import retention as r
+from cxlab.checks import CXDataError, CXWarning
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +65,11 @@ def test_newcombe_difference_matches_published_table(counts, expected):
 
 def test_churn_by_group_against_scipy_and_statsmodels(telco):
     from statsmodels.stats.multitest import multipletests
-    from statsmodels.stats.proportion import (confint_proportions_2indep, proportion_confint,
-                                              proportions_ztest)
+    from statsmodels.stats.proportion import (
+        confint_proportions_2indep,
+        proportion_confint,
+        proportions_ztest,
+    )
     res = r.churn_by_group(telco, "Contract", churned="churn")
     t = res.summary().set_index("Contract")
     counts = telco.groupby("Contract")["churn"].agg(["size", "sum"])
@@ -388,9 +391,9 @@ def test_analysis_frame_times_flags_and_exclusions():
 
 
 def test_analysis_frame_follow_up_options_and_response_choice():
-    customers, survey, contacts = _tiny_company()
+    customers, survey, _contacts = _tiny_company()
     survey = survey[survey["response_id"] != "R5"]
-    kw = dict(customers=customers, survey=survey, observation_end="2025-12-31")
+    kw = {"customers": customers, "survey": survey, "observation_end": "2025-12-31"}
     q = r.analysis_frame(follow_up="quarter", **kw).set_index("response_id")
     # R1 (2024-11-10) followed to the end of 2024Q4 (2025-01-01): censored, 52 days
     assert q.loc["R1", "duration"] == pytest.approx(52 / r.DAYS_PER_MONTH)
@@ -408,7 +411,7 @@ def test_analysis_frame_follow_up_options_and_response_choice():
 
 def test_analysis_frame_has_no_look_ahead():
     customers, survey, contacts = _tiny_company()
-    kw = dict(survey=survey, observation_end="2025-12-31")
+    kw = {"survey": survey, "observation_end": "2025-12-31"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CXWarning)
         base = r.analysis_frame(customers=customers, contacts=contacts, **kw)
