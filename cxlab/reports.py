@@ -830,18 +830,43 @@ def _finish(manifest: dict, out_dir: Path, t0: float) -> None:
     manifest["finished"] = _now()
     manifest["seconds"] = round(time.perf_counter() - t0, 2)
     path = out_dir / "manifest.json"
-    batches = []
-    if path.exists():
+    with _locked(out_dir / ".manifest.lock"):       # two batches of one period may finish together
+        batches = []
+        if path.exists():
+            try:
+                batches = json.loads(path.read_text()).get("batches", [])
+            except (json.JSONDecodeError, OSError):
+                batches = []
+        batches = [b for b in batches if b.get("id") != manifest["id"]] + [manifest]
+        batches.sort(key=lambda b: (b.get("template") != "quarterly", b.get("id", "")))
+        full = {"period": manifest["period"], "cxlab_version": manifest["cxlab_version"],
+                "updated": manifest["finished"], "batches": batches}
+        atomic_write(path, json.dumps(full, indent=2, default=str) + "\n")
+        atomic_write(out_dir / "index.html", index_html(full))
+
+
+class _locked:
+    """Exclusive advisory lock on ``path`` (POSIX flock; a no-op where unavailable)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.handle = None
+
+    def __enter__(self):
         try:
-            batches = json.loads(path.read_text()).get("batches", [])
-        except (json.JSONDecodeError, OSError):
-            batches = []
-    batches = [b for b in batches if b.get("id") != manifest["id"]] + [manifest]
-    batches.sort(key=lambda b: (b.get("template") != "quarterly", b.get("id", "")))
-    full = {"period": manifest["period"], "cxlab_version": manifest["cxlab_version"],
-            "updated": manifest["finished"], "batches": batches}
-    atomic_write(path, json.dumps(full, indent=2, default=str) + "\n")
-    atomic_write(out_dir / "index.html", index_html(full))
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            return self
+        self.handle = open(self.path, "a")
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        if self.handle is not None:
+            import fcntl
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+        return False
 
 
 def read_manifest(path: str | os.PathLike) -> dict:
@@ -2122,7 +2147,7 @@ def engagement_link(ctx: ReportContext) -> dict | None:
     eng = data.pulse.groupby(["team", "wave"])["engagement"].agg(["mean", "size"])
     c = data.contacts.dropna(subset=["csat"])
     csat = c.assign(top=(c["csat"] >= 4) * 100.0).groupby(["team", "wave"])["top"].agg(["mean", "size"])
-    both = eng.join(csat, lsuffix="_eng", rsuffix="_csat", how="inner")
+    both = eng.add_suffix("_eng").join(csat.add_suffix("_csat"), how="inner")
     both = both.loc[(both["size_eng"] >= 3) & (both["size_csat"] >= 10)]
     if len(both) < 10:
         return None
