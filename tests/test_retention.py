@@ -566,3 +566,29 @@ def test_plots_return_axes(kestrel):
         ax = res.plot()
         assert isinstance(ax, matplotlib.axes.Axes) and ax.get_title()
         plt.close(ax.figure)
+
+
+# ------------------------------------------------------------------ labels and real-data drivers
+
+def test_nps_groups_and_score_bands_follow_their_definitions():
+    # Reichheld (2003): 0-6 detractors, 7-8 passives, 9-10 promoters
+    g = r.nps_group(pd.Series([0, 6, 7, 8, 9, 10, None]))
+    assert list(g.astype(object).iloc[:6]) == ["Detractor", "Detractor", "Passive", "Passive",
+                                               "Promoter", "Promoter"]
+    assert pd.isna(g.iloc[6])
+    b = r.score_band([0, 4, 5, 6, 8, 10])
+    assert list(b.astype(str)) == ["0–4", "0–4", "5–6", "5–6", "7–8", "9–10"]
+    with pytest.raises(CXDataError, match="overlap"):
+        r.score_band([5], bands={"low": (0, 5), "high": (5, 10)})
+    with pytest.raises(CXDataError, match="fall in no band"):
+        r.score_band([11], bands={"low": (0, 5), "high": (6, 10)})
+
+
+def test_churn_drivers_on_real_iranian_data_match_single_predictor_logits(iranian):
+    import statsmodels.api as sm
+    drivers = ["complains", "call_failure", "charge_amount", "subscription_length"]
+    res = r.churn_drivers(iranian, "churn", drivers, method="first", progress=False)
+    pr2 = pd.Series({x: sm.Logit(iranian["churn"], sm.add_constant(iranian[[x]])).fit(disp=0).prsquared
+                     for x in drivers})
+    np.testing.assert_allclose(res.importance.loc[drivers, "importance"], pr2, rtol=1e-5)
+    assert res.importance["importance"].idxmax() == "complains"   # the CX signal (SOURCE.md)
