@@ -413,6 +413,10 @@ def execute_job(job: Mapping) -> dict:
              "attempts": 0, "error": None, "kpis": [], "notes": []}
     tmp = notebook.with_name(f".{notebook.stem}.{os.getpid()}.partial.ipynb")
     notebook.parent.mkdir(parents=True, exist_ok=True)
+    threads = job.get("threads")
+    if threads:     # parallel kernels: no BLAS oversubscription of the cores
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(threads)
     engine_kwargs = {}
     if not job.get("kernel_name"):
         engine_kwargs["kernel_manager_class"] = _kernel_manager_class()
@@ -749,6 +753,9 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
                      "footer": footer})
 
     n_workers = max(1, min(int(workers or _default_workers()), max(len(jobs), 1)))
+    if n_workers > 1:
+        for job in jobs:
+            job["threads"] = max(1, _default_workers() // n_workers)
     batch_id = f"{spec.name}-by-{slug(by)}" if by else f"{spec.name}-company"
     manifest = {"id": batch_id, "template": spec.name, "template_file": str(tpl), "by": by,
                 "period": period, "data": data_param, "data_name": dataset.name,
@@ -788,6 +795,8 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
 
 
 def _run_jobs(jobs: list[dict], workers: int, progress: bool, desc: str) -> list[dict]:
+    import nbconvert  # noqa: F401  (imported once here, inherited by forked workers)
+    import papermill  # noqa: F401
     from tqdm.auto import tqdm
     results = []
     bar = tqdm(total=len(jobs), desc=desc, unit="report", disable=not progress or not jobs)
@@ -801,7 +810,11 @@ def _run_jobs(jobs: list[dict], workers: int, progress: bool, desc: str) -> list
             return results
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
-        context = multiprocessing.get_context("spawn")
+        # Linux: fork the workers from this process (cxlab, pandas and papermill are already
+        # imported, so workers start at once; no zmq context or event loop exists here yet).
+        # Elsewhere spawn, which imports everything afresh in each worker.
+        method = "fork" if sys.platform.startswith("linux") else "spawn"
+        context = multiprocessing.get_context(method)
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures = {pool.submit(execute_job, job): job for job in jobs}
             try:
