@@ -513,62 +513,81 @@ def _player_columns(sizes: Sequence[int]) -> list[list[int]]:
 # sampling approximation beyond the exact limit
 # --------------------------------------------------------------------------------------------
 
-def _masks_value_linear(C: np.ndarray, sizes: Sequence[int]):
+def _contrib_linear(C: np.ndarray, sizes: Sequence[int]):
+    """Marginal contributions along given player orders, by sequential sweeps of ``C``.
+
+    For each order the drivers' columns are arranged player by player and swept one pivot at a
+    time; the R² gained by a pivot ``c_cy²/c_cc`` is credited to its player. Batched over orders:
+    O(q³) per order.
+    """
     pcols = _player_columns(sizes)
+    owner = np.repeat(np.arange(len(sizes)), sizes)
+    q = len(owner)
 
-    def value(masks: np.ndarray) -> np.ndarray:
-        out = np.empty(len(masks))
-        cols_of = [[c for j, pc in enumerate(pcols) if (int(m) >> j) & 1 for c in pc] for m in masks]
-        lengths = np.array([len(c) for c in cols_of])
-        for k in np.unique(lengths):
-            idx = np.flatnonzero(lengths == k)
-            if k == 0:
-                out[idx] = 0.0
-                continue
-            cols = np.array([cols_of[i] for i in idx])
-            R = C[cols[:, :, None], cols[:, None, :]]
-            r = C[cols, -1]
-            out[idx] = np.einsum("bi,bi->b", r, np.linalg.solve(R, r[..., None])[..., 0])
+    def contrib(perms: np.ndarray) -> np.ndarray:
+        order = np.array([[c for j in perm for c in pcols[j]] for perm in perms])
+        full = np.concatenate([order, np.full((len(order), 1), q)], axis=1)
+        A = C[full[:, :, None], full[:, None, :]]
+        out = np.zeros((len(perms), len(sizes)))
+        rows = np.arange(len(perms))
+        for t in range(q):
+            piv = A[:, 0, 0]
+            a = A[:, 0, 1:]
+            np.add.at(out, (rows, owner[order[:, t]]), a[:, -1] ** 2 / piv)
+            if t < q - 1:
+                A = A[:, 1:, 1:] - a[:, :, None] * (a[:, None, :] / piv[:, None, None])
         return out / C[-1, -1]
-    return value
+    return contrib
 
 
-def _shapley_sampled(value, p: int, rng: np.random.Generator, tol: float,
+def _contrib_from_values(value):
+    """Marginal contributions along orders from a value function of bitmasks (cached)."""
+    cache: dict[int, float] = {}
+
+    def contrib(perms: np.ndarray) -> np.ndarray:
+        bits = np.int64(1) << perms.astype(np.int64)
+        prefix = np.concatenate([np.zeros((len(perms), 1), np.int64), np.cumsum(bits, axis=1)],
+                                axis=1)
+        todo = np.array([m for m in np.unique(prefix) if int(m) not in cache], dtype=np.int64)
+        if len(todo):
+            for m, val in zip(todo, value(todo)):
+                cache[int(m)] = float(val)
+        vals = np.vectorize(lambda m: cache[int(m)], otypes=[float])(prefix)
+        out = np.empty(perms.shape)
+        np.put_along_axis(out, perms, np.diff(vals, axis=1), axis=1)
+        if len(cache) > 2_000_000:
+            cache.clear()
+        return out
+    return contrib
+
+
+def _shapley_sampled(contrib, p: int, rng: np.random.Generator, tol: float,
                      max_permutations: int, batch: int = 500):
     """Monte-Carlo Shapley values by antithetic permutation sampling (Castro et al. 2009).
 
     Each draw is a random order π and its reverse; a player's estimate is the mean over draws of
     its marginal contribution v(Pre_π(j) ∪ j) − v(Pre_π(j)). Draws continue until the normal-theory
     95% half-width 1.96·SE is below ``tol`` for every player (SE from the spread of the
-    antithetic-pair means) or ``max_permutations`` is reached. Returns (φ, SE, permutations used).
-    Every draw's contributions add up to v(all), so the estimates sum to R² exactly.
+    antithetic-pair means) or ``max_permutations`` orders are used. Returns (φ, SE, orders used).
+    Every order's contributions add up to v(all), so the estimates sum to R² exactly.
     """
     pair_means = []
-    cache: dict[int, float] = {}
     used = 0
     while True:
         perms = np.argsort(rng.random((batch, p)), axis=1)
-        perms = np.concatenate([perms, perms[:, ::-1]])
-        bits = (np.int64(1) << perms.astype(np.int64))
-        prefix = np.concatenate([np.zeros((len(perms), 1), np.int64), np.cumsum(bits, axis=1)], axis=1)
-        uniq = np.unique(prefix)
-        todo = np.array([m for m in uniq if int(m) not in cache], dtype=np.int64)
-        if len(todo):
-            for m, val in zip(todo, value(todo)):
-                cache[int(m)] = float(val)
-        vals = np.vectorize(lambda m: cache[int(m)], otypes=[float])(prefix)
-        contrib = np.empty((len(perms), p))
-        np.put_along_axis(contrib, perms, np.diff(vals, axis=1), axis=1)
-        pair_means.append(0.5 * (contrib[:batch] + contrib[batch:]))
+        c = contrib(np.concatenate([perms, perms[:, ::-1]]))
+        pair_means.append(0.5 * (c[:batch] + c[batch:]))
         used += 2 * batch
         allpm = np.concatenate(pair_means)
         phi = allpm.mean(axis=0)
         se = allpm.std(axis=0, ddof=1) / np.sqrt(len(allpm))
-        if 1.96 * se.max() <= tol or used >= max_permutations:
-            break
-        if len(cache) > 2_000_000:
-            cache.clear()
-    return phi, se, used
+        if 1.96 * se.max() <= tol:
+            return phi, se, used
+        if used >= max_permutations:
+            warnings.warn(f"Shapley sampling stopped at max_permutations={max_permutations}: the "
+                          f"95% error bound is {1.96 * se.max():.2g}, above tol={tol:g}. Raise "
+                          "max_permutations or tol, or group drivers.", CXWarning, stacklevel=4)
+            return phi, se, used
 
 
 # --------------------------------------------------------------------------------------------
@@ -718,7 +737,7 @@ def _linear_importance(C: np.ndarray, method: str, sizes: list[int], *, exact: b
             se = np.empty((len(C), p))
             used = 0
             for b in range(len(C)):
-                imp[b], se[b], used = _shapley_sampled(_masks_value_linear(C[b], sizes), p, rng,
+                imp[b], se[b], used = _shapley_sampled(_contrib_linear(C[b], sizes), p, rng,
                                                        tol, max_permutations)
             info.update(mc_se=se, permutations=used)
     elif method == "first":
@@ -756,7 +775,8 @@ def _logistic_importance(d: _Design, w: np.ndarray, method: str, kind: str, *, e
         v = vals.all_subsets()
         imp, r2 = _shapley_from_values(v, p), v[-1]
     elif method == "lmg":
-        imp, se, used = _shapley_sampled(vals.masks_value, p, rng, tol, max_permutations, batch=100)
+        imp, se, used = _shapley_sampled(_contrib_from_values(vals.masks_value), p, rng, tol,
+                                         max_permutations, batch=100)
         r2 = vals.masks_value(np.array([full]))[0]
         info.update(mc_se=se[None, :], permutations=used)
     else:
@@ -1161,14 +1181,15 @@ class SegmentedDriverResult:
                 + fails)
 
 
-def population_importance(cov, method: str = "lmg", groups_sizes: Sequence[int] | None = None
+def population_importance(cov, method: str = "lmg", group_sizes: Sequence[int] | None = None
                           ) -> np.ndarray:
     """Importance from a known covariance matrix (drivers first, outcome last) — the population
-    value used to check bootstrap coverage in simulations."""
+    value used to check bootstrap coverage in simulations. ``group_sizes``: columns per player
+    when consecutive columns form groups (default: every driver its own player)."""
     cov = np.asarray(cov, float)
     sd = np.sqrt(np.diag(cov))
     C = cov / np.outer(sd, sd)
-    sizes = list(groups_sizes) if groups_sizes is not None else [1] * (len(C) - 1)
+    sizes = list(group_sizes) if group_sizes is not None else [1] * (len(C) - 1)
     imp, _, _ = _linear_importance(C[None], _method_name(method), sizes,
                                    exact=len(sizes) <= EXACT_MAX_DRIVERS,
                                    rng=np.random.default_rng(0))
@@ -1219,7 +1240,12 @@ def analyze(data: pd.DataFrame, outcome: str, drivers: Sequence[str], method: st
 
     ``by``: run per segment (a column); returns a :class:`SegmentedDriverResult` whose
     ``compare()`` tests between-segment differences. A segment that cannot be analysed (too few
-    rows, a constant driver, ...) is recorded in ``.failed`` and the rest go on.
+    rows, a constant driver, ...) or has fewer than ``min_segment_n`` rows is recorded in
+    ``.failed`` (with the reason) and the rest go on.
+
+    The result's ``quadrant()`` returns a tidy DataFrame (quadrant label per driver);
+    ``plot_quadrant()`` draws it (or ``cx.plots.quadrant(result.quadrant())``); ``plot()`` draws
+    the importances with their intervals; ``differences()`` tests drivers pairwise.
     """
     if by is not None:
         return _analyze_by(data, outcome, drivers, method, bootstrap, seed, by=by,
@@ -1305,13 +1331,20 @@ def _bootstrap(d: _Design, method, kind, exact, B, rng, tol, max_permutations, p
         while done < B:
             b = min(chunk, B - done)
             W = _resample_counts(rng, n, b) * d.w[None, :]
-            with np.errstate(invalid="ignore", divide="ignore"):
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                 try:
                     imp, r2, _ = _importance_for_weights(d, W, method, kind, exact, rng, tol,
                                                          max_permutations)
-                except np.linalg.LinAlgError:
+                except np.linalg.LinAlgError:          # a singular resample: evaluate one by one
                     imp = np.full((b, len(d.sizes)), np.nan)
                     r2 = np.full(b, np.nan)
+                    for i in range(b):
+                        try:
+                            ii, rr, _ = _importance_for_weights(d, W[i:i + 1], method, kind, exact,
+                                                                rng, tol, max_permutations)
+                            imp[i], r2[i] = ii[0], rr[0]
+                        except np.linalg.LinAlgError:
+                            pass
             imps.append(imp)
             r2s.append(r2)
             done += b

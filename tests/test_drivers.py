@@ -357,6 +357,17 @@ def test_bootstrap_replicates_equal_refits_on_resampled_rows():
         np.testing.assert_allclose(res.boot[b], ref, atol=1e-12)
 
 
+def test_degenerate_resamples_are_dropped_one_by_one():
+    # a rare 0/1 driver is constant in ~(1 - 2/30)^30 ≈ 13% of resamples: only those are lost
+    df = survey(n=30, p=2, seed=22)
+    df["rare"] = 0.0
+    df.loc[[3, 17], "rare"] = 1.0
+    with pytest.warns(CXWarning, match="bootstrap resamples could not be computed"):
+        res = D.analyze(df, "ltr", ["d0", "d1", "rare"], bootstrap=200, seed=0, progress=False)
+    assert 120 <= res.bootstrap < 200
+    assert np.isfinite(res.boot).all()
+
+
 def test_quadrant_labels_and_top_box():
     df = survey(n=1000, p=4, seed=14)
     df["d0"] = np.clip(df["d0"] - 2, 1, 10)          # important (largest weight) and low rated
