@@ -238,16 +238,17 @@ def _count_header_rows(rows: list[list[str]]) -> int:
         cells = [r[j].strip() for r in body if j < len(r) and r[j].strip()]
         if cells and sum(map(_is_num, cells)) >= 0.9 * len(cells):
             numeric_cols.append(j)
+    import_id = [any(_IMPORT_ID.match(c.strip()) for c in row) for row in rows[1:3]]
     k = 0
-    for row in rows[1:3]:
+    for i, row in enumerate(rows[1:3]):
         cells = [c.strip() for c in row]
-        if any(_IMPORT_ID.match(c) for c in cells):
-            k += 1
+        if import_id[i] or (i == 0 and len(import_id) > 1 and import_id[1]):
+            k += 1                   # an import-id row, or the question-text row above it
             continue
-        if not numeric_cols:
-            break
+        # a question-text row: text where the body is numeric, in at least 2 columns and in
+        # at least 80 % of the numeric columns (one odd cell is a data error, not a header)
         texty = [j for j in numeric_cols if j < len(cells) and cells[j] and not _is_num(cells[j])]
-        if len(texty) >= max(1, 0.8 * len(numeric_cols)):
+        if len(numeric_cols) >= 2 and len(texty) >= 0.8 * len(numeric_cols):
             k += 1
         else:
             break
