@@ -766,13 +766,21 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
                 "python": sys.version.split()[0], "kernel": kernel_name or kernel_argv()[:3],
                 "workers": n_workers, "started": started, "finished": None, "seconds": None,
                 "status": "running", "reports": entries}
+    results: list[dict] = []
     try:
-        results = _run_jobs(jobs, n_workers, progress, f"{spec.name} {period}")
+        _run_jobs(jobs, n_workers, progress, f"{spec.name} {period}", results)
     except KeyboardInterrupt:
+        finished = {r["name"] for r in results}
+        for job in jobs:
+            html_file = Path(job["html"])
+            if job["name"] not in finished and html_file.exists():
+                html_file.unlink()          # an older report must not pass for this run's
         manifest["status"] = "interrupted"
-        manifest["reports"] = entries + [{"name": j["name"], "label": j["label"], "segment": j["segment"],
-                                          "status": "interrupted", "html": None, "notebook": None,
-                                          "kpis": [], "error": "interrupted (Ctrl-C)"} for j in jobs]
+        manifest["reports"] = results + entries + [
+            {"name": j["name"], "label": j["label"], "segment": j["segment"],
+             "parameters": j["parameters"], "status": "interrupted", "html": None,
+             "notebook": None, "kpis": [], "notes": [], "error": "interrupted (Ctrl-C)"}
+            for j in jobs if j["name"] not in finished]
         _finish(manifest, out_dir, t0)
         raise
     base_by_name = {j["name"]: j["base"] for j in jobs}
@@ -794,11 +802,13 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
     return Batch(out_dir, manifest)
 
 
-def _run_jobs(jobs: list[dict], workers: int, progress: bool, desc: str) -> list[dict]:
+def _run_jobs(jobs: list[dict], workers: int, progress: bool, desc: str,
+              results: list[dict]) -> list[dict]:
+    """Run the jobs (inline for one worker, else a process pool), appending each manifest entry
+    to ``results`` as it completes (so an interrupted batch still knows what finished)."""
     import nbconvert  # noqa: F401  (imported once here, inherited by forked workers)
     import papermill  # noqa: F401
     from tqdm.auto import tqdm
-    results = []
     bar = tqdm(total=len(jobs), desc=desc, unit="report", disable=not progress or not jobs)
     try:
         if workers == 1:
@@ -815,28 +825,48 @@ def _run_jobs(jobs: list[dict], workers: int, progress: bool, desc: str) -> list
         # Elsewhere spawn, which imports everything afresh in each worker.
         method = "fork" if sys.platform.startswith("linux") else "spawn"
         context = multiprocessing.get_context(method)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        try:
             futures = {pool.submit(execute_job, job): job for job in jobs}
-            try:
-                for future in as_completed(futures):
-                    job = futures[future]
-                    try:
-                        entry = future.result()
-                    except Exception as err:   # the worker process itself died
-                        entry = {"name": job["name"], "label": job["label"], "segment": job["segment"],
-                                 "parameters": job["parameters"], "status": "failed",
-                                 "notebook": None, "html": None, "kpis": [], "notes": [],
-                                 "error": f"{type(err).__name__}: {_first_line(err)}",
-                                 "attempts": 1, "started": None, "finished": _now(), "seconds": None}
-                    results.append(entry)
-                    bar.update(1)
-                    bar.set_postfix_str(f"{entry['name']}: {entry['status']}")
-            except KeyboardInterrupt:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+            for future in as_completed(futures):
+                job = futures[future]
+                try:
+                    entry = future.result()
+                except Exception as err:   # the worker process itself died
+                    entry = {"name": job["name"], "label": job["label"], "segment": job["segment"],
+                             "parameters": job["parameters"], "status": "failed",
+                             "notebook": None, "html": None, "kpis": [], "notes": [],
+                             "error": f"{type(err).__name__}: {_first_line(err)}",
+                             "attempts": 1, "started": None, "finished": _now(), "seconds": None}
+                results.append(entry)
+                bar.update(1)
+                bar.set_postfix_str(f"{entry['name']}: {entry['status']}")
+        except KeyboardInterrupt:
+            _stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
         return results
     finally:
         bar.close()
+
+
+def _stop_pool(pool, grace: float = 5.0) -> None:
+    """Ctrl-C: interrupt the workers (each stops its kernel and removes its temporary files),
+    then terminate any that are still running after ``grace`` seconds."""
+    import signal
+    procs = list(getattr(pool, "_processes", {}).values())
+    for proc in procs:
+        if proc.is_alive():
+            try:
+                os.kill(proc.pid, signal.SIGINT)
+            except OSError:
+                pass
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.terminate()
 
 
 def _finish(manifest: dict, out_dir: Path, t0: float) -> None:
