@@ -620,6 +620,7 @@ class _Validator:
         if schema.outcome.kind != "binary":
             self.scales[schema.outcome.column] = schema.outcome.scale
         self.text = {c: _Examples() for c in self.numcols + ([schema.weight] if schema.weight else [])}
+        self.infinite = {c: _Examples() for c in self.text}
         self.out_of_scale = {c: _Examples() for c in self.numcols}
         self.fraction = {c: _Examples() for c in self.numcols}
         self.minmax = {c: [np.inf, -np.inf] for c in self.numcols}
@@ -731,6 +732,9 @@ class _Validator:
         for c in self.numcols:
             v, text = _numeric(chunk[c])
             self.text[c].add(text, chunk[c])
+            inf = v.notna() & ~np.isfinite(v)
+            self.infinite[c].add(inf, v)
+            v = v.where(~inf)
             sc = self.scales.get(c)
             if sc is not None:
                 out = v.notna() & ((v < sc[0]) | (v > sc[1]))
@@ -774,8 +778,11 @@ class _Validator:
             return pd.Series(True, index=chunk.index)
         v, text = _numeric(chunk[s.weight])
         self.text[s.weight].add(text, chunk[s.weight])
-        self.weight_bad["negative"].add(v < 0, v)
+        inf = v.notna() & ~np.isfinite(v)
+        self.infinite[s.weight].add(inf, v)
         self.weight_bad["missing"].add(v.isna() & ~text, chunk[s.weight])
+        v = v.where(~inf)
+        self.weight_bad["negative"].add(v < 0, v)
         self.weight_bad["zero"].add(v == 0, v)
         return v.notna() & (v > 0)
 
@@ -892,6 +899,12 @@ class _Validator:
                             f"{_preview(ex.values)} at rows {_preview(ex.rows)}. Recode these "
                             "answers (add them to missing_codes if they mean 'no answer') or fix "
                             "the export.", ex)
+        for c, ex in self.infinite.items():
+            if ex.n:
+                self._issue("error", "infinite values", c,
+                            f"Column {c!r} holds {ex.n:,} infinite value(s) at rows "
+                            f"{_preview(ex.rows)}: a division by zero in the export? Replace them "
+                            "with real values or leave the cells empty.", ex)
         for c, ex in self.out_of_scale.items():
             if ex.n:
                 lo, hi = self.scales[c]
@@ -910,7 +923,8 @@ class _Validator:
                             f"{_preview(ex.values)} at rows {_preview(ex.rows)}. Fine for averaged "
                             "items; otherwise check the decimal mark.", ex)
         for c in self.numcols:
-            n_valid = self.n_rows - self.missing[c] - self.text[c].n - self.out_of_scale[c].n
+            n_valid = (self.n_rows - self.missing[c] - self.text[c].n - self.out_of_scale[c].n
+                       - self.infinite[c].n)
             lo, hi = self.minmax[c]
             role = "outcome" if c == s.outcome.column else "driver"
             if n_valid <= 0:

@@ -94,6 +94,7 @@ def test_reader_on_truncated_binary_exports(tmp_path, cut):
 # ------------------------------------------------------------------------------------- validator
 
 value = hs.one_of(hs.none(), hs.integers(-5, 15), hs.floats(allow_nan=True, allow_infinity=True),
+                  hs.sampled_from([math.inf, -math.inf, np.nan, 1e308, -0.0]),
                   hs.sampled_from(["", "x", "Don't know", "7", "3,5", "yes", "no"]), hs.booleans())
 DR = ["d1", "d2", "d3"]
 

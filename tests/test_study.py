@@ -119,6 +119,15 @@ def test_text_in_numeric_column():
     assert i.severity == "error" and i.rows == [5] and i.values == ["seven"]
 
 
+def test_infinite_values_are_errors_even_without_a_scale():
+    df = make()
+    df.loc[6, "d"] = np.inf
+    df.loc[9, "w"] = -np.inf
+    rep = st.validate(schema(drivers=DRIVERS, weight="w"), df)
+    assert issue(rep, "infinite values", "d").rows == [6]
+    assert issue(rep, "infinite values", "w").rows == [9] and not rep.ok
+
+
 def test_duplicate_ids():
     df = make()
     df.loc[[10, 11], "rid"] = df.loc[9, "rid"]
