@@ -24,5 +24,7 @@ from .core import __all__ as _core_all
 from .course00 import ex00
 from .course01 import ex01
 from .course02 import ex02
+from .course03 import ex03
+from .course04 import ex04
 
-__all__ = [*_core_all, "NOT_GIVEN", "ex00", "ex01", "ex02"]
+__all__ = [*_core_all, "NOT_GIVEN", "ex00", "ex01", "ex02", "ex03", "ex04"]
