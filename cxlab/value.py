@@ -49,6 +49,8 @@ __all__ = [
     "SBGResult",
     "clv_by_group",
     "clv_from_retention",
+    "cohort_survivors",
+    "contact_outcomes",
     "customer_lifetime_value",
     "fit_bgnbd",
     "fit_gamma_gamma",
@@ -397,6 +399,82 @@ def fit_sbg(survivors) -> SBGResult:
     table = _param_table(["alpha", "beta"], fit)
     return SBGResult(alpha=float(fit.params[0]), beta=float(fit.params[1]),
                      se=table["se"], loglik=fit.loglik, survivors=s, params_table=table)
+
+
+_PERIOD_MONTHS = {"M": 1, "Q": 3, "Y": 12}
+
+
+def cohort_survivors(customers: pd.DataFrame, *, cohort: str = "Q", start: str = "start_date",
+                     end: str = "end_date", since=None, observation_end=None) -> pd.DataFrame:
+    """Survivor counts of acquisition cohorts, the input of :func:`fit_sbg`.
+
+    Customers are grouped by the calendar ``cohort`` ("M", "Q" or "Y") of their ``start`` date;
+    period k of a customer is k contract periods of the same length (1, 3 or 12 months of
+    365.25/12 days) after their own start. A customer is active at period k ≥ 1 if ``end`` is
+    empty or more than k periods after ``start``. Period k of a cohort is shown only when every
+    member can have been observed that long (the cohort's last day + k periods is on or before
+    ``observation_end``, default the latest date in ``start``/``end``); later cells are <NA>.
+
+    Returns one row per cohort (index: cohort label, e.g. ``2024Q1``), one column per period
+    0, 1, …; each row is non-increasing, so ``fit_sbg(table.loc["2024Q1"].dropna())`` works.
+
+    ``since``: first start date to use. A customer list that holds only the customers active at
+    some date (and those acquired later) lacks the early leavers of older cohorts: their counts
+    would be survivors only. Pass that date as ``since``. Customers starting before it, or
+    with a missing start date, are excluded and counted in ``table.attrs["excluded"]``.
+    """
+    require_frame(customers, "customers")
+    require_columns(customers, [start, end], "customers")
+    if cohort not in _PERIOD_MONTHS:
+        raise CXDataError(f"cohort must be one of {sorted(_PERIOD_MONTHS)} (month, quarter, "
+                          f"year), got {cohort!r}.")
+    starts, ends = _to_dates(customers[start]), _to_dates(customers[end])
+    for name, raw, parsed in ((start, customers[start], starts), (end, customers[end], ends)):
+        bad = parsed.isna() & raw.notna()
+        if bad.any():
+            raise CXDataError(f"Column {name!r} has {bad.sum()} value(s) that are not dates, e.g. "
+                              f"{_preview(raw[bad].astype(str).unique())} at rows "
+                              f"{_preview(customers.index[bad])}.")
+    backwards = ends.notna() & starts.notna() & (ends < starts)
+    if backwards.any():
+        raise CXDataError(f"{backwards.sum()} customer(s) have {end!r} before {start!r}, at rows "
+                          f"{_preview(customers.index[backwards])}. Fix the dates first.")
+    obs_end = (pd.concat([starts, ends]).max() if observation_end is None
+               else pd.Timestamp(observation_end))
+    if ends.notna().any() and ends.max() > obs_end:
+        raise CXDataError(f"Some {end!r} dates are after observation_end {obs_end.date()}.")
+    keep = starts.notna()
+    excluded = {}
+    if (~keep).any():
+        excluded[f"missing {start}"] = int((~keep).sum())
+    if since is not None:
+        early = keep & (starts < pd.Timestamp(since))
+        if early.any():
+            excluded[f"{start} before {pd.Timestamp(since).date()}"] = int(early.sum())
+        keep &= ~early
+    keep &= starts <= obs_end
+    if not keep.any():
+        raise CXDataError("No customer is left to form cohorts: check since= and the dates.")
+    period_days = _PERIOD_MONTHS[cohort] * 365.25 / 12
+    s, e = starts[keep], ends[keep]
+    labels = s.dt.to_period(cohort)
+    # days each customer was active (to the end of observation if still active)
+    life = ((e.fillna(obs_end + pd.Timedelta(days=1)) - s).dt.days).to_numpy(float)
+    rows = {}
+    for label in sorted(labels.unique()):
+        member = (labels == label).to_numpy()
+        last_day = label.end_time.normalize()
+        observable = int(((obs_end + pd.Timedelta(days=1) - last_day).days) // period_days)
+        counts = [int(member.sum())] + [int((life[member] > k * period_days).sum())
+                                        for k in range(1, max(observable, 0) + 1)]
+        rows[str(label)] = counts
+    width = max(len(v) for v in rows.values())
+    table = pd.DataFrame({k: v + [pd.NA] * (width - len(v)) for k, v in rows.items()}).T
+    table = table.astype("Int64")
+    table.index.name, table.columns.name = "cohort", "period"
+    table.attrs.update(period_months=_PERIOD_MONTHS[cohort], observation_end=str(obs_end.date()),
+                       excluded=excluded)
+    return table
 
 
 # --------------------------------------------------------------------------------------------
@@ -1305,7 +1383,8 @@ def market_damage(customers_with_problem: float, customer_value: float, **params
 def market_damage_inputs(contacts: pd.DataFrame, customers: pd.DataFrame, *,
                          customer: str = "customer_id", resolved: str = "fcr",
                          contact_date: str = "contact_date", end_date: str = "end_date",
-                         horizon_months: float = 12.0, observation_end=None) -> tuple[dict, int]:
+                         horizon_months: float = 12.0, observation_end=None,
+                         start_date: str = "start_date") -> tuple[dict, int]:
     """Measure market-damage parameters from contact and customer data.
 
     Design (avoids the survivorship bias of "ever had an unresolved contact"): each customer's
@@ -1313,7 +1392,8 @@ def market_damage_inputs(contacts: pd.DataFrame, customers: pd.DataFrame, *,
     (default: the latest date in the data) defines the path — resolved if ``resolved`` = 1 —
     and the outcome is churn (``end_date``) within ``horizon_months`` after it. The no-problem
     baseline is customers active at the cut-off A = observation_end − horizon with no contact
-    logged before A, and their churn in (A, observation_end].
+    logged before A, and their churn in (A, observation_end] (customers who had not started by A,
+    per ``start_date`` when that column is present, are not at risk and left out).
 
     Returns ``(params, complainers)``: keyword arguments for :func:`market_damage` —
     ``share_resolved``, ``repurchase_resolved``, ``repurchase_unresolved`` and
@@ -1353,7 +1433,10 @@ def market_damage_inputs(contacts: pd.DataFrame, customers: pd.DataFrame, *,
     end_first = end_first[active]
     churn_after = ~pd.isna(end_first) & (end_first <= (first["date"] + horizon).to_numpy())
     with_contact_before = set(c.loc[c["date"] < cutoff, "customer"])
-    base = ends[(ends.isna() | (ends > cutoff)) & ~ends.index.isin(list(with_contact_before))]
+    active = ends.isna() | (ends > cutoff)
+    if start_date in customers.columns:       # not yet a customer at the cut-off: not at risk
+        active &= _to_dates(customers[start_date]).to_numpy() <= cutoff
+    base = ends[active & ~ends.index.isin(list(with_contact_before))]
     base_churn = (base.notna() & (base <= obs_end)).to_numpy()
     paths = {"resolved": churn_after[first["resolved"].to_numpy() == 1],
              "unresolved": churn_after[first["resolved"].to_numpy() == 0],
@@ -1374,3 +1457,93 @@ def market_damage_inputs(contacts: pd.DataFrame, customers: pd.DataFrame, *,
                                   f"contact before {cutoff.date()}, n={paths['no problem'].size}"),
     }
     return params, len(first)
+
+
+def contact_outcomes(contacts: pd.DataFrame, customers: pd.DataFrame, *,
+                     customer: str = "customer_id", resolved: str = "fcr",
+                     contact_date: str = "contact_date", start_date: str = "start_date",
+                     end_date: str = "end_date", horizon_months: float = 12.0,
+                     observation_end=None, no_contact: bool = True) -> pd.DataFrame:
+    """One row per customer: the first logged contact and whether the customer left after it.
+
+    The design of :func:`market_damage_inputs`. With A = ``observation_end`` − ``horizon_months``:
+
+    - a customer whose **first** logged contact is on or before A, and who was still active on
+      that day, gets one row: the columns of that contact, ``path`` "Resolved" / "Unresolved"
+      (``resolved`` = 1 / 0) and ``origin`` = the contact date;
+    - with ``no_contact=True``, every customer active at A (started on or before A, when
+      ``start_date`` is given) with no contact logged before A gets a row with ``path``
+      "No contact", ``origin`` = A and the contact columns missing: the baseline;
+    - ``churn_<h>m`` = 1 if ``end_date`` falls within ``horizon_months`` after ``origin``.
+
+    Columns of ``customers`` that ``contacts`` lacks (e.g. plan, monthly_revenue) are added to
+    every row. Group the result with :func:`cxlab.retention.churn_by_group` (by ``path``,
+    ``problem_type``, …) and pass that to :func:`revenue_at_risk`. ``result.attrs`` records the
+    cut-off and how many customers were left out, and why.
+    """
+    require_frame(contacts, "contacts")
+    require_frame(customers, "customers")
+    require_columns(contacts, [customer, resolved, contact_date], "contacts")
+    require_columns(customers, [customer, end_date], "customers")
+    res = pd.to_numeric(contacts[resolved], errors="coerce")
+    bad = res.isna() | ~res.isin([0, 1])
+    if bad.any():
+        raise CXDataError(f"contacts[{resolved!r}] must be 0/1 with no missing values; rows "
+                          f"{_preview(contacts.index[bad])} are not.")
+    cdate = _to_dates(contacts[contact_date])
+    if cdate.isna().any():
+        raise CXDataError(f"contacts[{contact_date!r}] has missing or unreadable dates at rows "
+                          f"{_preview(contacts.index[cdate.isna()])}.")
+    dup = customers[customer].duplicated()
+    if dup.any():
+        raise CXDataError(f"customers[{customer!r}] has duplicate ids, e.g. "
+                          f"{_preview(customers.loc[dup, customer].tolist())}.")
+    if not horizon_months > 0:
+        raise CXDataError(f"horizon_months must be > 0, got {horizon_months!r}.")
+    cust = customers.set_index(customer)
+    ends = _to_dates(cust[end_date])
+    unknown = pd.Index(contacts[customer].unique()).difference(cust.index)
+    if len(unknown):
+        raise CXDataError(f"{len(unknown)} contacting customer(s) are not in customers, e.g. "
+                          f"{_preview(unknown.tolist())}.")
+    obs_end = (max(cdate.max(), ends.max()) if observation_end is None
+               else pd.Timestamp(observation_end))
+    horizon = pd.Timedelta(days=365.25 / 12 * horizon_months)
+    cutoff = obs_end - horizon
+    flag = f"churn_{horizon_months:g}m"
+
+    ct = contacts.assign(**{contact_date: cdate, resolved: res.astype(int)})
+    first = ct.sort_values([customer, contact_date], kind="stable").drop_duplicates(customer)
+    late = first[contact_date] > cutoff
+    first = first.loc[~late]
+    end_first = ends.reindex(first[customer]).to_numpy()
+    inactive = ~(pd.isna(end_first) | (end_first > first[contact_date].to_numpy()))
+    first, end_first = first.loc[~inactive], end_first[~inactive]
+    out = first.assign(path=np.where(first[resolved] == 1, "Resolved", "Unresolved"),
+                       origin=first[contact_date])
+    out[flag] = (~pd.isna(end_first) & (end_first <= (first[contact_date] + horizon).to_numpy())
+                 ).astype(int)
+    excluded = {"first contact after the cut-off": int(late.sum()),
+                "left on or before the first contact": int(inactive.sum())}
+    if no_contact:
+        contacted_before = pd.Index(ct.loc[ct[contact_date] < cutoff, customer].unique())
+        active = ends.isna() | (ends > cutoff)
+        if start_date in cust.columns:
+            active &= _to_dates(cust[start_date]) <= cutoff
+        base_ids = cust.index[active.to_numpy() & ~cust.index.isin(contacted_before)]
+        base_end = ends.reindex(base_ids)
+        base = pd.DataFrame({customer: base_ids, "path": "No contact", "origin": cutoff,
+                             flag: (base_end.notna() & (base_end <= obs_end)).astype(int)
+                             .to_numpy()})
+        out = pd.concat([out, base], ignore_index=True)
+    else:
+        out = out.reset_index(drop=True)
+    extra = [c for c in cust.columns if c not in out.columns]
+    info = cust[extra].reindex(out[customer])
+    for col in extra:
+        out[col] = info[col].to_numpy()
+    front = [customer, "path", "origin", flag]
+    out = out[front + [c for c in out.columns if c not in front]]
+    out.attrs.update(cutoff=str(cutoff.date()), observation_end=str(obs_end.date()),
+                     horizon_months=horizon_months, excluded=excluded)
+    return out

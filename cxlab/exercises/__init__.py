@@ -26,5 +26,6 @@ from .course01 import ex01
 from .course02 import ex02
 from .course03 import ex03
 from .course04 import ex04
+from .course05 import ex05
 
-__all__ = [*_core_all, "NOT_GIVEN", "ex00", "ex01", "ex02", "ex03", "ex04"]
+__all__ = [*_core_all, "NOT_GIVEN", "ex00", "ex01", "ex02", "ex03", "ex04", "ex05"]
