@@ -52,12 +52,12 @@ def quadrant(frame, ax=None, title: str | None = None):
                       color=colors.get(label, "#4C72B0"), alpha=0.5, zorder=2)
     for name, row in frame.iterrows():
         ax.annotate(str(name), (row["performance"], row["importance"]), xytext=(4, 4),
-                    textcoords="offset points", fontsize=8)
+                    textcoords="offset points", fontsize="small")
     ax.axhline(icut, color="#444444", lw=0.8, ls="--")
     ax.axvline(pcut, color="#444444", lw=0.8, ls="--")
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
-    style = dict(fontsize=9, alpha=0.7, fontweight="bold")
+    style = dict(fontsize="small", alpha=0.7, fontweight="bold")
     ax.text(x0, y1, " Fix", va="top", ha="left", color=colors["Fix"], **style)
     ax.text(x1, y1, "Maintain ", va="top", ha="right", color=colors["Maintain"], **style)
     ax.text(x0, y0, " Monitor", va="bottom", ha="left", color=colors["Monitor"], **style)
@@ -68,7 +68,7 @@ def quadrant(frame, ax=None, title: str | None = None):
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
     ax.set_title(title or f"Importance × performance"
                  + (f" for {frame.attrs['outcome']}" if frame.attrs.get("outcome") else ""))
-    ax.legend(loc="best", fontsize=8, frameon=False)
+    ax.legend(loc="best", fontsize="small", frameon=False)
     return ax
 
 
@@ -363,7 +363,7 @@ def churn_rates_plot(result, ax=None, title: str | None = None):
                 capsize=3, lw=1)
     for yi, row in zip(y, t.itertuples(index=False)):
         ax.annotate(f"{row.churn_rate:.1f}% (n = {row.n:,})", (row.ci_high, yi), xytext=(5, 0),
-                    textcoords="offset points", va="center", fontsize=8)
+                    textcoords="offset points", va="center", fontsize="small")
     ax.set_yticks(y, [str(v) for v in t[result.group]])
     ax.invert_yaxis()
     ax.set_xlim(0, max(t["ci_high"].max() * 1.35, 1))
@@ -371,7 +371,7 @@ def churn_rates_plot(result, ax=None, title: str | None = None):
     test = result.test
     sub = (f"chi-square({test['df']}) = {test['statistic']:.1f}, p = {test['p_value']:.2g}"
            if np.isfinite(test["statistic"]) else "")
-    ax.set_title(title or f"Churn by {result.group}" + (f"\n{sub}" if sub else ""), fontsize=10)
+    ax.set_title(title or f"Churn by {result.group}" + (f"\n{sub}" if sub else ""), fontsize="medium")
     ax.grid(axis="x", alpha=0.3)
     return ax
 
@@ -395,7 +395,7 @@ def forest_plot(terms, estimate: str = "hazard_ratio", label: str = "ratio", ax=
     for yi, row in zip(y, t.itertuples(index=False)):
         ax.annotate(f"{getattr(row, estimate):.2f} ({row.ci_low:.2f}–{row.ci_high:.2f})",
                     (row.ci_high, yi), xytext=(5, 0), textcoords="offset points", va="center",
-                    fontsize=7)
+                    fontsize="x-small")
     ax.axvline(1, color="#444444", ls="--", lw=0.8)
     ax.set_xscale("log")
     lo, hi = t["ci_low"].min(), t["ci_high"].max()
@@ -444,8 +444,8 @@ def km_plot(km, ax=None, bands: bool = True, title: str | None = None,
     sub = (f"log-rank chi-square({test['df']}) = {test['statistic']:.1f}, p = {test['p_value']:.2g}"
            if np.isfinite(test["statistic"]) else "")
     head = title or ("Retention by " + km.group if km.group else "Retention")
-    ax.set_title(head + (f"\n{sub}" if sub else ""), fontsize=10)
-    ax.legend(loc="lower left", fontsize=8, frameon=False)
+    ax.set_title(head + (f"\n{sub}" if sub else ""), fontsize="medium")
+    ax.legend(loc="lower left", fontsize="small", frameon=False)
     ax.grid(alpha=0.3)
     return ax
 
@@ -477,9 +477,9 @@ def driver_comparison_plot(comparison, ax=None, title: str | None = None):
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
     ax.set_xlabel("share of explained variance (score) / of pseudo-R² (churn)")
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.legend(loc="lower right", fontsize="small", frameon=False)
     ax.set_title(title or f"What drives {comparison.score} vs what drives leaving "
-                 f"(n = {comparison.n:,})", fontsize=10)
+                 f"(n = {comparison.n:,})", fontsize="medium")
     ax.grid(axis="x", alpha=0.3)
     return ax
 
