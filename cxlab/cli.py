@@ -144,7 +144,8 @@ def _report(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--data", default="kestrel",
                         help="bundled dataset name, a folder like datasets/kestrel, or a survey file "
                              "(default: kestrel)")
-    parser.add_argument("--out", default="reports", help="output folder; reports go to OUT/<period>/ (default: reports)")
+    parser.add_argument("--out", default="reports",
+                        help="output folder; reports go to OUT/<period>/ (default: reports)")
     parser.add_argument("--workers", type=_positive, default=None,
                         help="parallel notebooks (default: the usable cores)")
     parser.add_argument("--min-base", type=_positive, default=30,

@@ -19,13 +19,10 @@ module too, so the template cells stay one call each and the logic is unit-teste
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import hashlib
 import html
-import io
 import json
-import math
 import os
 import re
 import sys
@@ -528,7 +525,8 @@ footer { color:var(--muted); font-size:12px; margin-top:18px; }
 .card { background:#fff; border:1px solid var(--line); border-radius:8px; padding:14px 16px; }
 .card h3 { margin:0 0 2px; font-size:17px; } .card h3 a { color:var(--accent); text-decoration:none; }
 .card .status { font-size:12px; font-weight:600; text-transform:uppercase; letter-spacing:.04em; }
-.status.ok { color:var(--ok); } .status.failed { color:var(--bad); } .status.suppressed { color:var(--warn); }
+.status.ok { color:var(--ok); } .status.failed { color:var(--bad); }
+.status.suppressed { color:var(--warn); }
 .kpis { display:flex; flex-wrap:wrap; gap:14px; margin-top:8px; }
 .kpi .v { font-size:22px; font-weight:650; } .kpi .l { font-size:12px; color:var(--muted); }
 .kpi .d { font-size:12px; }
@@ -794,8 +792,9 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
         for entry in manifest["reports"]:
             if entry["status"] == "ok":
                 try:
-                    html_to_pdf(out_dir / entry["html"], out_dir / entry["html"].replace(".html", ".pdf"))
-                    entry["pdf"] = entry["html"].replace(".html", ".pdf")
+                    pdf_name = entry["html"].replace(".html", ".pdf")
+                    html_to_pdf(out_dir / entry["html"], out_dir / pdf_name)
+                    entry["pdf"] = pdf_name
                 except Exception as err:
                     entry["notes"].append(f"PDF not written: {_first_line(err)}")
     _finish(manifest, out_dir, t0)
@@ -964,7 +963,8 @@ def index_html(manifest: dict) -> str:
             f"<h2>{html.escape(title)}{' — by ' + html.escape(by) if by else ''}</h2>"
             f'<p class="cx-note">{html.escape(stat)}; data {html.escape(str(batch.get("data_name")))} '
             f"(sha256 {html.escape(str(batch.get('data_sha256', ''))[:12])}); "
-            f"{'' if secs is None else f'{secs:.0f} s; '}finished {html.escape(str(batch.get('finished')))}."
+            f"{'' if secs is None else f'{secs:.0f} s; '}"
+            f"finished {html.escape(str(batch.get('finished')))}."
             "</p>"
             f'<div class="cards">{"".join(_card(r) for r in batch["reports"])}</div>')
     body = "".join(sections) or "<p>No reports yet.</p>"
@@ -994,7 +994,7 @@ def find_chromium() -> str | None:
     return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
 
 
-def chromium(args: Sequence[str], timeout: float = 60) -> "subprocess.CompletedProcess":
+def chromium(args: Sequence[str], timeout: float = 60):
     """Run headless Chromium with a throw-away profile and no background networking."""
     import subprocess
     import tempfile
@@ -1205,7 +1205,8 @@ def validate_parameters(template: str, params: Mapping) -> dict:
     if "ces_target" in p:
         p["ces_target"] = _number(p["ces_target"], "ces_target", 1, 7, allow_none=True)
     if p["data"] is None or not isinstance(p["data"], (str, os.PathLike)):
-        raise CXDataError(f"data must be a bundled dataset name or a file/folder path, got {p['data']!r}.")
+        raise CXDataError("data must be a bundled dataset name or a file/folder path, got "
+                          f"{p['data']!r}.")
     return p
 
 
@@ -1389,7 +1390,8 @@ def kpi_cards(ctx: ReportContext) -> list[dict]:
         cards.append({"name": kpi.name, "text": kpi.fmt(row["value"]),
                       "interval": f"{pct}% CI {kpi.fmt(row['ci_low'])} to {kpi.fmt(row['ci_high'])}"
                                   f" · n = {row['n']}",
-                      "change_text": change, "direction": verdict if verdict in {"up", "down"} else None,
+                      "change_text": change,
+                      "direction": verdict if verdict in {"up", "down"} else None,
                       "value": _num(row["value"]), "ci_low": _num(row["ci_low"]),
                       "ci_high": _num(row["ci_high"]), "n": int(row["n"]),
                       "change": _num(row["change"]), "significant": bool(row["significant"])})
@@ -1446,8 +1448,8 @@ def kpi_sentences(ctx: ReportContext) -> list[str]:
              f"to {kpi.fmt(row['ci_high'])}, n = {row['n']})")
         v = row["verdict"]
         if v in {"up", "down"}:
-            s += (f", {'up' if v == 'up' else 'down'} {kpi.fmt(abs(row['change']), signed=False)}"
-                  f"{' points' if kpi.unit != '%' else ' points'} on {row['previous_period']} — "
+            s += (f", {v} {kpi.fmt(abs(row['change']), signed=False)} points on "
+                  f"{row['previous_period']} — "
                   "a change larger than the noise.")
         elif v == "no change beyond the noise":
             s += (f"; the {kpi.fmt(row['change'], signed=True)} move since {row['previous_period']} "
@@ -1552,11 +1554,12 @@ def show_trend(ctx: ReportContext) -> None:
     fig.suptitle(f"{ctx.label}: headline KPIs over the last {len(ctx.waves)} waves "
                  f"(shaded: {pct}% CI)", fontsize=12, fontweight="bold")
     _show_figure(fig)
-    gaps = trend_table(ctx)
+    gaps = pd.concat([trend_table(ctx, k.name) for k in kpis], ignore_index=True)
     gaps = gaps.loc[gaps["suppressed"]]
     if len(gaps):
-        _md(f"_Waves left blank had fewer than {ctx.min_base} answers (suppressed): "
-            f"{', '.join(sorted(set(gaps['wave'])))}._")
+        listed = "; ".join(f"{scope} {kpi}: {', '.join(sorted(g['wave']))}" for (scope, kpi), g in
+                           gaps.groupby(["scope", "kpi"], sort=False))
+        _md(f"_Points left out had fewer than {ctx.min_base} answers (suppressed) — {listed}._")
 
 
 # -- segment vs company -------------------------------------------------------------------------
@@ -1636,7 +1639,8 @@ def show_comparison(ctx: ReportContext) -> None:
         k = _kpi(ctx, r["kpi"])
         shown.append({"KPI": k.name,
                       ctx.label: "suppressed" if r["suppressed"] else
-                      f"{k.fmt(r['segment'])} ({k.fmt(r['segment_low'])} to {k.fmt(r['segment_high'])})",
+                      f"{k.fmt(r['segment'])} ({k.fmt(r['segment_low'])} to "
+                      f"{k.fmt(r['segment_high'])})",
                       "Company": f"{k.fmt(r['company'])} ({k.fmt(r['company_low'])} to "
                                  f"{k.fmt(r['company_high'])})",
                       "difference": "" if r["suppressed"] else k.fmt(r["difference"], signed=True),
@@ -1753,7 +1757,8 @@ def show_churn(ctx: ReportContext) -> None:
             + (" The intervals overlap, so treat the gap with care." if overlap else ""))
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 2.8))
-    ax.barh(ok["nps_group"].astype(str), ok["churn_rate"], color=["#c53030", "#b7791f", "#2f855a"][:len(ok)],
+    colors = ["#c53030", "#b7791f", "#2f855a"][:len(ok)]
+    ax.barh(ok["nps_group"].astype(str), ok["churn_rate"], color=colors,
             xerr=[ok["churn_rate"] - ok["ci_low"], ok["ci_high"] - ok["churn_rate"]], capsize=4)
     ax.set_xlabel(f"% churned within {CHURN_HORIZON} months of answering")
     ax.set_title(f"{ctx.label}: churn by NPS group ({pct}% CI)")
@@ -2050,9 +2055,11 @@ def show_targets(ctx: ReportContext) -> None:
                       "status": r["status"]})
     _html(_table_html(pd.DataFrame(shown), note="On target / below target only when the whole "
                       "interval is on one side of the target."))
-    src = table.iloc[0]["target_source"]
-    _md(f"Company targets: {'set for this report' if src == 'given' else src + ' (default stretch)'}; "
-        "the team's target is its own current value plus the company's required uplift.")
+    sources = "; ".join(f"{r['kpi']} " + ("set for this report" if r["target_source"] == "given"
+                                          else r["target_source"])
+                        for r in table.to_dict("records"))
+    _md(f"Company targets: {sources}. The team's target is its own current value plus the "
+        "uplift the company needs.")
 
 
 # -- call-quality scorecard ---------------------------------------------------------------------

@@ -8,8 +8,6 @@ stays at a few seconds. The real templates run in tests/test_reports_batch.py.
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import nbformat
 import numpy as np
