@@ -57,6 +57,7 @@ class Outcome:
     positive: Any = None          # binary: the value meaning 1 (e.g. "satisfied", "Yes")
     label: str | None = None
     top: int | None = None        # rating: size of the top box (default 2 on 1–5, 2 on 1–7 ...)
+    top_from: float | None = None  # rating: answers >= this count as top box (wide scales)
 
 
 @dataclass
@@ -271,7 +272,8 @@ def _parse_outcome(spec) -> Outcome:
         spec = {"column": spec}
     if not isinstance(spec, Mapping) or "column" not in spec:
         raise CXDataError("outcome must name its column, e.g. outcome: {column: ltr, scale: [0, 10]}.")
-    _unknown(spec, {"column", "kind", "type", "scale", "positive", "label", "top"}, "outcome")
+    _unknown(spec, {"column", "kind", "type", "scale", "positive", "label", "top", "top_from"},
+             "outcome")
     col = str(spec["column"])
     scale = _parse_scale(spec.get("scale"), f"outcome {col!r}")
     kind = spec.get("kind", spec.get("type"))
@@ -298,10 +300,18 @@ def _parse_outcome(spec) -> Outcome:
                               "Use kind: rating for other scales.")
     if kind == "rating" and scale is None:
         raise CXDataError(f"Rating outcome {col!r} needs its scale, e.g. scale: [1, 5].")
-    top = spec.get("top")
+    top, top_from = spec.get("top"), spec.get("top_from")
+    if top_from is not None:
+        try:
+            top_from = float(top_from)
+        except (TypeError, ValueError):
+            raise CXDataError(f"outcome top_from must be a number, got {top_from!r}.") from None
+        if scale is not None and not scale[0] < top_from <= scale[1]:
+            raise CXDataError(f"outcome top_from {top_from:g} is not inside the scale {scale}.")
     return Outcome(column=col, kind=kind, scale=scale if kind != "binary" else None,
                    positive=spec.get("positive"), label=spec.get("label"),
-                   top=None if top is None else _positive_int(top, "outcome top"))
+                   top=None if top is None else _positive_int(top, "outcome top"),
+                   top_from=top_from)
 
 
 def _parse_drivers(spec, default_scale) -> list[Driver]:
@@ -1334,8 +1344,8 @@ def outcome_summary(sd: StudyData) -> pd.DataFrame:
     if o.kind == "nps":
         res = [metrics.nps(y, **kw), metrics.mean(y, scale=(0, 10), **kw)]
     elif o.kind == "rating":
-        res = [metrics.top_box(y, top=_top_values(o), scale=o.scale, **kw),
-               metrics.mean(y, scale=o.scale, **kw)]
+        res = ([metrics.top_box(y, top=_top_values(o), scale=o.scale, **kw)]
+               if _top_values(o) is not None else []) + [metrics.mean(y, scale=o.scale, **kw)]
     else:
         res = [metrics.top_box(y, top=(1,), scale=(0, 1), **kw)]
     out = pd.concat([r.summary() for r in res], ignore_index=True)
@@ -1344,10 +1354,23 @@ def outcome_summary(sd: StudyData) -> pd.DataFrame:
     return out
 
 
-def _top_values(o: Outcome) -> tuple:
+def _top_values(o: Outcome) -> tuple | float:
+    """The top box: ``top_from`` (a threshold) if given, else the ``top`` highest scale points
+    (default 2; 3 on scales with 8–10 points)."""
+    if o.top_from is not None:
+        return o.top_from
     lo, hi = o.scale
+    if hi - lo > 10 and o.top is None:
+        return None                 # a wide (e.g. 0–100) scale: say top_from, else means only
     k = o.top or (2 if hi - lo <= 6 else 3 if hi - lo <= 9 else 2)
     return tuple(float(hi - i) for i in range(k))[::-1]
+
+
+def _top_min(o: Outcome) -> float:
+    top = _top_values(o)
+    if top is None:                 # no top box defined: the upper half of the scale
+        return float(sum(o.scale) / 2)
+    return float(top) if np.isscalar(top) else float(min(top))
 
 
 def outcome_distribution(sd: StudyData) -> pd.DataFrame:
@@ -1514,7 +1537,10 @@ def segment_metrics(sd: StudyData, by: str) -> pd.DataFrame:
     if o.kind == "nps":
         return metrics.table(df, o.column, metric="nps", **kw)
     if o.kind == "rating":
-        return metrics.table(df, o.column, metric="top_box", top=_top_values(o), scale=o.scale, **kw)
+        if _top_values(o) is None:
+            return metrics.table(df, o.column, metric="mean", scale=o.scale, **kw)
+        return metrics.table(df, o.column, metric="top_box", top=_top_values(o), scale=o.scale,
+                             **kw)
     return metrics.table(df, o.column, metric="top_box", top=(1,), scale=(0, 1), **kw)
 
 
@@ -1580,9 +1606,10 @@ def outcome_group(sd: StudyData, values: pd.Series) -> pd.Series:
         from .retention import nps_group
         return nps_group(values).astype("str").where(values.notna())
     if o.kind == "rating":
-        top = _top_values(o)
-        lab = f"top box ({min(top):g}–{max(top):g})"
-        return pd.Series(np.where(values >= min(top), lab, "below top box"),
+        lo = _top_min(o)
+        top = _top_values(o) is not None
+        lab = f"top box (≥ {lo:g})" if top else f"upper half (≥ {lo:g})"
+        return pd.Series(np.where(values >= lo, lab, "below top box" if top else "lower half"),
                          index=values.index).where(values.notna())
     pos = str(o.positive) if o.positive is not None else "1"
     return pd.Series(np.where(values == 1, pos, f"not {pos}"), index=values.index)\
@@ -1652,7 +1679,7 @@ def _best_group(sd: StudyData, groups: list[str]) -> str:
     if o.kind == "nps":
         return "Promoter" if "Promoter" in groups else groups[-1]
     if o.kind == "rating":
-        return next((g for g in groups if g.startswith("top box")), groups[0])
+        return next((g for g in groups if g.startswith(("top box", "upper half"))), groups[0])
     pos = str(o.positive) if o.positive is not None else "1"
     return pos if pos in groups else groups[0]
 
