@@ -121,3 +121,18 @@ def min_rows(n: int, needed: int, what: str) -> None:
     if n < needed:
         raise CXDataError(f"{what} needs at least {needed} usable rows but only {n} remain. "
                           "Widen the selection (more waves, a larger segment) or lower the requirement.")
+
+
+def progress_bar():
+    """tqdm's ``tqdm.auto`` bar class, imported without its "IProgress not found" warning.
+
+    In a Jupyter kernel without ipywidgets, tqdm falls back to its text bar anyway; the warning
+    it prints on first import would otherwise land on stderr in every executed notebook (even
+    with ``progress=False``).
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from tqdm.auto import tqdm
+    return tqdm

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from .checks import CXDataError, CXWarning, _preview, require_columns, require_frame
+from .checks import CXDataError, CXWarning, _preview, progress_bar, require_columns, require_frame
 
 __all__ = [
     "TARP_DEFAULTS",
@@ -1026,11 +1026,7 @@ def clv_by_group(data: pd.DataFrame, group: str, value: str | None = None, *,
     if not 0 < level < 1:
         raise CXDataError("level must be between 0 and 1, e.g. 0.95.")
     rng = np.random.default_rng(seed)
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover
-        def tqdm(x, **_):
-            return x
+    tqdm = progress_bar()
     rows, draws = [], {}
     for lv in tqdm(levels, desc="bootstrap by group", disable=not progress):
         sub = df.loc[df[group] == lv]

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from . import retention as _ret
-from .checks import CXDataError, CXWarning, _preview, require_columns, require_frame
+from .checks import CXDataError, CXWarning, _preview, progress_bar, require_columns, require_frame
 
 __all__ = ["Action", "WhatIfResult", "chain", "move_detractors", "raise_driver"]
 
@@ -253,9 +253,9 @@ def chain(data, actions: Sequence, drivers: Sequence[str], *, score: str = "ltr"
     number of distinct customers in ``data``). ``years``: CLV horizon in years (None = lifetime).
     Values are in the currency of ``revenue``; ``margin`` turns revenue into margin.
     """
-    from tqdm.auto import tqdm
-
     from .value import clv_from_retention
+
+    tqdm = progress_bar()
 
     acts = [_as_action(a) for a in (actions if isinstance(actions, (list, tuple)) else [actions])]
     if not acts:
