@@ -1317,7 +1317,7 @@ def analyze(data: pd.DataFrame, outcome: str, drivers: Sequence[str], method: st
 
 def _bootstrap(d: _Design, method, kind, exact, B, rng, tol, max_permutations, progress, chunk):
     """B case-resampling replicates via multinomial count weights on the rows."""
-    from tqdm.auto import tqdm
+    tqdm = _tqdm(progress)
     n = len(d.Z)
     if d.family == "logistic":
         chunk = 1
@@ -1352,6 +1352,20 @@ def _bootstrap(d: _Design, method, kind, exact, B, rng, tol, max_permutations, p
     finally:
         bar.close()
     return np.concatenate(imps), np.concatenate(r2s)
+
+
+def _tqdm(progress: bool):
+    """tqdm.auto (notebook widget) when ipywidgets is available, else the text bar: tqdm.auto
+    warns on import in a Jupyter kernel without ipywidgets, even when the bar is disabled."""
+    if progress:
+        try:
+            import ipywidgets  # noqa: F401
+            from tqdm.auto import tqdm
+            return tqdm
+        except ImportError:
+            pass
+    from tqdm import tqdm
+    return tqdm
 
 
 def _resample_counts(rng: np.random.Generator, n: int, b: int) -> np.ndarray:

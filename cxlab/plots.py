@@ -57,7 +57,7 @@ def quadrant(frame, ax=None, title: str | None = None):
     ax.axvline(pcut, color="#444444", lw=0.8, ls="--")
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
-    style = dict(fontsize="small", alpha=0.7, fontweight="bold")
+    style = {"fontsize": "small", "alpha": 0.7, "fontweight": "bold"}
     ax.text(x0, y1, " Fix", va="top", ha="left", color=colors["Fix"], **style)
     ax.text(x1, y1, "Maintain ", va="top", ha="right", color=colors["Maintain"], **style)
     ax.text(x0, y0, " Monitor", va="bottom", ha="left", color=colors["Monitor"], **style)
@@ -66,7 +66,7 @@ def quadrant(frame, ax=None, title: str | None = None):
     ax.set_xlabel(f"performance ({frame.attrs.get('performance_label', 'mean rating')})")
     ax.set_ylabel("importance (share of explained variance)")
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
-    ax.set_title(title or f"Importance × performance"
+    ax.set_title(title or "Importance × performance"
                  + (f" for {frame.attrs['outcome']}" if frame.attrs.get("outcome") else ""))
     ax.legend(loc="best", fontsize="small", frameon=False)
     return ax
