@@ -14,8 +14,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from .core import *  # noqa: F403
-from .recipes import *  # noqa: F403
+from .core import *
+from .recipes import *
 
 # ============================================================ 03 key driver analysis
 #: The ten journey touchpoints of the relationship survey (datasets/README.md).
@@ -36,7 +36,9 @@ def _ols_by_cell(survey: pd.DataFrame, by=("region", "wave"), outcome: str = "lt
         X = np.column_stack([np.ones(len(d)), d[list(drivers)].to_numpy(float)])
         beta, *_ = np.linalg.lstsq(X, d[outcome].to_numpy(float), rcond=None)
         rows[key] = beta[1:]
-    return pd.DataFrame.from_dict(rows, orient="index", columns=list(drivers))
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=list(drivers))
+    out.index = pd.MultiIndex.from_tuples(out.index, names=list(by))
+    return out
 
 
 def _negative_count(c, driver: str = "billing_clarity") -> float:
@@ -121,8 +123,8 @@ _ex03_q1 = ChoiceExercise(
               "c": "With 12,000 answers a correlation has a margin of about ±0.02: 0.42 is "
                    "certainly not 0. The problem is what the correlation measures, not noise.",
               "d": "Every respondent is asked about speed; about 3 % skip it."},
-    hints=["Look at the row of network_speed in the heat map: which other rating is it most "
-           "correlated with?"],
+    hints=[("Look at the row of network_speed in the heat map: which other rating is it most "
+            "correlated with?")],
     solution="b) A correlation gives a driver credit for everything it moves with. Customers "
              "with good reliability also report good speed, so speed 'borrows' reliability's "
              "effect. Regression and relative-importance methods hold the other drivers fixed.",
@@ -234,8 +236,8 @@ _ex03_q6 = JudgementExercise(
     "rating by one point — importance says where the score is sensitive, not what a fix costs.",
     prompt="The board gives you one budget for one improvement programme next year. Which "
            "touchpoint do you fix first, and why? Two or three sentences.",
-    hints=["Use both the importance (with its interval) and the performance axis, then think "
-           "about what it costs to move each rating."])
+    hints=[("Use both the importance (with its interval) and the performance axis, then think "
+            "about what it costs to move each rating.")])
 
 ex03 = ExerciseSet("03_key_driver_analysis", q1=_ex03_q1, q2=_ex03_q2, q3=_ex03_q3,
                    q4=_ex03_q4, q5=_ex03_q5, q6=_ex03_q6)
