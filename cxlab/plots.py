@@ -113,7 +113,8 @@ def sbg_plot(fit, horizon: int | None = None, ax=None):
             label=f"sBG fit (α = {fit.alpha:.3f}, β = {fit.beta:.3f})")
     if horizon > n:
         ax.axvline(n, color="grey", ls=":", lw=1)
-        ax.text(n, ax.get_ylim()[1] * 0.97, " projection", va="top", fontsize=8, color="grey")
+        ax.text(n, ax.get_ylim()[1] * 0.97, " projection", va="top", fontsize="small",
+                color="grey")
     ax.set_xlabel("period")
     ax.set_ylabel("% of cohort still active")
     ax.legend(frameon=False)
@@ -181,7 +182,7 @@ def revenue_at_risk_plot(result, ax=None):
     ax.invert_yaxis()
     tot = result.total
     ax.set_title(f"Total at risk {tot['revenue_at_risk']:,.0f} "
-                 f"({tot['ci_low']:,.0f} – {tot['ci_high']:,.0f})", fontsize=10)
+                 f"({tot['ci_low']:,.0f} – {tot['ci_high']:,.0f})", fontsize="medium")
     ax.set_xlabel("revenue at risk per period")
     ax.grid(axis="x", alpha=0.3)
     return ax
@@ -202,10 +203,10 @@ def market_damage_plot(result, ax=None):
     total = parts["value_lost"].sum()
     ax.bar(x[-1], total, color="#222222")
     for xi, (b, h) in enumerate(zip(np.r_[start, 0], np.r_[parts["value_lost"], total])):
-        ax.text(xi, b + h, f"{h:,.0f}", ha="center", va="bottom", fontsize=8)
-    ax.set_xticks(x, [p.replace(", ", ",\n") for p in parts["path"]] + ["Total"], fontsize=8)
+        ax.text(xi, b + h, f"{h:,.0f}", ha="center", va="bottom", fontsize="small")
+    ax.set_xticks(x, [p.replace(", ", ",\n") for p in parts["path"]] + ["Total"], fontsize="small")
     ax.set_ylabel("value lost")
-    ax.set_title("Market damage (Goodman / TARP model)", fontsize=10)
+    ax.set_title("Market damage (Goodman / TARP model)", fontsize="medium")
     ax.grid(axis="y", alpha=0.3)
     return ax
 
@@ -562,7 +563,7 @@ def whatif_plot(result, ax=None, value: str = "net_value", title: str | None = N
                     lw=1)
     for yi, row in zip(y, t.itertuples(index=False)):
         ax.annotate(f"churn {row.delta_churn:+.2f} pp\n{row.retained:+,.0f} customers",
-                    (1.01, yi), xycoords=("axes fraction", "data"), va="center", fontsize=7,
+                    (1.01, yi), xycoords=("axes fraction", "data"), va="center", fontsize="x-small",
                     color="#333333", annotation_clip=False)
     ax.set_yticks(y, list(t["action"]))
     ax.invert_yaxis()
@@ -575,6 +576,6 @@ def whatif_plot(result, ax=None, value: str = "net_value", title: str | None = N
         ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
     s = result.settings
     ax.set_title(title or f"What-if: actions ranked ({s.get('customers', 0):,.0f} customers, "
-                 f"{s.get('bootstrap', 0)} bootstrap draws)", fontsize=10)
+                 f"{s.get('bootstrap', 0)} bootstrap draws)", fontsize="medium")
     ax.grid(axis="x", alpha=0.3)
     return ax
