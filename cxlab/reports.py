@@ -1616,7 +1616,7 @@ def show_comparison(ctx: ReportContext) -> None:
         return
     table = comparison_table(ctx)
     if table.empty:
-        _md("_No split requested (run with `--by <column>` to compare segments)._")
+        _md("_This report was run without a segment split, so there is no segment comparison._")
         return
     pct = round(100 * ctx.confidence)
     if ctx.segment is None:

@@ -70,6 +70,8 @@ def test_stakeholder_html_has_no_code_no_rows_no_errors(batch):
                        "response_id", rp.RECORD_MIME):
             assert banned not in page, (r["name"], banned)
         assert not re.search(r"\b[KR]\d{6,7}\b", page)        # no customer or response ids
+        assert "<script" not in page and "http://" not in page and "https://" not in page
+        # self-contained: opens offline, nothing fetched from elsewhere
         assert page.count("data:image/png;base64,") >= 3        # trend, drivers, churn
         for section in ("Headline KPIs", "Trend over the last waves", "What drives the score",
                         "Churn and value", "Revenue at risk", "Top actions by value"):
