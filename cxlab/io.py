@@ -305,7 +305,10 @@ def _clean_text_column(s: pd.Series, na_text: set, col: str, report: list) -> pd
     rest = txt[present & ~is_token]
     if len(rest) == 0:
         return s  # nothing but codes: leave as text, the validator reports the column
-    nums = pd.to_numeric(rest, errors="coerce")
+    try:
+        nums = rest.astype(float)            # fast path: every remaining cell is a number
+    except (ValueError, TypeError):
+        nums = pd.to_numeric(rest, errors="coerce")
     comma_used = False
     if nums.isna().any():
         bad = rest[nums.isna()]

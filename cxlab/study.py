@@ -560,8 +560,11 @@ def _numeric(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         return v, pd.Series(False, index=s.index)
     if pd.api.types.is_datetime64_any_dtype(s):
         return pd.Series(np.nan, index=s.index), s.notna()
-    txt = s.astype("str").str.strip()
-    v = pd.to_numeric(txt.where(s.notna()), errors="coerce").astype(float)
+    txt = s.astype("str").str.strip().where(s.notna())
+    try:
+        v = txt.astype(float)               # fast path: all numbers (or missing)
+    except (ValueError, TypeError):
+        v = pd.to_numeric(txt, errors="coerce").astype(float)
     text = s.notna() & v.isna() & (txt != "")
     return v, text
 
@@ -602,14 +605,16 @@ class _HashDup:
         if len(keys) == 0:
             return
         h = pd.util.hash_pandas_object(keys, index=False).to_numpy(dtype=np.uint64)
-        s = pd.Series(h, index=keys.index)
-        within = s.duplicated(keep="first").to_numpy()
-        before = np.isin(h, self.seen, assume_unique=False) if len(self.seen) else np.zeros(len(h), bool)
+        within = pd.Series(h).duplicated(keep="first").to_numpy()
+        pos = np.searchsorted(self.seen, h)
+        before = (pos < len(self.seen)) & (self.seen[np.minimum(pos, len(self.seen) - 1)] == h) \
+            if len(self.seen) else np.zeros(len(h), bool)
         mask = pd.Series(within | before, index=keys.index)
         shown = keys if isinstance(keys, pd.Series) else pd.Series(
             ["row " + str(i) for i in keys.index], index=keys.index)
         self.ex.add(mask, shown)
-        self.seen = np.union1d(self.seen, h)
+        # merge two sorted runs (timsort: linear time), keeping the hashes sorted for searchsorted
+        self.seen = np.sort(np.concatenate([self.seen, np.sort(h)]), kind="stable")
 
 
 class _Validator:
@@ -727,6 +732,8 @@ class _Validator:
             return
         for rec in cxio.read_report(chunk).to_dict("records"):
             self.read_rows.append(rec)
+        chunk = chunk.copy(deep=False)
+        chunk.attrs = {}        # reader metadata is read; don't deep-copy it on every operation
         chunk, n_out = _apply_filter(s, chunk)
         self.filtered += n_out
         chunk, rep = cxio.recode_missing(chunk, s.codes_plan(), reason="missing code set to missing")
@@ -842,10 +849,19 @@ class _Validator:
         self.join_unmatched.add(unmatched, key)
 
     # ------------------------------------------------------------------ finish
+    def _read_summary(self) -> pd.DataFrame:
+        """The reader's report summed over chunks (one row per column, action and value)."""
+        read = pd.DataFrame(self.read_rows, columns=["column", "action", "value", "n"])
+        if len(read):
+            read = read.assign(value=read["value"].astype("str")).groupby(
+                ["column", "action", "value"], sort=False)["n"].sum().reset_index()
+        return read
+
     def finish(self) -> ValidationReport:
         s = self.s
+        read = self._read_summary()
         if not self.columns_missing:
-            self._finish_checks()
+            self._finish_checks(read)
         cols = s.columns_needed() if not self.columns_missing else []
         roles = {s.outcome.column: "outcome", **{c: "driver" for c in s.driver_columns},
                  **{c: "segment" for c in s.segments}, **{c: "filter" for c in s.filter}}
@@ -863,13 +879,9 @@ class _Validator:
             "n": self.n_rows, "n_missing": [self.missing[c] for c in cols],
             "share_missing": [self.missing[c] / self.n_rows if self.n_rows else np.nan for c in cols],
             "n_recoded_missing": [rec[c] for c in cols]})
-        read = pd.DataFrame(self.read_rows, columns=["column", "action", "value", "n"])
-        if len(read):
-            read = read.assign(value=read["value"].astype("str")).groupby(
-                ["column", "action", "value"], sort=False)["n"].sum().reset_index()
         return ValidationReport(self.issues, table, self.n_rows, self.usable, read, s.title)
 
-    def _finish_checks(self) -> None:
+    def _finish_checks(self, read: pd.DataFrame) -> None:
         s = self.s
         if self.filtered:
             self._issue("info", "filter", ", ".join(map(str, s.filter)),
@@ -882,7 +894,7 @@ class _Validator:
         for (c, code), n in self.recoded.items():
             self._issue("info", "missing codes", c, f"{n:,} value(s) {code!r} in {c!r} set to "
                         "missing as the configuration's missing_codes say.", n=n)
-        for rec in self.read_rows:
+        for rec in read.to_dict("records"):
             if rec["column"] != "(file)" and "missing" in rec["action"]:
                 self._issue("info", "read", rec["column"], f"{rec['n']:,} answer(s) {rec['value']!r} "
                             f"in {rec['column']!r}: {rec['action']} when reading.", n=rec["n"])

@@ -260,6 +260,8 @@ def test_validate_file_in_chunks_matches_in_memory(tmp_path):
     df.loc[[250, 499], "rid"] = "r0001"                # duplicates across chunk borders
     df.loc[100:110, DRIVERS] = 2.0
     df.loc[50:53, "seg"] = "tiny"
+    df = df.astype({"c": object})
+    df.loc[[5, 60, 130, 444], "c"] = "Don't know"      # counted by the reader in every chunk
     path = tmp_path / "survey.csv"
     df.to_csv(path, index=False, sep=";", decimal=",")
     sch = schema(data=str(path))
@@ -271,6 +273,7 @@ def test_validate_file_in_chunks_matches_in_memory(tmp_path):
     assert issue(chunked, "out of scale", "b").rows == [3, 400]
     pd.testing.assert_frame_equal(whole.columns, chunked.columns)
     assert chunked.usable_rows == whole.usable_rows
+    assert issue(chunked, "read", "c").n == 4
 
 
 # ------------------------------------------------------------------------------------- sections
