@@ -1708,7 +1708,11 @@ def churn_table(ctx: ReportContext) -> pd.DataFrame:
     flag = f"churn_{CHURN_HORIZON}m"
     if frame is None or flag not in frame.columns:
         return pd.DataFrame()
-    known = frame.loc[frame[flag].notna()]
+    # Only answers followed for the whole horizon: for recent answers the churners are known
+    # before the stayers, so keeping every decided outcome would inflate the churn rates.
+    end = pd.Timestamp(frame.attrs.get("observation_end") or frame["survey_date"].max())
+    full = pd.to_datetime(frame["survey_date"]) + pd.DateOffset(months=CHURN_HORIZON) <= end
+    known = frame.loc[full & frame[flag].notna()]
     if len(known) < ctx.min_base:
         return pd.DataFrame()
     res = retention.churn_by_group(known, "nps_group", churned=flag, confidence=ctx.confidence)
@@ -1744,8 +1748,8 @@ def show_churn(ctx: ReportContext) -> None:
                        for lo, hi in zip(table["ci_low"], table["ci_high"])],
         "mean monthly revenue": table["monthly_revenue"].map(
             lambda v: "–" if not np.isfinite(v) else f"€{v:,.2f}")})
-    _html(_table_html(shown, note=f"Answers from {waves[0]} to {waves[-1]} (the waves whose "
-                      f"{CHURN_HORIZON}-month outcome is known)." if waves else None))
+    _html(_table_html(shown, note=f"Answers from {waves[0]} to {waves[-1]}: those followed for "
+                      f"a full {CHURN_HORIZON} months." if waves else None))
     ok = table.loc[~table["suppressed"]]
     if len(ok) >= 2:
         first, last = ok.iloc[0], ok.iloc[-1]

@@ -165,12 +165,14 @@ def test_churn_table_counts_match_raw_join(kestrel):
     end = pd.Timestamp("2026-09-30")
     horizon = s.survey_date + pd.DateOffset(months=12)
     churned = s.end_date.notna() & (s.end_date <= horizon)
-    known = s[churned | (horizon <= end)]            # outcome decided: churned, or a full year seen
-    # month-length conventions (30.44-day months) move a few answers across the edge
-    assert table["n"].sum() == pytest.approx(len(known), rel=0.02)
+    known = s[horizon <= end]          # followed for a full year (no early-churner bias)
+    assert table["n"].sum() == len(known)
+    assert table.attrs["waves"][-1] <= "2025Q3"
     promoters = known.ltr >= 9
     rate = 100 * churned[known.index][promoters].mean()
-    assert table.loc["Promoter", "churn_rate"] == pytest.approx(rate, abs=1.5)
+    # episodes in retention.analysis_frame use 30.44-day months: a churn date within a day or
+    # two of the anniversary may fall on either side, hence the tolerance
+    assert table.loc["Promoter", "churn_rate"] == pytest.approx(rate, abs=1.0)
     assert table.loc["Detractor", "churn_rate"] > table.loc["Promoter", "churn_rate"]
 
 
