@@ -386,3 +386,26 @@ def test_rerun_replaces_the_batch_entry_not_duplicates(tiny_batch, tmp_path):
     rp._finish(again, out, 0.0)
     got = rp.read_manifest(out)
     assert len(got["batches"]) == 1 and got["batches"][0]["reports"][0]["name"] == "x"
+
+
+def test_actions_come_from_the_whatif_chain_on_the_segment_only(kestrel):
+    ctx = _ctx(by="region", segment="South", bootstrap=40, top_actions=3)
+    res = rp.actions_result(ctx)
+    top = rp.actions_table(ctx)
+    assert len(top) == 3 and list(top["rank"]) == sorted(top["rank"])
+    assert top["net_value"].is_monotonic_decreasing
+    south = kestrel.customers[kestrel.customers.region == "South"]
+    assert res.settings["customers"] == (south.churned == 0).sum()   # the segment's base only
+    assert res.settings["n_driver_model"] <= (kestrel.survey.region == "South").sum()
+    # each action's value interval brackets its estimate
+    assert ((top["net_ci_low"] <= top["net_value"]) & (top["net_value"] <= top["net_ci_high"])).all()
+
+
+def test_driver_model_uses_widely_rated_touchpoints_and_recovers_the_leader(kestrel):
+    """Known truth: network reliability carries the largest true weight on ltr (truth.json)."""
+    ctx = _ctx(bootstrap=30)
+    res = rp.driver_result(ctx)
+    truth = ctx.data.truth["ltr_drivers"]["ranking"]
+    assert res.importance["share"].idxmax() == rp._nice(truth[0])
+    assert set(ctx.cache["drivers_left_out"]) == {"onboarding", "shop_experience"}
+    assert 0 < res.r2_ci[0] <= res.r2 <= res.r2_ci[1] < 1
