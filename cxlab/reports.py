@@ -1864,6 +1864,8 @@ def show_drivers(ctx: ReportContext) -> None:
     _show_figure(fig)
     fig, ax = plt.subplots(figsize=(9, 6.2))
     res.plot_quadrant(ax=ax)
+    if ax.get_legend() is not None:      # keep the legend off the points
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9)
     ax.set_title(f"{ctx.label}: importance × performance (mean rating 1–10)")
     _show_figure(fig)
     quad = res.quadrant()
