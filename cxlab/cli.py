@@ -29,6 +29,7 @@ examples:
   cxlab report quarterly --period 2026Q2 --by plan
   cxlab report quarterly --data path/to/export_folder --out reports/
   cxlab report team_scorecard --by team        one scorecard per front-line team
+  cxlab study --config study.yaml              driver study on your own survey export
   cxlab datasets                               list the bundled datasets
 
 Reports land in reports/<period>/: open index.html. `cxlab <command> --help` says more.
