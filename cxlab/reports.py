@@ -530,6 +530,13 @@ footer { color:var(--muted); font-size:12px; margin-top:18px; }
 .kpis { display:flex; flex-wrap:wrap; gap:14px; margin-top:8px; }
 .kpi .v { font-size:22px; font-weight:650; } .kpi .l { font-size:12px; color:var(--muted); }
 .kpi .d { font-size:12px; }
+@media print {
+  body { background:#fff; font-size:12px; }
+  header.cx-top { background:#fff; color:#102a43; border-bottom:2px solid #102a43; padding:6px 0; }
+  header.cx-top a { display:none; } header.cx-top .sub { color:#616e7c; }
+  main { max-width:none; padding:0; } .cx-page { border:none; padding:0; }
+  img, table, .card { break-inside:avoid; } h2 { break-after:avoid; }
+}
 """
 
 
@@ -807,7 +814,8 @@ def _run_jobs(jobs: list[dict], workers: int, progress: bool, desc: str,
     to ``results`` as it completes (so an interrupted batch still knows what finished)."""
     import nbconvert  # noqa: F401  (imported once here, inherited by forked workers)
     import papermill  # noqa: F401
-    from tqdm.auto import tqdm
+    from .checks import progress_bar
+    tqdm = progress_bar()   # no "IProgress not found" warning on stderr inside Jupyter
     bar = tqdm(total=len(jobs), desc=desc, unit="report", disable=not progress or not jobs)
     try:
         if workers == 1:
