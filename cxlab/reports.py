@@ -713,6 +713,9 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
     if isinstance(by, str) and by.lower() in {"", "none", "company"}:
         by = None
     values = segment_values(frame, by) if by else []
+    if segments is not None and by is None:
+        raise CXDataError("segments were given without a segment column: add by=..., e.g. "
+                          "--by region.")
     if segments is not None:
         wanted = [str(s) for s in segments]
         unknown = [s for s in wanted if s not in values]
@@ -721,6 +724,9 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
                               f"Choose from: {', '.join(values)}.")
         values = [v for v in values if v in wanted]
 
+    if not company and not values:
+        raise CXDataError("Nothing to run: the company report is switched off and there are no "
+                          "segments. Drop --no-company or give --by.")
     out_dir = Path(out).expanduser().resolve() / period
     (out_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     data_param = str(data) if (isinstance(data, str) and data in bundled_names()
