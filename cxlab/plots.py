@@ -204,7 +204,12 @@ def market_damage_plot(result, ax=None):
     ax.bar(x[-1], total, color="#222222")
     for xi, (b, h) in enumerate(zip(np.r_[start, 0], np.r_[parts["value_lost"], total])):
         ax.text(xi, b + h, f"{h:,.0f}", ha="center", va="bottom", fontsize="small")
-    ax.set_xticks(x, [p.replace(", ", ",\n") for p in parts["path"]] + ["Total"], fontsize="small")
+    import textwrap
+
+    labels = [textwrap.fill(p, 11) for p in parts["path"]] + ["Total"]
+    ax.set_xticks(x, labels, fontsize="small")
+    if total > 0:                          # headroom for the value labels above the bars
+        ax.set_ylim(0, 1.12 * total)
     ax.set_ylabel("value lost")
     ax.set_title("Market damage (Goodman / TARP model)", fontsize="medium")
     ax.grid(axis="y", alpha=0.3)

@@ -27,5 +27,6 @@ from .course02 import ex02
 from .course03 import ex03
 from .course04 import ex04
 from .course05 import ex05
+from .course06 import ex06
 
-__all__ = [*_core_all, "NOT_GIVEN", "ex00", "ex01", "ex02", "ex03", "ex04", "ex05"]
+__all__ = [*_core_all, "NOT_GIVEN", "ex00", "ex01", "ex02", "ex03", "ex04", "ex05", "ex06"]

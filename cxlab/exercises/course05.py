@@ -200,12 +200,15 @@ def _first_answers(c) -> pd.DataFrame:
     censor = obs + pd.Timedelta(days=1)
     churned = end.notna() & (end <= censor)
     stop = end.where(churned, censor)
+    days = (stop.to_numpy() - sv["survey_date"].to_numpy()) / pd.Timedelta(days=1)  # whole days
+    observed = (censor - sv["survey_date"]).dt.days.to_numpy()
     out = pd.DataFrame({
         "customer_id": sv["customer_id"].to_numpy(), "region": sv["region"].to_numpy(),
-        "ltr": sv["ltr"].to_numpy(),
-        "months": (stop.to_numpy() - sv["survey_date"].to_numpy()) / pd.Timedelta(days=1)
-        / _DAYS_PER_MONTH,   # dates are whole days
+        "ltr": sv["ltr"].to_numpy(), "months": days / _DAYS_PER_MONTH,
         "churned": churned.to_numpy().astype(int),
+        # churn within 12 months (365.25 days) of the answer; missing if not yet knowable
+        "churn_12m": np.where(churned.to_numpy() & (days <= 365.25), 1.0,
+                              np.where(observed >= 365.25, 0.0, np.nan)),
         "revenue": cu["monthly_revenue"].reindex(sv["customer_id"]).to_numpy()})
     out["group"] = np.select([out["ltr"] <= 6, out["ltr"] <= 8], ["Detractor", "Passive"],
                              "Promoter")
