@@ -76,9 +76,9 @@ def test_q2_root_cause_and_its_premise_in_the_data(company):
 
 
 def test_q3_market_damage_by_the_package_and_by_hand():
-    kw = dict(share_complain=0.5, share_resolved=0.6, repurchase_no_problem=0.95,
-              repurchase_no_complaint=0.80, repurchase_resolved=0.90,
-              repurchase_unresolved=0.70)
+    kw = {"share_complain": 0.5, "share_resolved": 0.6, "repurchase_no_problem": 0.95,
+          "repurchase_no_complaint": 0.80, "repurchase_resolved": 0.90,
+          "repurchase_unresolved": 0.70}
     right = cx.value.market_damage(1000, 500, wom_conversion=0, **kw)
     # by hand: 500 × 0.15 + 300 × 0.05 + 200 × 0.25 = 140 customers × €500
     assert right.total_value_lost == pytest.approx(70_000)
