@@ -705,6 +705,9 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
     _check_params(spec, params)
     if not isinstance(min_base, int) or min_base < 1:
         raise CXDataError(f"min_base must be a positive whole number, got {min_base!r}.")
+    # values too, before any kernel starts (the notebook checks them again)
+    params = {k: v for k, v in validate_parameters(str(template), {**params, "min_base": min_base}
+                                                   ).items() if k in params}
     dataset = load_data(data)
     frame = dataset.table(spec.table)
     period = check_period(period, waves_of(frame))

@@ -51,6 +51,9 @@ def test_datasets_lists_the_bundled_company(capsys):
     (["report", "quarterly", "--param", "bootstrapp=3"], "Did you mean 'bootstrap'"),
     (["report", "no_such_template"], "Unknown report template"),
     (["report", "quarterly", "--data", "missing_folder/"], "neither a bundled dataset"),
+    (["report", "quarterly", "--by", "none", "--segments", "North"], "without a segment column"),
+    (["report", "quarterly", "--by", "none", "--no-company"], "Nothing to run"),
+    (["report", "quarterly", "--param", "bootstrap=-5"], "bootstrap must be between 0 and 100000"),
 ])
 def test_bad_arguments_exit_2_with_a_message_not_a_traceback(argv, message, tmp_path, capsys):
     assert cli.main(argv + ["--out", str(tmp_path), "--quiet"]) == 2
