@@ -741,9 +741,10 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
               f"{min_base} &middot; generated {html.escape(started)}")
 
     targets = ([(None, "Company")] if company else []) + [(v, segment_label(by, v)) for v in values]
-    jobs, entries = [], []
+    jobs, entries, names = [], [], []
     for value, label in targets:
         name = f"{spec.name}-company" if value is None else f"{spec.name}-{slug(by)}-{slug(value)}"
+        names.append(name)
         parameters = {**common, "by": by if value is not None else None, "segment": value}
         if by is not None and value is None:
             parameters["by"] = by          # company report shows the split by this column
@@ -800,8 +801,8 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
     base_by_name = {j["name"]: j["base"] for j in jobs}
     for entry in results:
         entry["base"] = base_by_name.get(entry["name"])
-    order = {j["name"]: i for i, j in enumerate(jobs)}
-    manifest["reports"] = sorted(results, key=lambda e: order[e["name"]]) + entries
+    order = {name: i for i, name in enumerate(names)}        # company first, then segments
+    manifest["reports"] = sorted(results + entries, key=lambda e: order[e["name"]])
     manifest["status"] = "ok" if all(r["status"] in {"ok", "suppressed"}
                                      for r in manifest["reports"]) else "failed"
     if pdf:
@@ -988,8 +989,9 @@ def index_html(manifest: dict) -> str:
     note = ("<p class=\"cx-note\">Each figure carries its 95% confidence interval; a change is "
             "called a change only when it is larger than the noise. Groups with fewer responses "
             "than the minimum base are suppressed.</p>")
+    data = sorted({str(b.get("data_name")) for b in manifest.get("batches", [])})
     return _page(f"Customer-experience reports — {manifest.get('period', '')}", note + body,
-                 subtitle=f"cxlab {manifest.get('cxlab_version', '')}",
+                 subtitle=f"data {', '.join(data)} · cxlab {manifest.get('cxlab_version', '')}",
                  footer=f"Updated {html.escape(str(manifest.get('updated')))}")
 
 
