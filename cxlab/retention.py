@@ -49,6 +49,7 @@ __all__ = [
     "churn_drivers",
     "churn_logit",
     "compare_driver_lists",
+    "customer_periods",
     "kaplan_meier",
     "monthly_intervals",
     "newcombe_interval",
@@ -1089,3 +1090,98 @@ def compare_driver_lists(data: pd.DataFrame, score: str, churned: str, drivers: 
     table.attrs = {"r2_score": a.r2, "pseudo_r2_churn": b.r2, "n": len(df), "method": a.method,
                    "score_model": a.model, "churn_model": b.model}
     return DriverComparison(score, churned, table, a, b, len(df), excluded)
+
+
+# ----------------------------------------------------------------------------- customer periods
+
+def customer_periods(customers, freq: str = "Q", *, observation_end=None,
+                     start=None) -> pd.DataFrame:
+    """One row per customer and calendar period (quarter by default) the customer began as a
+    customer: the risk set of a discrete-time churn analysis ("who was a customer on the first
+    day of the quarter, and did they leave during it?").
+
+    A customer is at risk in the period [s, e) when ``start_date`` <= s and ``end_date`` (the
+    first day no longer a customer, as in :func:`analysis_frame`) is missing or after s;
+    ``churned`` = 1 when ``end_date`` <= e. The mean of ``churned`` in a period is the share of
+    the customers at its start who left during it (the discrete-time hazard); customers who join
+    mid-period enter from the next period. The person-period likelihood factorises over periods,
+    so rates and differences of periods can be treated as binomial (Allison 1982, Sociological
+    Methodology 13:61-98), e.g. with ``cx.metrics.table(panel, "churned", metric="top_box",
+    scale=(0, 1), top=(1,), by=["region", "period"])`` or ``cx.metrics.change``.
+
+    ``customers`` is the customer table or a company (its ``truth["observation_end"]`` is used).
+    Periods ending after ``observation_end`` (the last day observed) are not fully observed and
+    are left out, with a CXWarning; ``start`` (e.g. "2024Q4") drops earlier periods.
+    Columns: the customer columns except ``churned`` and ``tenure_months``, then ``period``
+    (e.g. "2026Q2"), ``period_start``, ``churned`` (0/1 in the period), ``entry`` and ``exit``:
+    tenure in months at the period start and at churn or the period end, for a counting-process
+    Cox model, ``churn_cox(panel, duration="exit", entry="entry", event="churned", ...)``.
+    """
+    company = None
+    if not isinstance(customers, pd.DataFrame) and hasattr(customers, "customers"):
+        company, customers = customers, customers.customers
+    require_frame(customers, "customers")
+    require_columns(customers, ["customer_id", "start_date", "end_date"], "customers")
+    cust = customers.copy()
+    cust["start_date"] = _dates(cust, "start_date", "customers")
+    cust["end_date"] = _dates(cust, "end_date", "customers")
+    if cust["start_date"].isna().any():
+        rows = cust.index[cust["start_date"].isna()]
+        raise CXDataError(f"customers: start_date is missing at rows {_preview(rows)}; every "
+                          "customer needs one.")
+    bad = cust["end_date"].notna() & (cust["end_date"] < cust["start_date"])
+    if bad.any():
+        raise CXDataError(f"customers: end_date before start_date at rows {_preview(cust.index[bad])}.")
+    if observation_end is None:
+        truth = getattr(company, "truth", None)
+        if isinstance(truth, Mapping) and truth.get("observation_end"):
+            observation_end = truth["observation_end"]
+    if observation_end is None:
+        observation_end = pd.concat([cust["end_date"], cust["start_date"]]).max()
+        warnings.warn(f"observation_end not given: using the latest date in the data, "
+                      f"{observation_end:%Y-%m-%d}. Pass observation_end='YYYY-MM-DD' (the last "
+                      "day customers were observed) to be exact.", CXWarning, stacklevel=2)
+    obs_end = pd.Timestamp(observation_end).normalize()
+    late = cust["end_date"] > obs_end + pd.Timedelta(days=1)
+    if late.any():
+        raise CXDataError(f"customers: {late.sum()} end_date(s) after observation_end "
+                          f"{obs_end:%Y-%m-%d} (rows {_preview(cust.index[late])}). Pass the right "
+                          "observation_end.")
+    try:
+        periods = pd.period_range(cust["start_date"].min(), obs_end, freq=freq)
+    except (ValueError, TypeError) as err:
+        raise CXDataError(f"freq must be a pandas period frequency such as 'Q' (quarters) or 'M' "
+                          f"(months), not {freq!r} ({err}).") from None
+    if start is not None:
+        try:
+            first = pd.Period(start, freq=freq)
+        except (ValueError, TypeError):
+            raise CXDataError(f"start={start!r} is not a period like '2024Q4' (freq {freq!r}).") from None
+        periods = periods[periods >= first]
+    partial = [str(p) for p in periods if p.end_time.normalize() > obs_end]
+    periods = [p for p in periods if p.end_time.normalize() <= obs_end]
+    if partial:
+        warnings.warn(f"customer_periods left out period(s) {_preview(partial)}: they end after "
+                      f"observation_end {obs_end:%Y-%m-%d}, so churn in them is not fully observed.",
+                      CXWarning, stacklevel=2)
+    if not periods:
+        raise CXDataError("No complete period lies between the first start_date and "
+                          f"observation_end {obs_end:%Y-%m-%d}: nothing to tabulate.")
+    keep = [c for c in cust.columns if c not in ("churned", "tenure_months")]
+    pieces = []
+    for p in periods:
+        s, e = p.start_time, (p + 1).start_time
+        at_risk = (cust["start_date"] <= s) & (cust["end_date"].isna() | (cust["end_date"] > s))
+        rows = cust.loc[at_risk, keep]
+        end = cust.loc[at_risk, "end_date"]
+        left = end.notna() & (end <= e)
+        stop = end.where(left, e)
+        pieces.append(rows.assign(
+            period=str(p), period_start=pd.Timestamp(s).as_unit("ns"), churned=left.astype(int),
+            entry=_days(pd.Series(s, index=rows.index), rows["start_date"]) / DAYS_PER_MONTH,
+            exit=_days(stop, rows["start_date"]) / DAYS_PER_MONTH))
+    out = pd.concat(pieces, ignore_index=True)
+    out.attrs = {"freq": freq, "observation_end": f"{obs_end:%Y-%m-%d}", "left_out": partial,
+                 "time_origin": "start_date", "duration_unit": f"months of {DAYS_PER_MONTH} days"}
+    return out
+
