@@ -167,9 +167,8 @@ _ex04_q1 = NumericExercise(
                 "That uses every answer, so customers who answered several times count several "
                 "times. Use one answer per customer: the frame `year_old`."),
     ],
-    hints=["`by_group.table` has one row per NPS group with its churn_rate (in %).",
-           ("rates = by_group.table.set_index('nps_group')['churn_rate']; then "
-            "rates['Detractor'] - rates['Promoter']")],
+    hints=["`rates` holds each NPS group's 12-month churn rate in %, labelled by group.",
+           "rates['Detractor'] - rates['Promoter']"],
     solution="rates = by_group.table.set_index('nps_group')['churn_rate']\n"
              "gap = rates['Detractor'] - rates['Promoter']",
     explain="Detractors leave about twice as often as promoters. The link claimed in notebook "
