@@ -409,3 +409,14 @@ def test_driver_model_uses_widely_rated_touchpoints_and_recovers_the_leader(kest
     assert res.importance["share"].idxmax() == rp._nice(truth[0])
     assert set(ctx.cache["drivers_left_out"]) == {"onboarding", "shop_experience"}
     assert 0 < res.r2_ci[0] <= res.r2 <= res.r2_ci[1] < 1
+
+
+def test_scripted_outage_is_called_a_change_and_a_quiet_region_is_not(kestrel):
+    """Known truth (truth.json 'event'): a network outage programme hits the South from its
+    from_wave on. The report for that quarter must call the South's NPS drop 'down'; the North,
+    untouched by the event, must not show an NPS change beyond the noise."""
+    event = kestrel.truth["event"]
+    south = rp.kpi_table(_ctx(period=event["from_wave"], by="region", segment=event["region"]))
+    north = rp.kpi_table(_ctx(period=event["from_wave"], by="region", segment="North"))
+    assert south.set_index("kpi").loc["NPS", "verdict"] == "down"
+    assert north.set_index("kpi").loc["NPS", "verdict"] == "no change beyond the noise"
