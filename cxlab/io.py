@@ -40,7 +40,7 @@ import pandas as pd
 
 from .checks import CXDataError, CXWarning, _preview
 
-__all__ = ["read_survey", "iter_survey", "sniff_csv", "CsvFormat", "recode_missing", "read_report",
+__all__ = ["read_survey", "iter_survey", "columns_of", "sniff_csv", "CsvFormat", "recode_missing", "read_report",
            "variable_labels", "value_labels", "apply_value_labels", "survey_info", "NA_TEXT",
            "FORMATS"]
 
@@ -296,6 +296,11 @@ def _add(report: list, column, action, value, n) -> None:
 
 def _clean_text_column(s: pd.Series, na_text: set, col: str, report: list) -> pd.Series:
     """Turn a text column that is numeric apart from answer codes / decimal commas into numbers."""
+    head = s.dropna().iloc[:200].astype("str").str.strip()
+    head = head[(head != "") & ~head.str.lower().isin(na_text)]
+    numberish = pd.to_numeric(head, errors="coerce").notna() | head.str.match(_DEC_COMMA)
+    if len(head) and numberish.mean() < 0.5:
+        return s  # a text column (ids, names, segments): leave it as it is
     txt = s.astype("str").str.strip()
     present = s.notna() & (txt != "")
     if not present.any():
@@ -731,7 +736,8 @@ def read_survey(path: str | Path, *, format: str | None = None, sheet: int | str
                 decimal: str | None = None, header_rows: int | str = "auto",
                 missing_codes: Sequence | Mapping | None = None,
                 na_text: Sequence[str] = NA_TEXT, label_missing: bool = True,
-                usecols: Sequence[str] | None = None) -> pd.DataFrame:
+                usecols: Sequence[str] | None = None, chunksize: int | None = None
+                ) -> pd.DataFrame:
     """Read a survey export into a DataFrame, detecting the file's conventions.
 
     Parameters
@@ -748,9 +754,17 @@ def read_survey(path: str | Path, *, format: str | None = None, sheet: int | str
     label_missing : SPSS/Stata codes whose value label reads like "Don't know"/"Not applicable"
         become missing (counted).
     usecols : read only these columns.
+    chunksize : read and clean this many rows at a time and stack the cleaned chunks: the peak
+        memory is the result plus one chunk (text columns of a raw read can take several times
+        the memory of the cleaned numbers). The read report is summed over the chunks.
 
     Returns a DataFrame; metadata (labels, detection, read report) in ``attrs["cxlab"]``.
     """
+    if chunksize:
+        return _read_chunked(path, chunksize, format=format, sheet=sheet, delimiter=delimiter,
+                             encoding=encoding, decimal=decimal, header_rows=header_rows,
+                             missing_codes=missing_codes, na_text=na_text,
+                             label_missing=label_missing, usecols=usecols)
     src = _open_source(path, format, sheet=sheet, delimiter=delimiter, encoding=encoding,
                        decimal=decimal, header_rows=header_rows, usecols=usecols, chunksize=None)
     (df,) = list(_iter_clean(src, missing_codes=missing_codes, na_text=na_text,
@@ -758,3 +772,28 @@ def read_survey(path: str | Path, *, format: str | None = None, sheet: int | str
     if len(df) == 0:
         raise CXDataError(f"{Path(path).name} has column names but no data rows.")
     return df
+
+
+def _read_chunked(path, chunksize: int, **options) -> pd.DataFrame:
+    parts, report = [], []
+    for chunk in iter_survey(path, chunksize=chunksize, **options):
+        info = chunk.attrs.get("cxlab", {})
+        report.extend(info.get("read_report", []))
+        chunk.attrs = {}
+        parts.append(chunk)
+    df = pd.concat(parts) if len(parts) > 1 else parts[0]
+    summed: dict = {}
+    for rec in report:
+        key = (rec["column"], rec["action"], str(rec["value"]))
+        if key in summed:
+            summed[key]["n"] += rec["n"]
+        else:
+            summed[key] = dict(rec)
+    df.attrs["cxlab"] = {**info, "read_report": list(summed.values())}
+    return df
+
+
+def columns_of(path: str | Path, **options) -> list[str]:
+    """The column names of a survey file (reads its first row only)."""
+    options.pop("usecols", None)
+    return [str(c) for c in next(iter_survey(path, chunksize=1, **options)).columns]

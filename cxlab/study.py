@@ -422,7 +422,12 @@ def _resolve(schema: StudySchema, p) -> Path:
     return path if path.is_absolute() else (schema.base_dir / path)
 
 
-def _load_source(schema: StudySchema, spec, read: dict, what: str, default_table: str):
+#: Survey files are read (and cleaned) this many rows at a time, only the study's columns.
+READ_CHUNK = 200_000
+
+
+def _load_source(schema: StudySchema, spec, read: dict, what: str, default_table: str,
+                 columns: Sequence[str] | None = None):
     if isinstance(spec, pd.DataFrame):
         return spec
     if spec is None:
@@ -442,18 +447,23 @@ def _load_source(schema: StudySchema, spec, read: dict, what: str, default_table
             raise CXDataError(f"Dataset {spec['dataset']!r} has no table {table!r}.")
         return getattr(obj, table)
     options = {**read, **{k: v for k, v in spec.items() if k != "path"}}
-    return cxio.read_survey(_resolve(schema, spec["path"]), **options)
+    path = _resolve(schema, spec["path"])
+    if columns is not None and "usecols" not in options:
+        present = set(cxio.columns_of(path, **options))
+        # absent columns are left to validate(), which names them and suggests close names
+        options["usecols"] = [c for c in dict.fromkeys(columns) if c in present] or None
+    options.setdefault("chunksize", READ_CHUNK)
+    return cxio.read_survey(path, **options)
 
 
 def load_data(schema: StudySchema) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Read the survey and (if configured) the customer-outcome file. Missing codes are *not*
     applied here but in :func:`validate` / :func:`prepare`, where they are counted."""
-    data = _load_source(schema, schema.data, schema.read, "survey data", "survey")
+    data = _load_source(schema, schema.data, schema.read, "survey data", "survey",
+                        columns=schema.columns_needed())
     customers = None
     if schema.customers is not None:
-        c = schema.customers
-        spec = {"dataset": c.dataset, "table": c.table} if c.dataset else {"path": c.path}
-        customers = _load_source(schema, spec, c.read, "customer file", "customers")
+        customers = _load_customers_only(schema)[1]
     return data, customers
 
 
@@ -1191,7 +1201,11 @@ def validate(schema: StudySchema, data: pd.DataFrame, customers: pd.DataFrame | 
     v = _Validator(schema, customers)
     if customers is not None and schema.customers is not None:
         require_frame(customers, "customer file")
-    v.update(data)
+    attrs = data.attrs
+    for start in range(0, len(data), READ_CHUNK):    # slices keep the temporaries small
+        part = data.iloc[start:start + READ_CHUNK]
+        part.attrs = attrs if start == 0 else {}     # the reader's report counts once
+        v.update(part)
     return v.finish()
 
 
@@ -1226,7 +1240,8 @@ def validate_file(schema: StudySchema, path: str | Path | None = None, chunksize
 def _load_customers_only(schema: StudySchema):
     c = schema.customers
     spec = {"dataset": c.dataset, "table": c.table} if c.dataset else {"path": c.path}
-    return None, _load_source(schema, spec, c.read, "customer file", "customers")
+    cols = [x for x in (c.id, c.churned, c.tenure, c.end_date, c.revenue) if x]
+    return None, _load_source(schema, spec, c.read, "customer file", "customers", columns=cols)
 
 
 # =========================================================================== preparation
