@@ -950,8 +950,10 @@ def analysis_frame(company=None, *, customers: pd.DataFrame | None = None,
     h_days = horizon * DAYS_PER_MONTH
     to_end = _days(end_c, origin)
     observed = _days(pd.Series(censor_at, index=sv.index), origin)
-    flag_h = np.where(~np.isnan(to_end) & (to_end <= h_days), 1.0,
-                      np.where(observed >= h_days, 0.0, np.nan))
+    # Defined only where the whole horizon lies inside the observation window: otherwise recent
+    # answers would count their early leavers but not their stayers (an upward bias).
+    churned_within = ~np.isnan(to_end) & (to_end <= h_days)
+    flag_h = np.where(observed >= h_days, churned_within.astype(float), np.nan)
     out[f"churn_{horizon:g}m"] = flag_h
     out = out.sort_values(["survey_date", "customer_id"], kind="stable").reset_index(drop=True)
     if excluded:

@@ -374,7 +374,9 @@ def test_analysis_frame_times_flags_and_exclusions():
     assert f.loc["R3", "duration"] == pytest.approx(_days("2025-05-02", "2026-01-01") / m)
     assert np.isnan(f.loc["R3", "churn_12m"])
     # C: churned 2025-11-20, 283 days after the survey
-    assert f.loc["R4", ["churned", "churn_12m"]].tolist() == [1, 1]
+    # ... but its 12-month window runs past the observation end: the flag stays missing, as it
+    # does for a stayer answering that day (counting only early leavers would bias churn up).
+    assert f.loc["R4", "churned"] == 1 and np.isnan(f.loc["R4", "churn_12m"])
     assert f.loc["R1", "tenure_at_survey"] == pytest.approx(665 / m)
     assert f.loc["R1", "nps_group"] == "Detractor" and f.loc["R4", "nps_group"] == "Promoter"
     # unresolved contact in the three calendar months before the survey month (Aug–Oct 2024)
