@@ -461,6 +461,9 @@ def load_data(schema: StudySchema) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     applied here but in :func:`validate` / :func:`prepare`, where they are counted."""
     data = _load_source(schema, schema.data, schema.read, "survey data", "survey",
                         columns=schema.columns_needed())
+    labelled = [c for c in schema.segments if c in cxio.value_labels(data)]
+    if labelled:                      # SPSS/Stata segment codes shown with their labels
+        data = cxio.apply_value_labels(data, labelled)
     customers = None
     if schema.customers is not None:
         customers = _load_customers_only(schema)[1]

@@ -376,6 +376,36 @@ def test_iranian_example_runs_the_logistic_route():
     assert issue(res.report, "duplicate rows").n >= 300             # 300 exact copies in UCI
 
 
+# ------------------------------------------------------------------------------------- raw .sav
+
+def test_raw_spss_file_to_study_in_one_call(tmp_path):
+    import pyreadstat
+    df = make(n=300, seed=11)
+    df.loc[[4, 8], "ltr"] = 99                      # labelled "Don't know" in SPSS
+    df.loc[[1, 2, 3], "a"] = 9                      # declared user-missing in SPSS
+    df["region"] = np.where(df["seg"] == "x", 1.0, 2.0)
+    sav = df.drop(columns=["seg"])
+    pyreadstat.write_sav(sav, str(tmp_path / "survey.sav"),
+                         column_labels={"ltr": "How likely are you to recommend us?"},
+                         variable_value_labels={"ltr": {0: "Not at all likely",
+                                                        10: "Extremely likely", 99: "Don't know"},
+                                                "region": {1: "North", 2: "South"}},
+                         missing_ranges={"a": [9]})
+    (tmp_path / "study.yaml").write_text(
+        "data: survey.sav\nid: rid\noutcome: {column: ltr, scale: [0, 10]}\n"
+        "drivers: {scale: [1, 5], columns: [a, b, c, d]}\nsegments: [region]\n"
+        "analysis: {bootstrap: 20}\n")
+    res = st.run(tmp_path / "study.yaml")
+    assert res.report.ok
+    notes = {(i.check, i.column): i.n for i in res.report.issues if i.check == "read"}
+    assert notes == {("read", "ltr"): 2, ("read", "a"): 3}
+    assert res.report.usable_rows == 300 - 2 - 3
+    assert set(res.segments["region"]["metrics"]["region"]) == {"North", "South"}
+    assert list(res.importance.shares().index[:2]) == ["a", "b"]      # the true order
+    assert st.main(["--config", str(tmp_path / "study.yaml"), "--out", str(tmp_path / "out"),
+                    "--validate-only"]) == 0
+
+
 # ------------------------------------------------------------------------------------- command line
 
 def test_cli_stops_on_the_broken_export_with_the_report(tmp_path, capsys):
