@@ -40,9 +40,21 @@ import pandas as pd
 
 from .checks import CXDataError, CXWarning, _preview
 
-__all__ = ["read_survey", "iter_survey", "columns_of", "sniff_csv", "CsvFormat", "recode_missing", "read_report",
-           "variable_labels", "value_labels", "apply_value_labels", "survey_info", "NA_TEXT",
-           "FORMATS"]
+__all__ = [
+    "FORMATS",
+    "NA_TEXT",
+    "CsvFormat",
+    "apply_value_labels",
+    "columns_of",
+    "iter_survey",
+    "read_report",
+    "read_survey",
+    "recode_missing",
+    "sniff_csv",
+    "survey_info",
+    "value_labels",
+    "variable_labels",
+]
 
 #: File formats by extension (compressed CSV ``.csv.gz``, ``.csv.bz2``, ``.csv.xz``, ``.csv.zip`` too).
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".tab": "csv", ".dat": "csv",
@@ -104,7 +116,7 @@ def apply_value_labels(data: pd.DataFrame, columns: Sequence[str] | None = None)
         codes = sorted(set(mapping) | set(pd.unique(out[col].dropna())), key=_sort_key)
         names = [str(mapping.get(c, c)) for c in codes]
         order = list(dict.fromkeys(names))
-        mapped = out[col].map(lambda v: np.nan if pd.isna(v) else str(mapping.get(v, v)))
+        mapped = out[col].map(lambda v, m=mapping: np.nan if pd.isna(v) else str(m.get(v, v)))
         out[col] = pd.Categorical(mapped, categories=order, ordered=True)
     return out
 
@@ -485,11 +497,11 @@ def _wrap(path: Path, fmt: str, err: Exception) -> CXDataError:
 
 
 def _csv_kwargs(fmt: CsvFormat, decimal: str | None, usecols) -> dict:
-    kw = dict(sep=fmt.delimiter, encoding=fmt.encoding, decimal=decimal or fmt.decimal,
-              keep_default_na=False, na_values=[""], skipinitialspace=False,
-              skiprows=range(1, 1 + fmt.header_rows) if fmt.header_rows else None,
-              usecols=usecols, encoding_errors="strict", low_memory=False,
-              on_bad_lines="error")
+    kw = {"sep": fmt.delimiter, "encoding": fmt.encoding, "decimal": decimal or fmt.decimal,
+              "keep_default_na": False, "na_values": [""], "skipinitialspace": False,
+              "skiprows": range(1, 1 + fmt.header_rows) if fmt.header_rows else None,
+              "usecols": usecols, "encoding_errors": "strict", "low_memory": False,
+              "on_bad_lines": "error"}
     if fmt.compression:
         kw["compression"] = {"gz": "gzip", "bz2": "bz2", "xz": "xz", "zip": "zip"}[fmt.compression]
     if kw["decimal"] == kw["sep"]:
@@ -627,7 +639,7 @@ def _open_chunks(path: Path, fmt: str, info: dict, *, sheet, delimiter, encoding
         import pyreadstat
         reader = {"spss": pyreadstat.read_sav, "spss_por": pyreadstat.read_por,
                   "stata": pyreadstat.read_dta}[fmt]
-        kw = dict(usecols=usecols, apply_value_formats=False)
+        kw = {"usecols": usecols, "apply_value_formats": False}
         if fmt == "spss":
             kw["user_missing"] = True
         _, meta = reader(str(path), metadataonly=True, **({} if fmt != "spss" else

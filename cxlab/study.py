@@ -34,9 +34,21 @@ import pandas as pd
 from . import io as cxio
 from .checks import CXDataError, _preview
 
-__all__ = ["StudySchema", "Outcome", "Driver", "CustomerFile", "load_schema", "load_data",
-           "validate", "validate_file", "ValidationReport", "Issue", "prepare", "StudyData",
-           "METHODS"]
+__all__ = [
+    "METHODS",
+    "CustomerFile",
+    "Driver",
+    "Issue",
+    "Outcome",
+    "StudyData",
+    "StudySchema",
+    "ValidationReport",
+    "load_data",
+    "load_schema",
+    "prepare",
+    "validate",
+    "validate_file",
+]
 
 #: Relative-importance methods compared side by side (see cxlab.drivers).
 METHODS = ("lmg", "relative_weights", "pratt", "first", "last", "betasq")
@@ -156,7 +168,7 @@ class StudySchema:
 
     # ------------------------------------------------------------------ parsing
     @classmethod
-    def from_dict(cls, spec: Mapping, base_dir: str | Path | None = None) -> "StudySchema":
+    def from_dict(cls, spec: Mapping, base_dir: str | Path | None = None) -> StudySchema:
         """Build a schema from a dict (parsed YAML or notebook parameters), checking every key."""
         if not isinstance(spec, Mapping):
             raise CXDataError(f"The study configuration must be a mapping (YAML key: value pairs), "
@@ -522,10 +534,10 @@ class ValidationReport:
                               + self.to_text())
 
     def to_text(self) -> str:
-        lines = [f"{self.title}: {self.n_rows:,} rows checked, {self.usable_rows:,} usable "
-                 f"for the driver analysis; {len(self.errors)} error(s), "
-                 f"{len(self.warnings)} warning(s). Rows are data-row labels (0 = the first "
-                 "answer under the header)."]
+        lines = [(f"{self.title}: {self.n_rows:,} rows checked, {self.usable_rows:,} usable "
+                  f"for the driver analysis; {len(self.errors)} error(s), "
+                  f"{len(self.warnings)} warning(s). Rows are data-row labels (0 = the first "
+                  "answer under the header).")]
         for sev, head in (("error", "ERRORS (the study stops until these are fixed)"),
                           ("warning", "WARNINGS (the study goes on; these are reported)"),
                           ("info", "NOTES")):
@@ -547,9 +559,9 @@ class ValidationReport:
 
     def to_html(self) -> str:
         colours = {"error": "#b00020", "warning": "#8a6d00", "info": "#444"}
-        parts = [f"<p><b>{escape(self.title)}</b>: {self.n_rows:,} rows checked, "
-                 f"{self.usable_rows:,} usable; {len(self.errors)} error(s), "
-                 f"{len(self.warnings)} warning(s).</p><ul>"]
+        parts = [(f"<p><b>{escape(self.title)}</b>: {self.n_rows:,} rows checked, "
+                  f"{self.usable_rows:,} usable; {len(self.errors)} error(s), "
+                  f"{len(self.warnings)} warning(s).</p><ul>")]
         for i in sorted(self.issues, key=lambda i: ["error", "warning", "info"].index(i.severity)):
             parts.append(f"<li style='color:{colours[i.severity]}'><b>{i.severity}</b> "
                          f"[{escape(i.check)}] {escape(i.message)}</li>")
@@ -1083,8 +1095,8 @@ class _Validator:
                 continue
             small = {k: v for k, v in counts.items() if v < s.min_segment}
             if small:
-                shown = ", ".join(f"{k} (n = {v})" for k, v in list(sorted(small.items(),
-                                                                            key=lambda kv: kv[1]))[:8])
+                shown = ", ".join(f"{k} (n = {v})" for k, v in sorted(small.items(),
+                                                                            key=lambda kv: kv[1])[:8])
                 self._issue("warning", "small segments", c,
                             f"{len(small)} of {len(counts)} {c!r} segment(s) have fewer than "
                             f"{s.min_segment} answers: {shown}. Their results are suppressed.",
@@ -1370,7 +1382,7 @@ def outcome_summary(sd: StudyData) -> pd.DataFrame:
         ok &= sd.data[s.weight] > 0
     y = y[ok]
     w = sd.data.loc[ok, s.weight] if s.weight else None
-    kw = dict(weights=w, min_base=0, confidence=s.confidence)
+    kw = {"weights": w, "min_base": 0, "confidence": s.confidence}
     if o.kind == "nps":
         res = [metrics.nps(y, **kw), metrics.mean(y, scale=(0, 10), **kw)]
     elif o.kind == "rating":
@@ -1431,13 +1443,13 @@ class ImportanceComparison:
 
     def shares(self) -> pd.DataFrame:
         """Share of explained variance (or pseudo-R²) per driver (rows) and method (columns)."""
-        per = self.table[self.table["grouped"] == False]  # noqa: E712
+        per = self.table[self.table["grouped"] == False]
         wide = per.pivot(index="driver", columns="label", values="share")
         order = self.results[self.primary].importance.sort_values("rank").index
         return wide.loc[[d for d in order if d in wide.index], list(dict.fromkeys(per["label"]))]
 
     def ranks(self) -> pd.DataFrame:
-        per = self.table[self.table["grouped"] == False]  # noqa: E712
+        per = self.table[self.table["grouped"] == False]
         wide = per.pivot(index="driver", columns="label", values="rank")
         return wide.loc[self.shares().index, self.shares().columns]
 
@@ -1456,7 +1468,7 @@ class ImportanceComparison:
 
     def plot(self, ax=None):
         from . import plots
-        per = self.table[self.table["grouped"] == False]  # noqa: E712
+        per = self.table[self.table["grouped"] == False]
         return plots.importance_by_method(per, order=list(self.shares().index), ax=ax)
 
 
@@ -1480,22 +1492,22 @@ def _plan(sd: StudyData) -> list[dict]:
     runs = []
     if s.outcome.kind != "binary":
         for m in s.methods:
-            runs.append(dict(label=m, method=m, family="linear", groups=None))
+            runs.append({"label": m, "method": m, "family": "linear", "groups": None})
         if s.groups and "lmg" in s.methods:
-            runs.append(dict(label="lmg (groups)", method="lmg", family="linear", groups=s.groups))
+            runs.append({"label": "lmg (groups)", "method": "lmg", "family": "linear", "groups": s.groups})
         return runs
     for m in ("lmg", "first", "last"):
         if m not in s.methods:
             continue
         if m == "lmg" and p > LOGISTIC_LMG_MAX:
             continue
-        runs.append(dict(label=f"logistic {m}", method=m, family="logistic", groups=None))
+        runs.append({"label": f"logistic {m}", "method": m, "family": "logistic", "groups": None})
     if s.groups and "lmg" in s.methods and len(s.groups) + (p - sum(map(len, s.groups.values()))) \
             <= LOGISTIC_LMG_MAX:
-        runs.append(dict(label="logistic lmg (groups)", method="lmg", family="logistic",
-                         groups=s.groups))
+        runs.append({"label": "logistic lmg (groups)", "method": "lmg", "family": "logistic",
+                         "groups": s.groups})
     for m in s.methods:
-        runs.append(dict(label=f"LPM {m}", method=m, family="linear", groups=None))
+        runs.append({"label": f"LPM {m}", "method": m, "family": "linear", "groups": None})
     return runs
 
 
@@ -1563,7 +1575,7 @@ def segment_metrics(sd: StudyData, by: str) -> pd.DataFrame:
     if s.weight:
         df = df[df[s.weight] > 0]
     df = df.assign(**{by: df[by].astype("str").where(df[by].notna(), "(missing)")})
-    kw = dict(by=by, weight=s.weight, min_base=s.min_segment, confidence=s.confidence)
+    kw = {"by": by, "weight": s.weight, "min_base": s.min_segment, "confidence": s.confidence}
     if o.kind == "nps":
         return metrics.table(df, o.column, metric="nps", **kw)
     if o.kind == "rating":
@@ -1901,10 +1913,10 @@ def show_importance(res: StudyResult) -> None:
         f"**{ag['kendall_w']:.2f}** (1 = identical). Top three under every method: "
         + (", ".join(f"**{names.get(d, d)}**" for d in ag["top3_all_methods"]) or "none") + ".")
     _show(_fmt_table(_relabel(comp.shares(), names), 3, index=True))
-    per = comp.table[comp.table["grouped"] == False]  # noqa: E712
+    per = comp.table[comp.table["grouped"] == False]
     _fig(plots.importance_by_method(_relabel(per, names, "driver"),
                                     order=[names.get(d, d) for d in comp.shares().index]))
-    grouped = comp.table[comp.table["grouped"] == True]  # noqa: E712
+    grouped = comp.table[comp.table["grouped"] == True]
     if len(grouped):
         _md("Driver groups (LMG with each group as one player):")
         _show(_fmt_table(_relabel(grouped, names, "driver")[

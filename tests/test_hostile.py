@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
 import cxlab as cx
@@ -104,7 +104,7 @@ def hostile_frame(draw, kind="nps"):
     """A plausible survey (30–70 rows) with a few hostile cells planted, or a fully random one."""
     if draw(hs.integers(0, 9)) == 0:                # now and then: anything goes
         n = draw(hs.integers(1, 40))
-        col = lambda: draw(hs.lists(value, min_size=n, max_size=n))  # noqa: E731
+        col = lambda: draw(hs.lists(value, min_size=n, max_size=n))
         return pd.DataFrame({"y": col(), **{d: col() for d in DR}, "id": col(), "seg": col(),
                              "w": col()})
     n = draw(hs.integers(30, 70))
@@ -211,7 +211,7 @@ def test_driver_engine_answers_or_says_why(fd, method, family, weighted, grouped
     df, drivers = fd
     groups = {"G": drivers[:2]} if grouped and len(drivers) > 2 and method in ("lmg", "first",
                                                                               "last") else None
-    kw = dict(method=method, family=family, weights="w" if weighted else None, groups=groups)
+    kw = {"method": method, "family": family, "weights": "w" if weighted else None, "groups": groups}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -2,9 +2,7 @@
 is known by construction (the expected values are written out by hand in each test)."""
 
 import gzip
-import io
 import math
-import warnings
 
 import numpy as np
 import pandas as pd

@@ -313,7 +313,7 @@ def test_importance_all_methods_and_truth_ranking():
                                rtol=1e-10)
     assert (lmg["ci_low"] <= lmg["importance"]).all() and (lmg["importance"] <= lmg["ci_high"]).all()
     assert comp.agreement()["top3_all_methods"][:1] == ["a"]
-    grouped = comp.table[comp.table["grouped"] == True]  # noqa: E712
+    grouped = comp.table[comp.table["grouped"] == True]
     assert set(grouped["driver"]) == {"a", "b", "G"}
 
 

@@ -10,7 +10,6 @@ repository (skipped when absent; the files are never copied into the repository)
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
