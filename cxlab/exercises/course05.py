@@ -206,9 +206,10 @@ def _first_answers(c) -> pd.DataFrame:
         "customer_id": sv["customer_id"].to_numpy(), "region": sv["region"].to_numpy(),
         "ltr": sv["ltr"].to_numpy(), "months": days / _DAYS_PER_MONTH,
         "churned": churned.to_numpy().astype(int),
-        # churn within 12 months (365.25 days) of the answer; missing if not yet knowable
-        "churn_12m": np.where(churned.to_numpy() & (days <= 365.25), 1.0,
-                              np.where(observed >= 365.25, 0.0, np.nan)),
+        # churn within 12 months (365.25 days) of the answer; missing unless the whole year is
+        # observed (else recent answers would count their leavers but not their stayers)
+        "churn_12m": np.where(observed >= 365.25,
+                              (churned.to_numpy() & (days <= 365.25)).astype(float), np.nan),
         "revenue": cu["monthly_revenue"].reindex(sv["customer_id"]).to_numpy()})
     out["group"] = np.select([out["ltr"] <= 6, out["ltr"] <= 8], ["Detractor", "Passive"],
                              "Promoter")
