@@ -1801,15 +1801,17 @@ def _fig(ax) -> None:
 
 
 def _fmt_table(frame: pd.DataFrame, digits: int = 3, index: bool = False):
-    """An HTML table (no row numbers unless ``index``), floats rounded, missing shown as '–'."""
-    from IPython.display import HTML
+    """A styled table: no row numbers unless ``index``, numbers rounded with thousands separators,
+    missing shown as '–', text columns left-aligned."""
     out = frame.copy()
-    for c in out.columns:
-        if pd.api.types.is_float_dtype(out[c]):
-            out[c] = out[c].round(digits)
-    html = out.to_html(index=index, border=0, na_rep="–", escape=True,
-                       float_format=lambda v: f"{v:,.{digits}f}")
-    return HTML(html)
+    text = [c for c in out.columns if not pd.api.types.is_numeric_dtype(out[c])
+            and not pd.api.types.is_bool_dtype(out[c])]
+    sty = out.style.format(precision=digits, thousands=",", na_rep="–")
+    if not index:
+        sty = sty.hide(axis="index")
+    if text:
+        sty = sty.set_properties(subset=text, **{"text-align": "left"})
+    return sty
 
 
 def start(config: str | Path | Mapping, bootstrap: int | None = None, progress: bool = False,
@@ -1846,7 +1848,7 @@ def show_header(res: StudyResult) -> None:
     kind = {"nps": "likelihood to recommend (0–10)", "binary": "a yes/no outcome",
             "rating": f"a {o.scale[0]:g}–{o.scale[1]:g} rating" if o.scale else "a rating"}[o.kind]
     _md(f"# {s.title}\n\nOutcome **{o.label or o.column}** ({kind}); {len(s.drivers)} drivers"
-        + (f" in {len(s.groups)} groups" if s.groups else "")
+        + (f" in {len(s.groups)} group{'s' if len(s.groups) > 1 else ''}" if s.groups else "")
         + (f"; segments: {', '.join(s.segments)}" if s.segments else "")
         + f". Data: {_source_label(s)}"
         + (f", filter {s.filter}" if s.filter else "") + ".")
@@ -1861,7 +1863,8 @@ def show_quality(res: StudyResult) -> None:
     if len(tab):
         _show(_fmt_table(tab))
     _md("Missing values per study column:")
-    _show(_fmt_table(rep.columns.assign(share_missing=100 * rep.columns["share_missing"]), 1))
+    _show(_fmt_table(rep.columns.assign(share_missing=100 * rep.columns["share_missing"])
+                     .rename(columns={"share_missing": "% missing"}), 1))
     _md("Every row that leaves the analysis, and why:")
     _show(_fmt_table(res.prepared.flow))
     read = rep.read_report
@@ -1948,7 +1951,7 @@ def show_segments(res: StudyResult) -> None:
         _show(_fmt_table(m[cols], 1))
         _fig(plots.metric_intervals(m, x=by, ylabel=str(m["metric"].iloc[0]),
                                     title=f"{res.schema.outcome.column} by {by}"))
-        _md("Mean driver rating per segment (blank: fewer answers than the minimum base):")
+        _md("Mean driver rating per segment (–: fewer answers than the minimum base):")
         _show(_fmt_table(_relabel(part["performance"], names), 2, index=True))
         seg = part["importance"]
         if seg is not None:
