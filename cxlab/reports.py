@@ -1959,8 +1959,7 @@ def show_value(ctx: ReportContext) -> None:
 
 # -- team scorecard: goals cascaded from the company target -------------------------------------
 
-QA_ITEMS = ("qa_greeting", "qa_verification", "qa_empathy", "qa_ownership", "qa_explanation",
-            "qa_compliance", "qa_next_steps")
+from .frontline import QA_ITEMS  # noqa: E402  (the call-quality scorecard items)
 #: Default company targets when none is given: this quarter's company value plus this stretch.
 DEFAULT_STRETCH = {"CSAT": 5.0, "FCR": 5.0, "CES": 0.2}
 _KPI_RANGE = {"CSAT": (0.0, 100.0), "FCR": (0.0, 100.0), "CES": (1.0, 7.0)}
@@ -1969,26 +1968,14 @@ _TARGET_PARAM = {"CSAT": "csat_target", "FCR": "fcr_target", "CES": "ces_target"
 
 def cascade_targets(current: pd.DataFrame, company_target: float, low: float = 0.0,
                     high: float = 100.0) -> pd.DataFrame:
-    """Cascade a company target to units by equal uplift.
-
-    ``current`` has one row per unit with ``value`` (the unit's KPI now) and ``n`` (its weight:
-    answers or contacts). The company's current value is the weighted mean ``Σ n·value / Σ n``;
-    every unit gets target ``value + (company_target − company_now)``, clipped to [low, high].
-    Without clipping the weighted mean of the unit targets equals the company target, so if
-    every unit meets its target the company meets its own. Returns ``current`` with ``uplift``
-    and ``target`` columns; ``company_now`` in ``attrs``.
-    """
-    cur = current.copy()
-    ok = cur["value"].notna() & (cur["n"] > 0)
-    if not ok.any():
-        raise CXDataError("No unit has a value to cascade the target to.")
-    company_now = float(np.average(cur.loc[ok, "value"], weights=cur.loc[ok, "n"]))
-    uplift = float(company_target) - company_now
-    cur["uplift"] = np.where(ok, uplift, np.nan)
-    cur["target"] = np.where(ok, np.clip(cur["value"] + uplift, low, high), np.nan)
-    cur.attrs["company_now"] = company_now
-    cur.attrs["company_target"] = float(company_target)
-    return cur
+    """Equal-uplift cascade of a company target to units: the table of
+    :func:`cxlab.frontline.cascade_targets` (``uplift``, ``target``; ``company_now`` in ``attrs``).
+    A target clipped to the scale is kept clipped without a warning in the report."""
+    from . import frontline
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CXWarning)
+        return frontline.cascade_targets(current, company_target, low, high).table
 
 
 def team_values(ctx: ReportContext, kpi: KPI) -> pd.DataFrame:
@@ -2114,33 +2101,34 @@ def _scorecard_frame(ctx: ReportContext, frame: pd.DataFrame) -> tuple[pd.DataFr
     return frame.loc[frame["wave"].astype(str).isin(pool)], pool
 
 
-def scorecard_drivers(ctx: ReportContext):
-    """Relative importance (LMG, bootstrap CI) of the call-quality items for post-contact CSAT
-    among the team's evaluated and surveyed calls; the company's when the team has fewer than
-    ``DRIVER_MIN_BASE``. Returns (result or None, scope label)."""
-    if "qa_drivers" in ctx.cache:
-        return ctx.cache["qa_drivers"]
-    from . import drivers
-    import warnings
+def scorecard_validity(ctx: ReportContext):
+    """:func:`cxlab.frontline.scorecard_validity` (items labelled for readers) among the team's
+    evaluated and surveyed calls in the pooled driver waves; the company's when the team has
+    fewer than ``DRIVER_MIN_BASE``. Returns (result or None, scope label)."""
+    if "qa_validity" in ctx.cache:
+        return ctx.cache["qa_validity"]
+    from . import frontline
     out = (None, None)
     for label, frame in ((ctx.label, ctx.scope("contacts")), ("Company", ctx.company("contacts"))):
         sub, _ = _scorecard_frame(ctx, frame)
         items = [q for q in QA_ITEMS if q in sub.columns]
         used = sub.dropna(subset=[*items, "csat"]) if items and "csat" in sub else sub.iloc[:0]
         if len(used) >= max(DRIVER_MIN_BASE, ctx.min_base):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", CXWarning)
-                labels = {q: _nice(q.removeprefix("qa_")) for q in items}
-                res = drivers.analyze(used[["csat", *items]].rename(columns=labels), "csat",
-                                      list(labels.values()),
-                                      bootstrap=ctx.options.get("bootstrap", 200),
-                                      seed=ctx.seed, conf=ctx.confidence, progress=False)
-            out = (res, label)
+            labels = {q: _nice(q.removeprefix("qa_")) for q in items}
+            out = (frontline.scorecard_validity(
+                sub[["csat", *items]].rename(columns=labels), "csat", list(labels.values()),
+                bootstrap=ctx.options.get("bootstrap", 200), seed=ctx.seed,
+                confidence=ctx.confidence, min_n=len(used), progress=False), label)
             break
-        if label == ctx.label and ctx.segment is None:
-            continue
-    ctx.cache["qa_drivers"] = out
+    ctx.cache["qa_validity"] = out
     return out
+
+
+def scorecard_drivers(ctx: ReportContext):
+    """Relative importance (LMG, bootstrap CI) of the call-quality items for post-contact CSAT:
+    the ``DriverResult`` of :func:`scorecard_validity`. Returns (result or None, scope label)."""
+    res, label = scorecard_validity(ctx)
+    return (None if res is None else res.drivers), label
 
 
 def show_scorecard(ctx: ReportContext) -> None:
@@ -2163,14 +2151,15 @@ def show_scorecard(ctx: ReportContext) -> None:
         shown["company"] = table["company"].map(lambda v: f"{v:.2f}")
     _html(_table_html(shown, note=f"Mean score 1–5 with {pct}% CI, calls evaluated in "
                                   f"{pool[0]}–{pool[-1]}."))
-    res, scope = scorecard_drivers(ctx)
-    if res is None:
+    validity, scope = scorecard_validity(ctx)
+    if validity is None:
         _md(f"_Too few evaluated calls with a post-contact survey (< {DRIVER_MIN_BASE}) to tell "
             "which items drive satisfaction._")
         return
+    res = validity.drivers
     imp = res.importance
-    weak = [i for i in imp.index if imp.loc[i, "share_ci_low"] < 0.02]
-    strong = [i for i in imp.sort_values("share", ascending=False).index if i not in weak]
+    weak = validity.scored_not_driving
+    strong = [i for i in validity.table.index if i not in weak]
     where = "this team's" if scope == ctx.label and ctx.segment is not None else "the company's"
     note = ("" if scope == ctx.label else f" ({ctx.label} has too few evaluated and surveyed calls; "
             "the company-wide analysis is shown)")
@@ -2185,7 +2174,7 @@ def show_scorecard(ctx: ReportContext) -> None:
     if strong:
         _md(f"**Drive satisfaction:** {nice(strong)}.")
     if weak:
-        _md(f"**Scored but not shown to drive satisfaction** (share interval reaches below 2%): "
+        _md(f"**Scored but not shown to drive satisfaction** (effect interval includes zero): "
             f"{nice(weak)}. Keep them for compliance if needed, but do not coach for CSAT on them.")
 
 
@@ -2212,26 +2201,19 @@ def engagement_table(ctx: ReportContext) -> pd.DataFrame:
 
 
 def engagement_link(ctx: ReportContext) -> dict | None:
-    """Company-wide link of team engagement to team CSAT: weighted least squares of each
-    team-quarter's post-contact CSAT (% 4–5) on its mean engagement (weights: CSAT answers).
-    Returns slope (CSAT points per engagement point) with its interval, or None."""
-    import statsmodels.api as sm
+    """Company-wide link of team engagement to team CSAT (:func:`cxlab.frontline.engagement_link`
+    per team-quarter, clustered by team): slope (CSAT points per engagement point) with its
+    interval, points and teams; None without pulse or contacts or with fewer than 10 points."""
+    from . import frontline
     data = ctx.data
     if data.pulse is None or data.contacts is None:
         return None
-    eng = data.pulse.groupby(["team", "wave"])["engagement"].agg(["mean", "size"])
-    c = data.contacts.dropna(subset=["csat"])
-    csat = c.assign(top=(c["csat"] >= 4) * 100.0).groupby(["team", "wave"])["top"].agg(["mean", "size"])
-    both = eng.add_suffix("_eng").join(csat.add_suffix("_csat"), how="inner")
-    both = both.loc[(both["size_eng"] >= 3) & (both["size_csat"] >= 10)]
-    if len(both) < 10:
+    try:
+        link = frontline.engagement_link(data.pulse, data.contacts, level="team_wave",
+                                         confidence=ctx.confidence)
+    except CXDataError:
         return None
-    X = sm.add_constant(both["mean_eng"].to_numpy())
-    fit = sm.WLS(both["mean_csat"].to_numpy(), X, weights=both["size_csat"].to_numpy()).fit(
-        cov_type="cluster", cov_kwds={"groups": pd.factorize(both.index.get_level_values(0))[0]})
-    lo, hi = fit.conf_int(alpha=1 - ctx.confidence)[1]
-    return {"slope": float(fit.params[1]), "ci_low": float(lo), "ci_high": float(hi),
-            "points": int(len(both)), "teams": int(both.index.get_level_values(0).nunique())}
+    return link.as_dict() if len(link.points) >= 10 else None
 
 
 def show_engagement(ctx: ReportContext) -> None:
