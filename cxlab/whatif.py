@@ -235,7 +235,8 @@ def chain(data, actions: Sequence, drivers: Sequence[str], *, score: str = "ltr"
           margin: float = 1.0, discount: float = 0.10, years: int | None = 3,
           customers: float | None = None, score_scale: tuple[float, float] = (0, 10),
           driver_scale: tuple[float, float] = (1, 10), bootstrap: int = 1000, seed: int = 0,
-          confidence: float = 0.95, progress: bool = True) -> WhatIfResult:
+          confidence: float = 0.95, min_events: int = 5, max_failed: float = 0.05,
+          progress: bool = True) -> WhatIfResult:
     """Chain each action through driver → score → churn → value, with bootstrap intervals.
 
     ``data`` is a company (``.customers``, ``.survey``; the episode frame is built with
@@ -252,6 +253,19 @@ def chain(data, actions: Sequence, drivers: Sequence[str], *, score: str = "ltr"
     base the result is scaled to (default: customers active at the end of observation, or the
     number of distinct customers in ``data``). ``years``: CLV horizon in years (None = lifetime).
     Values are in the currency of ``revenue``; ``margin`` turns revenue into margin.
+
+    Sparse controls: a control level with fewer than ``min_events`` churn events in the hazard
+    model's rows (or fewer than ``min_events`` churners or stayers in the baseline model's rows)
+    has no estimable effect (zero events → infinite coefficient, and its bootstrap resamples
+    lose their few events). Such levels are merged into the control's reference level (their
+    coefficient is fixed at 0), with a :class:`CXWarning` naming the level and its counts; a
+    control left with one level is dropped. Listed in ``settings["merged_levels"]``.
+
+    Bootstrap draws whose refit fails (no finite maximum) are counted, not hidden:
+    ``settings["failed_draws"]`` and ``settings["failed_share"]``; above ``max_failed`` (share)
+    a :class:`CXWarning` says the intervals rest on the remaining draws and may be too narrow
+    (the failures are the extreme resamples). ``settings["bootstrap"]`` is the number of
+    successful draws.
     """
     from .value import clv_from_retention
 
@@ -275,6 +289,8 @@ def chain(data, actions: Sequence, drivers: Sequence[str], *, score: str = "ltr"
     if not 0 < confidence < 1:
         raise CXDataError(f"confidence must be between 0 and 1, got {confidence!r}.")
     churned = churned or f"churn_{horizon:g}m"
+    if not 0 <= max_failed <= 1:
+        raise CXDataError(f"max_failed is a share between 0 and 1 (e.g. 0.05), got {max_failed!r}.")
     frame, n_base = _frame(data, horizon, customers)
     require_frame(frame, "data")
     needed = [score, *drivers, *controls, *direct, duration, event, churned, revenue]
@@ -296,6 +312,22 @@ def chain(data, actions: Sequence, drivers: Sequence[str], *, score: str = "ltr"
                               "columns for missing values or use fewer drivers.")
         if (~rows).any():
             notes.append(f"{label}: {(~rows).sum()} of {len(frame)} rows left out for missing values")
+    # sparse control levels: merged into the reference, separately for each model's rows
+    hz = frame.loc[haz_rows]
+    if _ret._flag(hz, event, "event flag").sum() == 0:
+        raise CXDataError(f"{event!r} has no events in the hazard model's rows: no churn to link.")
+    hz, h_controls, merged = _merge_sparse_levels(
+        hz, controls, reference, {"churn events": _ret._flag(hz, event, "event flag")},
+        "hazard model", min_events)
+    pop = frame.loc[pop_rows]
+    yp_ = _ret._flag(pop, churned)
+    pop, p_controls, merged_p = _merge_sparse_levels(
+        pop, controls, reference, {"churners": yp_, "stayers": 1 - yp_}, "baseline churn model",
+        min_events)
+    merged += merged_p
+    for m in merged:
+        notes.append(m["note"])
+        warnings.warn(m["note"] + ".", CXWarning, stacklevel=2)
     score_v = _ret._numeric_series(frame[score], f"Column {score!r}", scale=score_scale).to_numpy()
     for col in drivers:
         _ret._numeric_series(frame[col], f"Driver {col!r}", scale=driver_scale)
@@ -304,16 +336,14 @@ def chain(data, actions: Sequence, drivers: Sequence[str], *, score: str = "ltr"
     Xd = np.column_stack([np.ones(drv_rows.sum()), frame.loc[drv_rows, drivers].to_numpy(float)])
     yd = score_v[drv_rows]
     # hazard link: Cox on score + controls + direct (first column = score)
-    hz = frame.loc[haz_rows]
-    Xh_df, h_terms = _ret._design(hz, [score, *direct], controls, reference)
+    Xh_df, h_terms = _ret._design(hz, [score, *direct], h_controls, reference)
     t = _ret._durations(hz, duration).to_numpy()
     e = _ret._flag(hz, event, "event flag").to_numpy()
     if e.sum() == 0:
         raise CXDataError(f"{event!r} has no events in the hazard model's rows: no churn to link.")
     cox = _Cox(Xh_df.to_numpy(float), t, e)
     # baseline link: logistic churned ~ 1 + score + controls, on the population
-    pop = frame.loc[pop_rows]
-    Xp_df, p_terms = _ret._design(pop, [score], controls, reference)
+    Xp_df, p_terms = _ret._design(pop, [score], p_controls, reference)
     Xp = np.column_stack([np.ones(len(pop)), Xp_df.to_numpy(float)])
     yp = _ret._flag(pop, churned).to_numpy()
     if yp.sum() == 0 or yp.sum() == len(yp):
@@ -382,9 +412,16 @@ def chain(data, actions: Sequence, drivers: Sequence[str], *, score: str = "ltr"
                 failed += 1
         except np.linalg.LinAlgError:
             failed += 1
+    failed_share = failed / B if B else 0.0
     if failed:
-        notes.append(f"{failed} of {B} bootstrap draws could not be refitted and were left out")
-        warnings.warn(notes[-1] + ".", CXWarning, stacklevel=2)
+        notes.append(f"{failed} of {B} bootstrap draws ({failed_share:.1%}) could not be refitted "
+                     "and were left out")
+        if failed_share > max_failed:
+            warnings.warn(f"{notes[-1]}: more than {max_failed:.0%}. The failed draws are the extreme "
+                          "resamples (e.g. a control level or driver losing its few churn events), so "
+                          "the intervals rest on the rest and may be too narrow. Use fewer direct "
+                          "effects or controls (direct=(), controls=[]) or a larger base.",
+                          CXWarning, stacklevel=2)
     alpha = (1 - confidence) / 2
 
     def interval(x):
@@ -431,7 +468,8 @@ def chain(data, actions: Sequence, drivers: Sequence[str], *, score: str = "ltr"
                           "delta_value": draws[b, i, 3], "net_value": draws[b, i, 3] - a.cost}
                          for b in range(B) for i, a in enumerate(acts)])
     settings = {"customers": n_base, "horizon_months": horizon, "years": years, "margin": margin,
-                "discount": discount, "bootstrap": B - failed, "confidence": confidence,
+                "discount": discount, "bootstrap": B - failed, "failed_draws": failed,
+                "failed_share": failed_share, "merged_levels": merged, "confidence": confidence,
                 "seed": seed, "n_driver_model": int(drv_rows.sum()),
                 "n_hazard_model": int(haz_rows.sum()), "events_hazard_model": int(e.sum()),
                 "n_population": int(pop_rows.sum()), "notes": notes,
@@ -439,6 +477,46 @@ def chain(data, actions: Sequence, drivers: Sequence[str], *, score: str = "ltr"
                                  "hazard_model": dict(zip(h_terms["term"], b_h)),
                                  "baseline_model": dict(zip(["Intercept", *p_terms["term"]], b_p))}}
     return WhatIfResult(table, links, long, settings)
+
+
+def _merge_sparse_levels(df, controls, reference, counts: Mapping[str, np.ndarray], model: str,
+                         min_events: int):
+    """Merge control levels of ``df`` (one model's rows) with fewer than ``min_events`` of any of
+    ``counts`` (name → 0/1 per row, e.g. churn events) into the control's reference level; drop
+    a control left with a single level. Returns (df, controls, records with a note each)."""
+    reference = dict(reference or {})
+    merged, kept = [], []
+    for col in controls:
+        s = df[col]
+        if not _ret._is_categorical(s):
+            kept.append(col)
+            continue
+        lab = s.astype(str).where(s.notna())
+        n = lab.value_counts()
+        ref = str(reference[col]) if col in reference else str(n.idxmax())
+        tallies = {k: pd.Series(np.asarray(v, float), index=df.index).groupby(lab).sum()
+                   for k, v in counts.items()}
+        sparse = []
+        for lv in n.index:
+            got = {k: int(t.get(lv, 0)) for k, t in tallies.items()}
+            if lv != ref and min(got.values()) < min_events:
+                sparse.append(lv)
+                what = ", ".join(f"{v} {k}" for k, v in got.items())
+                merged.append({"model": model, "control": col, "level": lv, "into": ref,
+                               "rows": int(n[lv]), **got,
+                               "note": f"{model}: level {lv!r} of {col!r} has {what} (fewer than "
+                                       f"min_events={min_events}): merged into the reference "
+                                       f"level {ref!r}"})
+        if sparse:
+            lab = lab.where(~lab.isin(sparse), ref)
+            df = df.assign(**{col: lab})
+        if lab.nunique() < 2:
+            merged.append({"model": model, "control": col, "level": None, "into": None,
+                           "rows": len(df), "note": f"{model}: control {col!r} dropped, a single "
+                                                    "level is left after merging sparse levels"})
+            continue
+        kept.append(col)
+    return df, kept, merged
 
 
 def _frame(data, horizon, customers):

@@ -244,3 +244,74 @@ def test_plot_returns_axes(chain_1000):
         ax = res.plot(value=value)
         assert isinstance(ax, matplotlib.axes.Axes) and len(ax.patches) == len(res.table)
         plt.close(ax.figure)
+
+
+# ------------------------------------------------------------------ sparse controls, failed draws
+
+@pytest.fixture(scope="module")
+def central(episodes):
+    """A regional subset (Central, ~2,000 answers, ~20 churn events in the hazard rows) in
+    which no Small-business customer churns: a control level with zero events."""
+    d = episodes.loc[episodes["region"] == "Central"]
+    small = d["segment"] == "Small business"
+    return d.assign(churned=d["churned"].where(~small, 0))
+
+
+def test_zero_event_level_gives_a_result_and_a_warning(central):
+    acts = [wi.raise_driver("price_value", 1), wi.move_detractors(0.2)]
+    with pytest.warns(CXWarning, match=r"'Small business' of 'segment' has 0 churn events"):
+        res = wi.chain(central, acts, DRIVERS, direct=(), bootstrap=200, seed=2, progress=False)
+    merged = pd.DataFrame(res.settings["merged_levels"])
+    assert ((merged["level"] == "Small business") & (merged["model"] == "hazard model")).any()
+    assert np.isfinite(res.table[["delta_churn", "delta_churn_ci_low", "net_ci_high"]]).all().all()
+    # merging a level into the reference = relabelling its rows: the numpy Cox on the merged
+    # controls equals statsmodels' PHReg on the relabelled data (Efron; rtol 1e-6 for the
+    # two optimisers' convergence)
+    h = res.settings["coefficients"]["hazard_model"]
+    d = central.dropna(subset=["ltr", "duration", "churned", *CONTROLS]).copy()
+    for m in res.settings["merged_levels"]:
+        if m["model"] == "hazard model" and m["level"] is not None:
+            d[m["control"]] = d[m["control"]].where(d[m["control"]] != m["level"], m["into"])
+    kept = [c for c in CONTROLS if any(t.startswith(c + "[") for t in h)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CXWarning)
+        ref = r.churn_cox(d, "duration", "churned", ["ltr"], controls=kept)
+    np.testing.assert_allclose(list(h.values()), ref.summary()["coef"], rtol=1e-6, atol=1e-8)
+    # without merging the same data cannot be fitted (infinite coefficient for the level)
+    with pytest.raises((np.linalg.LinAlgError, CXDataError)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wi.chain(central, acts, DRIVERS, direct=(), bootstrap=0, min_events=0)
+
+
+def test_failed_draws_are_counted_and_warned(central, episodes, monkeypatch):
+    acts = [wi.raise_driver("price_value", 1)]
+    # every other bootstrap refit fails: the share must be exactly 1/2 and be warned about
+    fit, calls = wi._Cox.fit, {"n": 0}
+
+    def flaky(self, w, beta, hessian=None, **kw):
+        if hessian is not None:
+            calls["n"] += 1
+            if calls["n"] % 2:
+                raise np.linalg.LinAlgError("forced")
+        return fit(self, w, beta, hessian=hessian, **kw)
+
+    monkeypatch.setattr(wi._Cox, "fit", flaky)
+    with pytest.warns(CXWarning, match=r"100 of 200 bootstrap draws \(50.0%\).*may be too narrow"):
+        res = wi.chain(central, acts, DRIVERS, direct=(), bootstrap=200, seed=2, progress=False)
+    s = res.settings
+    assert (s["failed_draws"], s["failed_share"], s["bootstrap"]) == (100, 0.5, 100)
+    assert res.draws["delta_value"].notna().sum() == 100
+    monkeypatch.undo()
+    # the real thing: Central as it is (13 churn events in the hazard rows, a level of segment
+    # and of tenure_band with 1 event each). Keeping those levels (min_events=1) about half the
+    # resamples lose the level's only event (P ~ 1 - e^-1 per level) and cannot be refitted:
+    # counted and warned. Merging them (default min_events=5) leaves no failed draw.
+    d = episodes.loc[episodes["region"] == "Central"]
+    with pytest.warns(CXWarning, match="bootstrap draws .* could not be refitted"):
+        raw = wi.chain(d, acts, DRIVERS, bootstrap=200, seed=2, progress=False, min_events=1)
+    assert 0.3 < raw.settings["failed_share"] < 0.8
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CXWarning)
+        fixed = wi.chain(d, acts, DRIVERS, bootstrap=200, seed=2, progress=False)
+    assert fixed.settings["failed_draws"] == 0 and fixed.settings["bootstrap"] == 200
