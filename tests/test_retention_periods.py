@@ -8,7 +8,6 @@ rounded there to 6 decimals, hence the 1e-6 tolerance), (2) hand-worked boundary
 
 import warnings
 
-import numpy as np
 import pandas as pd
 import pytest
 

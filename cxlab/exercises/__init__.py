@@ -29,5 +29,6 @@ from .course04 import ex04
 from .course05 import ex05
 from .course06 import ex06
 from .course08 import ex08
+from .course09 import ex09
 
-__all__ = [*_core_all, "NOT_GIVEN", "ex00", "ex01", "ex02", "ex03", "ex04", "ex05", "ex06", "ex08"]
+__all__ = [*_core_all, "NOT_GIVEN", "ex00", "ex01", "ex02", "ex03", "ex04", "ex05", "ex06", "ex08", "ex09"]

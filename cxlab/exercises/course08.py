@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .core import *  # noqa: F403
+from .core import *
 from .course03 import WIDELY_RATED, lmg_brute_force
-from .recipes import *  # noqa: F403
+from .recipes import *
 
 # ============================================================ 08 democratising data
 MIN_BASE = 30
@@ -79,10 +79,10 @@ _ex08_q1 = SetExercise(
     ],
     prompt=f"At a minimum base of {MIN_BASE}, which regions' Small-business NPS must be suppressed "
            f"in {LATEST}?",
-    hints=["The table has one row per region and customer segment, with its base n and a "
-           "True/False column 'suppressed'.",
-           "list(cells.loc[cells['suppressed'] & (cells['segment'] == 'Small business'), "
-           "'region'])"],
+    hints=[("The table has one row per region and customer segment, with its base n and a "
+           "True/False column 'suppressed'."),
+           ("list(cells.loc[cells['suppressed'] & (cells['segment'] == 'Small business'), "
+           "'region'])")],
     solution="suppressed = list(cells.loc[cells['suppressed'] & (cells['segment'] == 'Small "
              "business'), 'region'])   # ['Central', 'South', 'West']",
     explain="Fewer than 30 answers each: show 'base too small', never the number.")
@@ -100,8 +100,8 @@ _ex08_q2 = NumericExercise(
     ],
     prompt="The West's total NPS (301 answers) and its Consumer NPS (279) are both published. "
            "Work out the Small-business NPS (22 answers) that the minimum base was meant to hide.",
-    hints=["NPS is the average of +100 / 0 / −100 per answer, so NPS × n is a sum you can "
-           "subtract.",
+    hints=[("NPS is the average of +100 / 0 / −100 per answer, so NPS × n is a sum you can "
+           "subtract."),
            "(total.value * total.n - consumer.value * consumer.n) / (total.n - consumer.n)"],
     solution="recovered = (total.value * total.n - consumer.value * consumer.n) / "
              "(total.n - consumer.n)",
@@ -125,8 +125,8 @@ _ex08_q3 = ChoiceExercise(
               "f": "(f) verbatims identify customers and staff: screen and anonymise them, "
                    "and never put a named agent in a report."},
     prompt="Which of these may go into the South's regional report? (several letters)",
-    hints=["Three rules: no small bases, no respondent-level data or verbatims, no other "
-           "segments' data.", "Two options pass all three rules."],
+    hints=[("Three rules: no small bases, no respondent-level data or verbatims, no other "
+           "segments' data."), "Two options pass all three rules."],
     solution="'ab': the South's own figures with their uncertainty, and the company benchmark.",
     explain="Its own slice, with intervals, against the company: everything a regional manager "
             "needs to act, nothing that identifies a customer, an agent or another region.")
@@ -146,8 +146,8 @@ _ex08_q4 = ChoiceExercise(
                    "handful of answers individual customers become recognisable."},
     prompt="The finance director proposes raising the minimum base from 30 to 250 'to be "
            "safe'. What do you reply?",
-    hints=["Look at the status of the South's report in the strict batch, and recall its NPS "
-           "change in 2026Q2 (notebook 02)."],
+    hints=[("Look at the status of the South's report in the strict batch, and recall its NPS "
+           "change in 2026Q2 (notebook 02).")],
     solution="b) The minimum base protects against publishing noise and identifying customers; "
              "above that, the interval carries the uncertainty.",
     explain="A minimum base is a floor against noise and re-identification, not a quality dial: "
