@@ -1111,9 +1111,10 @@ def customer_periods(customers, freq: str = "Q", *, observation_end=None,
     Methodology 13:61-98), e.g. with ``cx.metrics.table(panel, "churned", metric="top_box",
     scale=(0, 1), top=(1,), by=["region", "period"])`` or ``cx.metrics.change``.
 
-    ``customers`` is the customer table or a company (its ``truth["observation_end"]`` is used).
-    Periods ending after ``observation_end`` (the last day observed) are not fully observed and
-    are left out, with a CXWarning; ``start`` (e.g. "2024Q4") drops earlier periods.
+    ``customers`` is the customer table or a company (its ``truth["observation_end"]`` is used,
+    and ``truth["start"]``, when churn was first observed, is the default ``start``). Periods
+    ending after ``observation_end`` (the last day observed) are not fully observed and are left
+    out, with a CXWarning; ``start`` (e.g. "2024Q4") drops earlier periods.
     Columns: the customer columns except ``churned`` and ``tenure_months``, then ``period``
     (e.g. "2026Q2"), ``period_start``, ``churned`` (0/1 in the period), ``entry`` and ``exit``:
     tenure in months at the period start and at churn or the period end, for a counting-process
@@ -1134,10 +1135,12 @@ def customer_periods(customers, freq: str = "Q", *, observation_end=None,
     bad = cust["end_date"].notna() & (cust["end_date"] < cust["start_date"])
     if bad.any():
         raise CXDataError(f"customers: end_date before start_date at rows {_preview(cust.index[bad])}.")
-    if observation_end is None:
-        truth = getattr(company, "truth", None)
-        if isinstance(truth, Mapping) and truth.get("observation_end"):
+    truth = getattr(company, "truth", None)
+    if isinstance(truth, Mapping):
+        if observation_end is None and truth.get("observation_end"):
             observation_end = truth["observation_end"]
+        if start is None and truth.get("start"):
+            start = pd.Timestamp(truth["start"])     # no churn was recorded before it
     if observation_end is None:
         observation_end = pd.concat([cust["end_date"], cust["start_date"]]).max()
         warnings.warn(f"observation_end not given: using the latest date in the data, "

@@ -123,3 +123,14 @@ def test_counting_process_cox_agrees_with_lifelines(panel):
     for term in terms:
         assert ours.loc[term, "coef"] == pytest.approx(ctv.params_[term], abs=1e-4)
     assert ours.loc["south_after", "hazard_ratio"] > 1.15
+
+
+def test_a_company_starts_where_its_churn_was_first_observed(company, panel):
+    """The simulator records churn from truth["start"] (2024-01-01) on; earlier quarters would
+    show a churn rate of exactly 0, so a company's panel starts there by default."""
+    assert panel["period"].min() == "2024Q1" == str(pd.Period(company.truth["start"], freq="Q"))
+    assert (panel.groupby("period")["churned"].mean() > 0).all()
+    table_only = cx.retention.customer_periods(company.customers,
+                                               observation_end=company.truth["observation_end"])
+    assert table_only["period"].min() < "2024Q1"
+    assert table_only.loc[table_only["period"] < "2024Q1", "churned"].sum() == 0
