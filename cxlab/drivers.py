@@ -206,8 +206,22 @@ def _weights_vector(data: pd.DataFrame, weights) -> np.ndarray | None:
     return w
 
 
+def _pairwise_n(frame: pd.DataFrame, w: np.ndarray) -> pd.DataFrame:
+    """Rows (with weight > 0) answering both columns, for every pair of columns."""
+    obs = frame.notna().to_numpy(float) * (w > 0)[:, None]
+    return pd.DataFrame(obs.T @ obs, index=frame.columns, columns=frame.columns)
+
+
+def _least_overlap(N: pd.DataFrame, k: int = 3) -> str:
+    """The k pairs answered together by the fewest rows, as 'a & b (n=..)'."""
+    iu = np.triu_indices(len(N), 1)
+    vals = N.to_numpy()[iu]
+    order = np.argsort(vals, kind="stable")[:k]
+    return ", ".join(f"{N.index[iu[0][o]]} & {N.index[iu[1][o]]} (n={vals[o]:.0f})" for o in order)
+
+
 def _prepare(data, outcome, drivers, *, weights=None, missing="listwise", groups=None,
-             family="auto", warn_dropped=True) -> _Design:
+             family="auto", warn_dropped=True, min_pairwise_n=None) -> _Design:
     data = require_frame(data)
     if isinstance(drivers, str):
         drivers = [drivers]
@@ -277,6 +291,13 @@ def _prepare(data, outcome, drivers, *, weights=None, missing="listwise", groups
         keep = frame["__outcome__"].notna().to_numpy() & frame[columns].notna().any(axis=1).to_numpy()
         frame = frame.loc[keep]
         w = w_all[keep]
+        N = _pairwise_n(frame.rename(columns={"__outcome__": outcome}), w)
+        min_n = PAIRWISE_MIN_N if min_pairwise_n is None else min_pairwise_n
+        if N.to_numpy().min() < max(min_n, 3):
+            raise CXDataError(
+                f"With pairwise deletion every pair of columns needs at least {max(min_n, 3)} rows "
+                f"answered together (min_pairwise_n); too few for: {_least_overlap(N, 5)}. Drop the "
+                "sparsely answered driver(s), lower min_pairwise_n, or use missing='listwise'.")
     n_used = int((w > 0).sum())
     p = len(names)
     if n_used < len(columns) + 2:
@@ -326,11 +347,16 @@ def _check_variation(d: _Design) -> None:
                           f"{d.outcome!r} (a copy or a rescaled copy of it). Remove them.")
     R = C[:q, :q]
     lam, vec = np.linalg.eigh(R)
-    if lam[0] <= 0 and d.missing == "pairwise" and lam[0] < -1e-12:
+    lam_all = np.linalg.eigvalsh(C)[0]
+    if d.missing == "pairwise" and lam_all < PAIRWISE_MIN_EIGEN:
+        N = _pairwise_n(d.frame, d.w)
         raise CXDataError(
-            "With pairwise deletion the drivers' correlation matrix is not positive definite "
-            f"(smallest eigenvalue {lam[0]:.3g}): the pairwise correlations come from different "
-            "respondents and contradict each other. Use missing='listwise' or impute first.")
+            "With pairwise deletion the correlation matrix of the drivers and the outcome is not "
+            f"positive definite (smallest eigenvalue {lam_all:.3g} < {PAIRWISE_MIN_EIGEN:g}): the "
+            "pairwise correlations come from different respondents and contradict each other, so "
+            "R² could leave 0–1 and importances would be meaningless. Pairs with the least overlap: "
+            f"{_least_overlap(N)}. Drop the sparsely answered driver(s), use missing='listwise', "
+            "or impute first.")
     if lam[0] < _SINGULAR_TOL * lam[-1]:
         v = np.abs(vec[:, 0])
         involved = [c for c, x in zip(d.columns, v) if x > 1e-6 * v.max()]
@@ -355,6 +381,12 @@ def _check_variation(d: _Design) -> None:
 # --------------------------------------------------------------------------------------------
 # sufficient statistics
 # --------------------------------------------------------------------------------------------
+
+#: Pairwise deletion: fewest rows answering a pair of columns together (``min_pairwise_n``).
+PAIRWISE_MIN_N = 30
+#: Pairwise deletion: the correlation matrix of drivers and outcome must have its smallest
+#: eigenvalue above this, in the sample and in each bootstrap resample (else R² can leave 0–1).
+PAIRWISE_MIN_EIGEN = 1e-8
 
 def _corr_matrices(Z: np.ndarray, W: np.ndarray, missing: str = "listwise") -> np.ndarray:
     """Weighted correlation matrices, one per row of ``W`` (B x n), of the columns of ``Z`` (n x m).
@@ -838,7 +870,7 @@ def relative_importance(data: pd.DataFrame, outcome: str, drivers: Sequence[str]
                         groups: Mapping[str, Sequence[str]] | None = None, family: str = "auto",
                         pseudo_r2: str = "mcfadden", exact: bool | None = None,
                         tol: float = 5e-4, max_permutations: int | None = None,
-                        seed: int = 0) -> pd.DataFrame:
+                        seed: int = 0, min_pairwise_n: int | None = None) -> pd.DataFrame:
     """Relative importance of ``drivers`` for ``outcome``: a DataFrame indexed by driver.
 
     Columns: ``importance`` (raw share of R²; for lmg, relative_weights, pratt and car they sum to
@@ -870,7 +902,7 @@ def relative_importance(data: pd.DataFrame, outcome: str, drivers: Sequence[str]
     """
     method = _method_name(method)
     d = _prepare(data, outcome, drivers, weights=weights, missing=missing, groups=groups,
-                 family=family)
+                 family=family, min_pairwise_n=min_pairwise_n)
     _check_method(method, d, groups)
     kind = _pseudo_name(pseudo_r2)
     ex = _resolve_exact(exact, len(d.players), d.family) if method == "lmg" else True
@@ -1227,7 +1259,7 @@ def analyze(data: pd.DataFrame, outcome: str, drivers: Sequence[str], method: st
             pseudo_r2: str = "mcfadden", conf: float = 0.95, ci: str = "percentile",
             by: str | None = None, min_segment_n: int | None = None, progress: bool = True,
             exact: bool | None = None, tol: float = 5e-4, max_permutations: int | None = None,
-            chunk: int = 100) -> DriverResult | SegmentedDriverResult:
+            chunk: int = 100, min_pairwise_n: int | None = None) -> DriverResult | SegmentedDriverResult:
     """Key driver analysis with bootstrap confidence intervals.
 
     Point estimates as :func:`relative_importance` (same options). ``bootstrap`` resamples of the
@@ -1246,6 +1278,17 @@ def analyze(data: pd.DataFrame, outcome: str, drivers: Sequence[str], method: st
     The result's ``quadrant()`` returns a tidy DataFrame (quadrant label per driver);
     ``plot_quadrant()`` draws it (or ``cx.plots.quadrant(result.quadrant())``); ``plot()`` draws
     the importances with their intervals; ``differences()`` tests drivers pairwise.
+
+    ``missing="pairwise"``: every pair of columns needs ``min_pairwise_n`` rows answered
+    together (default :data:`PAIRWISE_MIN_N` = 30), else :class:`CXDataError` naming the pairs.
+    Pairwise correlations come from different respondents, so the matrix need not be positive
+    semi-definite; if the sample's matrix (drivers and outcome) is not positive definite the
+    analysis stops with a :class:`CXDataError` naming the pairs with the least overlap. We do
+    *not* project to the nearest correlation matrix (Higham 2002): the projected matrix belongs
+    to no sample, and the R² and importances would look exact while resting on contradictory
+    correlations. A bootstrap resample whose matrix is not positive definite, or any draw with
+    R² outside [0, 1] or an importance outside its range, is left out, counted in the notes and
+    warned about (intervals from the rest); R² and importances never leave their range.
     """
     if by is not None:
         return _analyze_by(data, outcome, drivers, method, bootstrap, seed, by=by,
@@ -1253,7 +1296,7 @@ def analyze(data: pd.DataFrame, outcome: str, drivers: Sequence[str], method: st
                            kw={"weights": weights, "missing": missing, "groups": groups,
                                "family": family, "pseudo_r2": pseudo_r2, "conf": conf, "ci": ci,
                                "exact": exact, "tol": tol, "max_permutations": max_permutations,
-                               "chunk": chunk})
+                               "chunk": chunk, "min_pairwise_n": min_pairwise_n})
     method = _method_name(method)
     if not 0 < conf < 1:
         raise CXDataError(f"conf must be between 0 and 1, e.g. 0.95; got {conf}.")
@@ -1264,7 +1307,7 @@ def analyze(data: pd.DataFrame, outcome: str, drivers: Sequence[str], method: st
     if bootstrap < 0:
         raise CXDataError("bootstrap must be >= 0 (0 = no intervals).")
     d = _prepare(data, outcome, drivers, weights=weights, missing=missing, groups=groups,
-                 family=family)
+                 family=family, min_pairwise_n=min_pairwise_n)
     _check_method(method, d, groups)
     kind = _pseudo_name(pseudo_r2)
     ex = _resolve_exact(exact, len(d.players), d.family) if method == "lmg" else True
@@ -1290,6 +1333,18 @@ def analyze(data: pd.DataFrame, outcome: str, drivers: Sequence[str], method: st
             notes.append(f"{(~ok).sum()} of {bootstrap} bootstrap resamples could not be "
                          "computed (e.g. a driver constant in the resample) and were left out.")
             warnings.warn(notes[-1], CXWarning, stacklevel=2)
+        bad = ok & ~_in_range(boot, boot_r2, method, d)
+        if bad.any():
+            notes.append(
+                f"{bad.sum()} of {bootstrap} bootstrap resamples ({bad.mean():.1%}) gave "
+                + ("a pairwise correlation matrix that is not positive definite or " if
+                   d.missing == "pairwise" else "")
+                + "an R² or importance outside its range and were left out; the intervals rest on "
+                "the others" + (" and may be too narrow (pairwise deletion with sparsely answered "
+                                "drivers: consider missing='listwise')" if d.missing == "pairwise"
+                                else "") + ".")
+            warnings.warn(notes[-1], CXWarning, stacklevel=2)
+            ok &= ~bad
         boot, boot_r2 = boot[ok], boot_r2[ok]
         shares = boot / boot.sum(axis=1, keepdims=True)
         share0 = table["share"].to_numpy()
@@ -1313,6 +1368,16 @@ def analyze(data: pd.DataFrame, outcome: str, drivers: Sequence[str], method: st
                         bootstrap=0 if boot is None else len(boot), boot=boot, boot_r2=boot_r2,
                         performance=_performance(d), notes=notes, seed=seed,
                         _design=d)
+
+
+def _in_range(imp: np.ndarray, r2: np.ndarray, method: str, d: _Design, eps: float = 1e-9):
+    """Draws whose R² is in [0, 1] and importances in range ([0, 1]; Pratt's products may be
+    negative but not above 1 in size), and, with pairwise deletion, whose resampled correlation
+    matrix was positive definite (R² is NaN-marked by :func:`_bootstrap` when not)."""
+    ok = (r2 >= -eps) & (r2 <= 1 + eps)
+    low = -1 - eps if method == "pratt" else -eps
+    ok &= np.all((imp >= low) & (imp <= 1 + eps), axis=1)
+    return ok
 
 
 def _bootstrap(d: _Design, method, kind, exact, B, rng, tol, max_permutations, progress, chunk):
@@ -1345,6 +1410,14 @@ def _bootstrap(d: _Design, method, kind, exact, B, rng, tol, max_permutations, p
                             imp[i], r2[i] = ii[0], rr[0]
                         except np.linalg.LinAlgError:
                             pass
+            if d.family == "linear" and d.missing == "pairwise":
+                # contradictory pairwise correlations in this resample: R² meaningless
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    C = _corr_matrices(d.Z, W, d.missing)
+                good = np.all(np.isfinite(C), axis=(1, 2))
+                lam = np.full(b, -np.inf)
+                lam[good] = np.linalg.eigvalsh(C[good])[:, 0]
+                r2 = np.where(lam < PAIRWISE_MIN_EIGEN, -1.0, r2)   # out of range: left out
             imps.append(imp)
             r2s.append(r2)
             done += b

@@ -555,3 +555,59 @@ def test_recovers_kestrel_true_ltr_drivers():
     # population values are rounded to 1e-6 and the survey is one sample: abs error < 0.01
     assert (est["importance"] - pop[est.index]).abs().max() < 0.01
     assert est.attrs["r2"] == pytest.approx(truth["population_r2_ltr"], abs=0.02)
+
+
+# ------------------------------------------------------------------ pairwise deletion guards
+
+def _contradictory_pairs(n=120, seed=4):
+    """Three drivers observed two at a time on three disjoint groups of respondents:
+    corr(a, b) ≈ corr(b, c) ≈ +0.9 but corr(a, c) ≈ −0.9 — no single sample can have that."""
+    rng = np.random.default_rng(seed)
+    blocks = []
+    for (u, v), sign in ((("a", "b"), 1), (("b", "c"), 1), (("a", "c"), -1)):
+        f = rng.normal(size=n)
+        x1 = f + 0.3 * rng.normal(size=n)
+        x2 = sign * f + 0.3 * rng.normal(size=n)
+        blocks.append(pd.DataFrame({u: x1, v: x2, "ltr": x1 + x2 + rng.normal(size=n)}))
+    return pd.concat(blocks, ignore_index=True)[["a", "b", "c", "ltr"]]
+
+
+def test_pairwise_non_positive_definite_matrix_is_refused_with_the_pairs():
+    df = _contradictory_pairs()
+    # outside check: pandas' pairwise correlations have a negative eigenvalue
+    assert np.linalg.eigvalsh(df.corr().to_numpy()).min() < -0.1
+    with pytest.raises(CXDataError, match=r"not positive definite.*least overlap: .*\(n=120\)"):
+        D.analyze(df, "ltr", ["a", "b", "c"], missing="pairwise", bootstrap=0, progress=False)
+    # listwise deletion has no complete row: a clear error, not a number
+    with pytest.raises(CXDataError), pytest.warns(CXWarning, match="360 of 360 rows"):
+        D.analyze(df, "ltr", ["a", "b", "c"], bootstrap=0, progress=False)
+
+
+def test_pairwise_minimum_overlap_names_the_pair():
+    df = survey(n=400, p=3)
+    df.loc[20:, "d2"] = np.nan                       # d2 answered by 20 rows only
+    with pytest.raises(CXDataError, match=r"at least 30 rows.*d0 & d2 \(n=20\)"):
+        D.relative_importance(df, "ltr", ["d0", "d1", "d2"], missing="pairwise")
+    out = D.relative_importance(df, "ltr", ["d0", "d1", "d2"], method="first",
+                                missing="pairwise", min_pairwise_n=15)
+    # first = squared pairwise correlation with the outcome (pandas, pairwise complete): 1e-10
+    r = df.corr()["ltr"]
+    np.testing.assert_allclose(out["importance"], r[["d0", "d1", "d2"]] ** 2, atol=1e-10)
+
+
+def test_pairwise_bootstrap_on_a_sparse_regional_subset_stays_in_range():
+    """South region, last four waves, ten touchpoints (onboarding ~85% missing): the unguarded
+    bootstrap gave R² from −2.2 to 1.27. Resamples whose pairwise matrix is not positive
+    definite are now left out, counted and warned about; nothing leaves [0, 1]."""
+    from cxlab.reports import TOUCHPOINTS
+    sv = cx.datasets.load("kestrel").survey
+    waves = sorted(sv["wave"].astype(str).unique())[-4:]
+    south = sv.loc[(sv["region"] == "South") & sv["wave"].astype(str).isin(waves)]
+    with pytest.warns(CXWarning, match="not positive definite"):
+        res = D.analyze(south, "ltr", list(TOUCHPOINTS), missing="pairwise", bootstrap=200,
+                        seed=0, progress=False)
+    assert 0 < res.bootstrap < 200
+    assert ((res.boot_r2 >= 0) & (res.boot_r2 <= 1)).all()
+    assert ((res.boot >= 0) & (res.boot <= 1)).all()
+    assert 0 <= res.r2_ci[0] <= res.r2 <= res.r2_ci[1] <= 1
+    assert any("left out" in n for n in res.notes)
