@@ -1158,7 +1158,10 @@ def revenue_at_risk(churn, group: str | None = None, *, value, customers=None, b
     - ``customers``: customers to apply it to (default: ``n``; a number = total base size split in
       proportion to ``n``; or a column / mapping per group).
     - ``baseline``: None → all churn is at risk; a group label (e.g. "Promoter") or a rate →
-      only the churn *linked* to the experience, rate − baseline rate, is at risk.
+      only the churn *linked* to the experience, rate − baseline rate, is at risk. A numeric
+      baseline is in the table's unit: percent for ``scale="percent"`` and for a
+      ``churn_by_group`` result (``baseline=8`` = 8 %), else a proportion (0.08); a percent
+      baseline below 1 is warned about, a proportion above 1 is an error.
 
     Intervals: the table's own interval per rate; differences and the total are combined with
     the MOVER method (Newcombe 1998 for a difference of two proportions; Zou & Donner 2008),
@@ -1216,8 +1219,18 @@ def revenue_at_risk(churn, group: str | None = None, *, value, customers=None, b
         b_idx = None
     elif isinstance(baseline, (int, float, np.floating)) and not isinstance(baseline, bool) \
             and baseline not in labels:
-        b_p = b_lo = b_hi = float(baseline)
+        b_p = b_lo = b_hi = float(baseline) / factor
         b_idx = None
+        if not 0 <= b_p <= 1:
+            unit = "percent (0-100)" if factor == 100 else "a proportion (0-1)"
+            hint = (" It looks like a percentage: pass scale='percent' (or baseline/100)."
+                    if factor == 1 and baseline <= 100 else "")
+            raise CXDataError(f"baseline {baseline!r} is a churn rate in the table's unit, "
+                              f"{unit}; it is out of range.{hint}")
+        if factor == 100 and 0 < baseline < 1:
+            warnings.warn(f"baseline {baseline!r} is read in the table's unit, percent: "
+                          f"{baseline:g} % = {b_p:.4f}. If you meant {baseline:.0%}, pass "
+                          f"baseline={100 * baseline:g}.", CXWarning, stacklevel=2)
     else:
         if baseline not in labels:
             raise CXDataError(f"baseline {baseline!r} is not a group in {group!r}: "

@@ -274,3 +274,23 @@ def test_online_retail_transaction_route_is_sane():
     clv = cx.value.customer_lifetime_value(bg, gg, monetary_value=s["monetary_value"], months=12,
                                            discount=0.01, units_per_month=365.25 / 12)
     assert np.all(np.isfinite(clv)) and np.all(clv > 0)
+
+
+def test_revenue_at_risk_numeric_baseline_is_in_the_tables_unit():
+    df = pd.DataFrame({"grp": np.repeat(["Detractor", "Promoter"], [100, 300]),
+                       "churn": np.r_[np.ones(30), np.zeros(70), np.ones(30), np.zeros(270)]
+                       .astype(int)})
+    cbg = cx.retention.churn_by_group(df, "grp", "churn")          # rates in percent: 30, 10
+    res = cx.value.revenue_at_risk(cbg, value=120.0, baseline=10)    # 10 % as in the table
+    t = res.table.set_index("group")
+    # by hand: linked churn 0.30 − 0.10 = 0.20; at risk 100 × 0.20 × 120 = 2,400
+    assert t.loc["Detractor", "linked_churn"] == pytest.approx(0.2)
+    assert t.loc["Detractor", "revenue_at_risk"] == pytest.approx(2400)
+    with pytest.warns(CXWarning, match="If you meant 10%, pass baseline=10"):
+        cx.value.revenue_at_risk(cbg, value=120.0, baseline=0.1)
+    prop = pd.DataFrame({"g": ["A", "B"], "n": [10, 10], "churn_rate": [0.1, 0.2],
+                         "ci_low": [0.0, 0.1], "ci_high": [0.3, 0.3]})
+    assert cx.value.revenue_at_risk(prop, "g", value=1.0, baseline=0.05).table[
+        "linked_churn"].tolist() == pytest.approx([0.05, 0.15])
+    with pytest.raises(CXDataError, match="scale='percent'"):
+        cx.value.revenue_at_risk(prop, "g", value=1.0, baseline=8)
