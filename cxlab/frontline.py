@@ -58,7 +58,7 @@ QA_ITEMS = ("qa_greeting", "qa_verification", "qa_empathy", "qa_ownership", "qa_
 
 
 def _label(item: str) -> str:
-    return item.removeprefix("qa_").replace("_", " ")
+    return item.removeprefix("qa_").replace("_", " ").replace("selfservice", "self-service")
 
 
 # ============================================================ company target -> team targets
@@ -299,7 +299,8 @@ class ScorecardValidity:
         ax.scatter(t["slope"], y, color=colors, zorder=3, s=50)
         ax.axvline(0, color="k", lw=1)
         ax.set_yticks(y, [_label(i) for i in t.index])
-        ax.set_xlabel(f"change in mean {self.outcome} per scorecard point (95% CI)")
+        name = self.outcome.upper() if len(self.outcome) <= 4 else self.outcome
+        ax.set_xlabel(f"change in mean {name} per scorecard point (95% CI)")
         ax.set_title("Which scorecard items drive satisfaction (grey: scored, not driving)")
         return ax
 
@@ -382,12 +383,12 @@ class EngagementLink:
             _, ax = plt.subplots(figsize=(8, 4.5))
         ax.scatter(p["engagement"], p["csat"], s=20 + 200 * p["n_csat"] / p["n_csat"].max(),
                    alpha=0.7, color="C0", edgecolor="white")
+        ax.margins(x=0.12, y=0.1)
         xs = np.linspace(p["engagement"].min(), p["engagement"].max(), 50)
         ax.plot(xs, self.intercept + self.slope * xs, color="C1", lw=2)
         if self.level == "team":
-            for r in p.itertuples():
-                ax.annotate(r.team, (r.engagement, r.csat), fontsize=9, xytext=(4, 3),
-                            textcoords="offset points")
+            _label_points(ax, p["engagement"].to_numpy(float), p["csat"].to_numpy(float),
+                          p["team"].astype(str).tolist())
         unit = "% answers 4–5" if self.outcome == "top2" else "mean 1–5"
         ax.set_xlabel("team engagement (pulse mean, 1–5)")
         ax.set_ylabel(f"post-contact CSAT ({unit})")
@@ -395,6 +396,37 @@ class EngagementLink:
         ax.set_title(f"r = {self.r:.2f} ({pct}% CI {self.r_ci[0]:.2f} to {self.r_ci[1]:.2f}), "
                      f"{len(p)} points")
         return ax
+
+
+def _label_points(ax, x, y, names, fontsize: int = 11) -> None:
+    """Label scatter points, each label in the first place (right or left, above or below,
+    further away if needed, then with a thin leader line) whose approximate box (in axes
+    fractions) overlaps no point and no label placed before it."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    fx, fy = (x - x0) / (x1 - x0), (y - y0) / (y1 - y0)
+    dot = [(a - 0.012, b - 0.02, a + 0.012, b + 0.02) for a, b in zip(fx, fy)]
+    placed = []
+
+    def free(box, own):
+        return 0 <= box[0] and box[2] <= 1 and 0 <= box[1] and box[3] <= 1 and not any(
+            box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3]
+            for k, b in enumerate(placed + dot) if k != len(placed) + own)
+
+    for i in np.argsort(-fy):
+        w, h = 0.0115 * len(names[i]) * fontsize / 11, 0.055
+        options = [(sx * 0.015, dy, sx) for dy in (-h / 2, 0.012, -h - 0.012, 0.07, -h - 0.07,
+                                                   0.13, -h - 0.13) for sx in (1, -1)]
+        for dx, dy, sx in options:
+            left = fx[i] + dx if sx > 0 else fx[i] + dx - w
+            box = (left, fy[i] + dy, left + w, fy[i] + dy + h)
+            if free(box, i):
+                break
+        placed.append(box)
+        far = dy != -h / 2          # not beside the point: draw a leader line
+        ax.annotate(names[i], (x[i], y[i]), xytext=(box[0] if sx > 0 else box[2], box[1] + h / 2),
+                    textcoords="axes fraction", ha="left" if sx > 0 else "right", va="center",
+                    fontsize=fontsize,
+                    arrowprops={"arrowstyle": "-", "color": "0.5", "lw": 0.8} if far else None)
 
 
 def engagement_link(pulse: pd.DataFrame, contacts: pd.DataFrame, *, waves=None,
