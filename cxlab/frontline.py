@@ -48,9 +48,19 @@ from scipy import stats
 
 from .checks import CXDataError, CXWarning, require_columns, require_frame
 
-__all__ = ["QA_ITEMS", "cascade_targets", "CascadeResult", "driver_targets", "DriverTargets",
-           "nps_shift", "scorecard_validity", "ScorecardValidity", "engagement_link",
-           "EngagementLink", "team_csat"]
+__all__ = [
+    "QA_ITEMS",
+    "CascadeResult",
+    "DriverTargets",
+    "EngagementLink",
+    "ScorecardValidity",
+    "cascade_targets",
+    "driver_targets",
+    "engagement_link",
+    "nps_shift",
+    "scorecard_validity",
+    "team_csat",
+]
 
 #: The call-quality scorecard items of the bundled company's contacts table.
 QA_ITEMS = ("qa_greeting", "qa_verification", "qa_empathy", "qa_ownership", "qa_explanation",
@@ -228,6 +238,8 @@ def driver_targets(survey: pd.DataFrame, outcome: str, drivers: Sequence[str], *
     A driver target above the top of ``scale`` is reported in ``note`` (not reachable).
     """
     from .drivers import relative_importance
+    if change is None and target is None or change is not None and target is not None:
+        raise CXDataError("Give either change= (outcome points) or target= (outcome mean).")
     require_columns(survey, [outcome, *drivers], "survey")
     used = survey[[outcome, *drivers]].apply(pd.to_numeric, errors="coerce").dropna()
     dropped = len(survey) - len(used)
@@ -240,8 +252,6 @@ def driver_targets(survey: pd.DataFrame, outcome: str, drivers: Sequence[str], *
     X = np.column_stack([np.ones(len(used)), used[list(drivers)].to_numpy()])
     y = used[outcome].to_numpy()
     beta = np.linalg.lstsq(X, y, rcond=None)[0][1:]
-    if change is None and target is None or change is not None and target is not None:
-        raise CXDataError("Give either change= (outcome points) or target= (outcome mean).")
     delta = float(change) if change is not None else float(target) - float(y.mean())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CXWarning)
@@ -316,13 +326,14 @@ def scorecard_validity(contacts: pd.DataFrame, outcome: str = "csat",
     OLS slopes with HC3 intervals (statsmodels), mean item scores over all evaluated contacts.
     """
     import statsmodels.api as sm
+
     from .drivers import analyze
     items = list(items)
     require_columns(contacts, [outcome, *items], "contacts")
     evaluated = contacts.dropna(subset=items, how="all")
     used = contacts[[outcome, *items]].apply(pd.to_numeric, errors="coerce").dropna()
-    notes = [f"{len(used):,} of {len(contacts):,} contacts were evaluated on every item and "
-             f"answered {outcome!r}; the rest are left out."]
+    notes = [(f"{len(used):,} of {len(contacts):,} contacts were evaluated on every item and "
+              f"answered {outcome!r}; the rest are left out.")]
     if len(used) < min_n:
         raise CXDataError(f"scorecard_validity needs at least {min_n} contacts evaluated on every "
                           f"item with an {outcome!r} answer; got {len(used)}.")
@@ -373,7 +384,7 @@ class EngagementLink:
 
     def as_dict(self) -> dict:
         return {"slope": self.slope, "ci_low": self.ci_low, "ci_high": self.ci_high,
-                "points": int(len(self.points)), "teams": self.teams}
+                "points": len(self.points), "teams": self.teams}
 
     def plot(self, ax=None):
         """Scatter of the points (size ∝ CSAT answers) with the fitted line and team labels."""

@@ -1959,7 +1959,8 @@ def show_value(ctx: ReportContext) -> None:
 
 # -- team scorecard: goals cascaded from the company target -------------------------------------
 
-from .frontline import QA_ITEMS  # noqa: E402  (the call-quality scorecard items)
+from .frontline import QA_ITEMS  # the call-quality scorecard items
+
 #: Default company targets when none is given: this quarter's company value plus this stretch.
 DEFAULT_STRETCH = {"CSAT": 5.0, "FCR": 5.0, "CES": 0.2}
 _KPI_RANGE = {"CSAT": (0.0, 100.0), "FCR": (0.0, 100.0), "CES": (1.0, 7.0)}
@@ -1971,8 +1972,9 @@ def cascade_targets(current: pd.DataFrame, company_target: float, low: float = 0
     """Equal-uplift cascade of a company target to units: the table of
     :func:`cxlab.frontline.cascade_targets` (``uplift``, ``target``; ``company_now`` in ``attrs``).
     A target clipped to the scale is kept clipped without a warning in the report."""
-    from . import frontline
     import warnings
+
+    from . import frontline
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CXWarning)
         return frontline.cascade_targets(current, company_target, low, high).table

@@ -200,8 +200,8 @@ _ex07_q5 = JudgementExercise(
            "seven items, equal weight) and on meeting its CSAT target every quarter. What would "
            "you advise, and what would you tell the leader of Retention Desk (30 answers), which "
            "missed its target by 3 points?",
-    hints=["What do the three flagged items do for customers? How wide is a CSAT interval on 30 "
-           "answers?"])
+    hints=[("What do the three flagged items do for customers? How wide is a CSAT interval on "
+            "30 answers?")])
 
 ex07 = ExerciseSet("07_cascading_goals", q1=_ex07_q1, q2=_ex07_q2, q3=_ex07_q3, q4=_ex07_q4,
                    q5=_ex07_q5)
