@@ -8,7 +8,7 @@ and customer lifetime value, with uncertainty on every number.
     cx.metrics.nps(company.survey["ltr"])
 
 Modules, one concept each: datasets, simulate, io, metrics, drivers, retention, value,
-whatif, plots; and for notebooks and the command line: exercises, study, reports, cli
+whatif, frontline, plots; and for notebooks and the command line: exercises, study, reports, cli
 (these load on first use, so ``import cxlab`` stays quick).
 """
 
@@ -16,7 +16,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-from . import checks, datasets, drivers, io, metrics, plots, retention, simulate, value  # noqa: E402
+from . import checks, datasets, drivers, frontline, io, metrics, plots, retention, simulate, value  # noqa: E402,E501
 
 _LAZY = {"whatif", "exercises", "study", "reports", "cli"}
 
@@ -27,5 +27,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'cxlab' has no attribute {name!r}")
 
 
-__all__ = ["checks", "datasets", "drivers", "io", "metrics", "plots", "retention", "simulate",
+__all__ = ["checks", "datasets", "drivers", "frontline", "io", "metrics", "plots", "retention", "simulate",
            "value", *sorted(_LAZY), "__version__"]
