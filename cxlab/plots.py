@@ -1,4 +1,9 @@
-"""(placeholder: being written)"""
+"""The figures of cxlab: small functions that take a result table and return a matplotlib Axes.
+
+Sections follow the modules (drivers, value, metrics, retention, study). Result objects call these
+from their ``.plot()`` methods; notebooks and reports may call them directly. matplotlib is imported
+inside each function so that ``import cxlab`` stays fast for command-line and batch use.
+"""
 
 
 # ---- key driver analysis (cxlab.drivers) -------------------------------------------------------
