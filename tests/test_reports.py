@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+import cxlab.report_content as rc
 import cxlab.reports as rp
 from cxlab.checks import CXDataError
 
@@ -25,7 +26,7 @@ def kestrel():
 
 
 def _ctx(**params):
-    return rp.prepare("quarterly", **params)
+    return rc.prepare("quarterly", **params)
 
 
 # ------------------------------------------------------------------------------- validation
@@ -52,7 +53,7 @@ def test_unknown_injected_names_are_rejected_with_a_suggestion():
     import cxlab
     namespace = {"cx": cxlab, "In": [], "_": None, "data": "kestrel", "perid": "2026Q3"}
     with pytest.raises(CXDataError, match=r"Unknown parameter\(s\) 'perid' \(did you mean 'period'\?\)"):
-        rp.prepare("quarterly", namespace)
+        rc.prepare("quarterly", namespace)
 
 
 def test_prepare_defaults_to_latest_wave_and_previous(kestrel):
@@ -81,7 +82,7 @@ def _brute_nps(x):
 def test_kpi_table_matches_brute_force(kestrel):
     """Values against direct counting on the raw rows (exact up to float rounding)."""
     ctx = _ctx(by="region", segment="East", period="2026Q2")
-    table = rp.kpi_table(ctx).set_index("kpi")
+    table = rc.kpi_table(ctx).set_index("kpi")
     s = kestrel.survey
     cur = s[(s.wave == "2026Q2") & (s.region == "East")]
     prev = s[(s.wave == "2026Q1") & (s.region == "East")]
@@ -115,8 +116,8 @@ def test_change_called_only_when_larger_than_noise(tmp_path):
     same = rng.integers(0, 11, 400)
     up = _synthetic(tmp_path, [3] * 200, [10] * 200, "up")
     flat = _synthetic(tmp_path, same, rng.permutation(same), "flat")
-    t_up = rp.kpi_table(rp.prepare("quarterly", data=str(up))).set_index("kpi")
-    t_flat = rp.kpi_table(rp.prepare("quarterly", data=str(flat))).set_index("kpi")
+    t_up = rc.kpi_table(rc.prepare("quarterly", data=str(up))).set_index("kpi")
+    t_flat = rc.kpi_table(rc.prepare("quarterly", data=str(flat))).set_index("kpi")
     assert t_up.loc["NPS", "verdict"] == "up" and t_up.loc["NPS", "change"] == pytest.approx(200)
     assert (t_flat["verdict"] == "no change beyond the noise").all()
     assert (t_flat["change"].abs() < 1e-9).all()
@@ -124,19 +125,19 @@ def test_change_called_only_when_larger_than_noise(tmp_path):
 
 def test_tiny_segment_is_suppressed_everywhere(tmp_path):
     folder = _synthetic(tmp_path, [9] * 12, [9] * 12)
-    ctx = rp.prepare("quarterly", data=str(folder))
+    ctx = rc.prepare("quarterly", data=str(folder))
     assert ctx.suppressed and "12 responses" in ctx.reason
-    table = rp.kpi_table(ctx)
+    table = rc.kpi_table(ctx)
     assert table["suppressed"].all() and table["value"].isna().all()
-    assert rp.kpi_cards(ctx) == []
-    assert rp.record(ctx)["status"] == "suppressed"
+    assert rc.kpi_cards(ctx) == []
+    assert rc.record(ctx)["status"] == "suppressed"
     # the same data with a lower base is shown
-    assert not rp.prepare("quarterly", data=str(folder), min_base=10).suppressed
+    assert not rc.prepare("quarterly", data=str(folder), min_base=10).suppressed
 
 
 def test_segment_comparison_holds_only_segment_and_company(kestrel):
     ctx = _ctx(by="region", segment="West")
-    table = rp.comparison_table(ctx).set_index("kpi")
+    table = rc.comparison_table(ctx).set_index("kpi")
     s = kestrel.survey[kestrel.survey.wave == ctx.period]
     assert table.loc["NPS", "segment"] == pytest.approx(_brute_nps(s[s.region == "West"].ltr))
     assert table.loc["NPS", "company"] == pytest.approx(_brute_nps(s.ltr))
@@ -147,7 +148,7 @@ def test_segment_comparison_holds_only_segment_and_company(kestrel):
 
 def test_trend_covers_requested_waves_with_company_benchmark(kestrel):
     ctx = _ctx(by="region", segment="South", waves=4)
-    trend = rp.trend_table(ctx)
+    trend = rc.trend_table(ctx)
     assert sorted(trend["scope"].unique()) == ["Company", "Region South"]
     assert list(trend.loc[trend.scope == "Company", "wave"]) == ctx.waves
     s = kestrel.survey
@@ -159,7 +160,7 @@ def test_trend_covers_requested_waves_with_company_benchmark(kestrel):
 def test_churn_table_counts_match_raw_join(kestrel):
     """12-month churn per NPS group recomputed by hand from customers + survey."""
     ctx = _ctx(by="region", segment="North")
-    table = rp.churn_table(ctx).set_index("nps_group")
+    table = rc.churn_table(ctx).set_index("nps_group")
     s = kestrel.survey[kestrel.survey.region == "North"].merge(
         kestrel.customers[["customer_id", "end_date"]], on="customer_id")
     end = pd.Timestamp("2026-09-30")
@@ -390,8 +391,8 @@ def test_rerun_replaces_the_batch_entry_not_duplicates(tiny_batch, tmp_path):
 
 def test_actions_come_from_the_whatif_chain_on_the_segment_only(kestrel):
     ctx = _ctx(by="region", segment="South", bootstrap=40, top_actions=3)
-    res = rp.actions_result(ctx)
-    top = rp.actions_table(ctx)
+    res = rc.actions_result(ctx)
+    top = rc.actions_table(ctx)
     assert len(top) == 3 and list(top["rank"]) == sorted(top["rank"])
     assert top["net_value"].is_monotonic_decreasing
     south = kestrel.customers[kestrel.customers.region == "South"]
@@ -404,9 +405,9 @@ def test_actions_come_from_the_whatif_chain_on_the_segment_only(kestrel):
 def test_driver_model_uses_widely_rated_touchpoints_and_recovers_the_leader(kestrel):
     """Known truth: network reliability carries the largest true weight on ltr (truth.json)."""
     ctx = _ctx(bootstrap=30)
-    res = rp.driver_result(ctx)
+    res = rc.driver_result(ctx)
     truth = ctx.data.truth["ltr_drivers"]["ranking"]
-    assert res.importance["share"].idxmax() == rp._nice(truth[0])
+    assert res.importance["share"].idxmax() == rc._nice(truth[0])
     assert set(ctx.cache["drivers_left_out"]) == {"onboarding", "shop_experience"}
     assert 0 < res.r2_ci[0] <= res.r2 <= res.r2_ci[1] < 1
 
@@ -416,7 +417,7 @@ def test_scripted_outage_is_called_a_change_and_a_quiet_region_is_not(kestrel):
     from_wave on. The report for that quarter must call the South's NPS drop 'down'; the North,
     untouched by the event, must not show an NPS change beyond the noise."""
     event = kestrel.truth["event"]
-    south = rp.kpi_table(_ctx(period=event["from_wave"], by="region", segment=event["region"]))
-    north = rp.kpi_table(_ctx(period=event["from_wave"], by="region", segment="North"))
+    south = rc.kpi_table(_ctx(period=event["from_wave"], by="region", segment=event["region"]))
+    north = rc.kpi_table(_ctx(period=event["from_wave"], by="region", segment="North"))
     assert south.set_index("kpi").loc["NPS", "verdict"] == "down"
     assert north.set_index("kpi").loc["NPS", "verdict"] == "no change beyond the noise"

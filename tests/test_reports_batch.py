@@ -65,7 +65,8 @@ def test_manifest_content(batch):
 def test_stakeholder_html_has_no_code_no_rows_no_errors(batch):
     for r in batch.reports:
         page = _html(batch, r["name"])
-        for banned in ("cx.reports", "import cxlab", "ctx =", "globals()", "jp-InputArea",
+        for banned in ("cx.reports", "report_content", "rc.show", "import cxlab", "ctx =", "globals()",
+                       "jp-InputArea",
                        "Traceback", "Error", "Warning", "parameters", "customer_id",
                        "response_id", rp.RECORD_MIME):
             assert banned not in page, (r["name"], banned)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import cxlab.report_content as rc
 import cxlab.reports as rp
 from cxlab.checks import CXDataError
 
@@ -19,7 +20,7 @@ def company():
 
 
 def _team(team="Chat Tech", **kw):
-    return rp.prepare("team_scorecard", by="team", segment=team, **kw)
+    return rc.prepare("team_scorecard", by="team", segment=team, **kw)
 
 
 @given(st.lists(st.tuples(st.floats(20, 80), st.integers(1, 500)), min_size=1, max_size=12),
@@ -30,7 +31,7 @@ def test_cascade_meets_the_company_target_when_every_team_meets_its_own(units, s
     current = pd.DataFrame({"team": [f"T{i}" for i in range(len(units))],
                             "value": [v for v, _ in units], "n": [n for _, n in units]})
     now = np.average(current["value"], weights=current["n"])
-    out = rp.cascade_targets(current, now + stretch)
+    out = rc.cascade_targets(current, now + stretch)
     assert out.attrs["company_now"] == pytest.approx(now)
     assert np.average(out["target"], weights=out["n"]) == pytest.approx(now + stretch)
     assert np.allclose(out["target"] - out["value"], stretch)       # equal uplift
@@ -38,15 +39,15 @@ def test_cascade_meets_the_company_target_when_every_team_meets_its_own(units, s
 
 def test_cascade_clips_to_the_scale_and_rejects_empty_input():
     current = pd.DataFrame({"team": ["A", "B"], "value": [99.0, 50.0], "n": [10, 10]})
-    out = rp.cascade_targets(current, 80.0)
+    out = rc.cascade_targets(current, 80.0)
     assert out["target"].max() == 100.0
     with pytest.raises(CXDataError):
-        rp.cascade_targets(current.assign(value=np.nan), 80.0)
+        rc.cascade_targets(current.assign(value=np.nan), 80.0)
 
 
 def test_team_kpis_match_brute_force(company):
     ctx = _team()
-    table = rp.kpi_table(ctx).set_index("kpi")
+    table = rc.kpi_table(ctx).set_index("kpi")
     c = company.contacts
     cur = c[(c.team == "Chat Tech") & (c.wave == ctx.period)]
     assert table.loc["CSAT", "value"] == pytest.approx(100 * (cur.csat.dropna() >= 4).mean())
@@ -57,7 +58,7 @@ def test_team_kpis_match_brute_force(company):
 
 def test_target_table_for_a_team_uses_the_company_uplift(company):
     ctx = _team(csat_target=80.0)
-    row = rp.target_table(ctx).set_index("kpi").loc["CSAT"]
+    row = rc.target_table(ctx).set_index("kpi").loc["CSAT"]
     c = company.contacts
     cur = c[(c.wave == ctx.period) & c.csat.notna()]
     company_now = 100 * (cur.csat >= 4).mean()
@@ -65,27 +66,27 @@ def test_target_table_for_a_team_uses_the_company_uplift(company):
     assert row["company_target"] == 80.0 and row["company_now"] == pytest.approx(company_now)
     assert row["team_target"] == pytest.approx(team_now + 80.0 - company_now)
     assert row["status"] in {"on target", "below target", "within the noise of the target"}
-    assert set(rp.target_table(ctx)["team"]) == {"Chat Tech"}            # no other team's row
+    assert set(rc.target_table(ctx)["team"]) == {"Chat Tech"}            # no other team's row
 
 
 def test_default_target_is_company_now_plus_stretch():
-    table = rp.target_table(rp.prepare("team_scorecard", by="team")).drop_duplicates("kpi")
+    table = rc.target_table(rc.prepare("team_scorecard", by="team")).drop_duplicates("kpi")
     table = table.set_index("kpi")
-    for kpi, stretch in rp.DEFAULT_STRETCH.items():
+    for kpi, stretch in rc.DEFAULT_STRETCH.items():
         assert table.loc[kpi, "company_target"] == pytest.approx(
-            min(rp._KPI_RANGE[kpi][1], table.loc[kpi, "company_now"] + stretch))
+            min(rc._KPI_RANGE[kpi][1], table.loc[kpi, "company_now"] + stretch))
 
 
 def test_scorecard_items_recover_the_true_drivers_of_csat():
     """Known truth (truth.json, contact_csat): empathy, ownership, explanation and next steps move
     CSAT; greeting, verification and compliance do not. Company-wide LMG shares must separate
     the two sets: every valued item above every non-valued one."""
-    ctx = rp.prepare("team_scorecard", bootstrap=0)
-    res, scope = rp.scorecard_drivers(ctx)
+    ctx = rc.prepare("team_scorecard", bootstrap=0)
+    res, scope = rc.scorecard_drivers(ctx)
     assert scope == "Company"
     truth = ctx.data.truth["contact_csat"]
     share = res.importance["share"]
-    name = lambda q: rp._nice(q.removeprefix("qa_"))  # noqa: E731
+    name = lambda q: rc._nice(q.removeprefix("qa_"))  # noqa: E731
     valued = [share[name(q)] for q in truth["valued_by_customers"]]
     not_valued = [share[name(q)] for q in truth["not_valued_by_customers"]]
     assert min(valued) > max(not_valued)
@@ -93,7 +94,7 @@ def test_scorecard_items_recover_the_true_drivers_of_csat():
 
 def test_scorecard_table_means_match_brute_force(company):
     ctx = _team("Billing Line")
-    table = rp.scorecard_table(ctx).set_index("item")
+    table = rc.scorecard_table(ctx).set_index("item")
     c = company.contacts
     waves = rp.waves_of(c)
     pool = waves[waves.index(ctx.period) - 3: waves.index(ctx.period) + 1]
@@ -104,19 +105,19 @@ def test_scorecard_table_means_match_brute_force(company):
 
 
 def test_unevaluated_team_has_no_scorecard_rows():
-    assert rp.scorecard_table(_team("Email Tech")).empty
+    assert rc.scorecard_table(_team("Email Tech")).empty
 
 
 def test_engagement_link_is_positive_as_simulated():
     """The simulation gives engaged teams higher CSAT (truth: +0.45 on the latent scale per
     engagement point); the company-wide slope must be positive with its interval above 0."""
-    link = rp.engagement_link(rp.prepare("team_scorecard"))
+    link = rc.engagement_link(rc.prepare("team_scorecard"))
     assert link["slope"] > 0 and link["ci_low"] > 0 and link["teams"] == 12
 
 
 def test_engagement_table_pools_waves_and_matches_brute_force(company):
     ctx = _team("Fault Line")
-    table = rp.engagement_table(ctx)
+    table = rc.engagement_table(ctx)
     p = company.pulse
     sub = p[(p.team == "Fault Line") & p.wave.isin(ctx.waves)]
     own = table[(table.scope == ctx.label) & (table.measure == "engagement")].iloc[0]
@@ -132,9 +133,9 @@ def test_engagement_table_pools_waves_and_matches_brute_force(company):
 ])
 def test_team_parameters_are_validated(params, message):
     with pytest.raises(CXDataError, match=message):
-        rp.prepare("team_scorecard", **params)
+        rc.prepare("team_scorecard", **params)
 
 
 def test_small_team_is_suppressed_with_a_high_base():
     ctx = _team("Retention Desk", min_base=200)
-    assert ctx.suppressed and rp.record(ctx)["status"] == "suppressed"
+    assert ctx.suppressed and rc.record(ctx)["status"] == "suppressed"
