@@ -1286,14 +1286,14 @@ def show_actions(ctx: ReportContext) -> None:
         f"Chain: touchpoint rating → likelihood to recommend (regression) → churn (Cox model) → "
         f"{st.get('years', 3)}-year customer value at {st.get('discount', 0.1):.0%} discount, for "
         f"{st.get('customers', 0):,.0f} customers; revenue counted as margin; {st.get('bootstrap')} "
-        "bootstrap draws" + (f" ({st['failed_draws']} more could not be refitted: "
-                             f"{st['failed_share']:.0%} left out)" if st.get("failed_draws") else "")
+        "bootstrap draws" + (f" ({st['failed_draws']} more, {st['failed_share']:.1%}, could not be "
+                             "refitted and were left out)" if st.get("failed_draws") else "")
         + ". Churn change in percentage points over 12 months.")))
     merged = [m for m in st.get("merged_levels", []) if m.get("level") is not None]
     if merged:
         levels = sorted({f"{m['control'].replace('_', ' ')} {m['level']}" for m in merged})
-        _md(f"_Note: too few churn events to estimate {', '.join(levels)} on its own; counted "
-            "with the reference level in the churn models._")
+        _md(f"_Note: too few churn events to estimate {', '.join(levels)} each on its own; "
+            "they are counted with their reference level in the churn models._")
     sure = top.loc[top["net_ci_low"] > 0, "action"].tolist()
     if sure:
         _md(f"**Worth doing first** (value interval above zero): {', '.join(sure)}.")

@@ -400,6 +400,12 @@ def test_actions_come_from_the_whatif_chain_on_the_segment_only(kestrel):
     assert res.settings["n_driver_model"] <= (kestrel.survey.region == "South").sum()
     # each action's value interval brackets its estimate
     assert ((top["net_ci_low"] <= top["net_value"]) & (top["net_value"] <= top["net_ci_high"])).all()
+    # whatif's merged sparse levels and failed draws reach the report's notes (and the manifest)
+    st = res.settings
+    assert st["merged_levels"], "South has segments with few churn events (plumbing needs one)"
+    for m in st["merged_levels"]:
+        assert any(m["note"] in n for n in ctx.notes), m["note"]
+    assert st["failed_draws"] == 0 or any("bootstrap draws" in n for n in ctx.notes)
 
 
 def test_driver_model_uses_widely_rated_touchpoints_and_recovers_the_leader(kestrel):
