@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 
 from . import checks, datasets, drivers, frontline, io, metrics, plots, retention, simulate, value  # noqa: E402,E501
 
-_LAZY = {"whatif", "exercises", "study", "reports", "cli"}
+_LAZY = {"whatif", "exercises", "study", "reports", "report_content", "cli"}
 
 
 def __getattr__(name):
