@@ -31,6 +31,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from . import simulate
 from .checks import CXDataError, CXWarning
 from .frontline import QA_ITEMS  # the call-quality scorecard items
 from .reports import (
@@ -744,9 +745,7 @@ def record(ctx: ReportContext) -> dict:
 
 # -- drivers ------------------------------------------------------------------------------------
 
-TOUCHPOINTS = ("onboarding", "network_reliability", "network_speed", "billing_clarity",
-               "billing_accuracy", "price_value", "support_resolution", "support_speed",
-               "digital_selfservice", "shop_experience")
+TOUCHPOINTS = tuple(simulate.TOUCHPOINTS)   # the journey touchpoints of the data contract
 DRIVER_MIN_BASE = 100   # answers needed before driver importances are shown at all
 #: Touchpoints rated by fewer of the pooled answers than this share (e.g. onboarding: new
 #: customers only) stay out of the driver model; see :func:`driver_result` for why.

@@ -599,7 +599,7 @@ def test_pairwise_bootstrap_on_a_sparse_regional_subset_stays_in_range():
     """South region, last four waves, ten touchpoints (onboarding ~85% missing): the unguarded
     bootstrap gave R² from −2.2 to 1.27. Resamples whose pairwise matrix is not positive
     definite are now left out, counted and warned about; nothing leaves [0, 1]."""
-    from cxlab.reports import TOUCHPOINTS
+    from cxlab.simulate import TOUCHPOINTS
     sv = cx.datasets.load("kestrel").survey
     waves = sorted(sv["wave"].astype(str).unique())[-4:]
     south = sv.loc[(sv["region"] == "South") & sv["wave"].astype(str).isin(waves)]
