@@ -53,7 +53,14 @@ def numeric(data: pd.DataFrame, column: str, scale: tuple[float, float] | None =
     raise :class:`CXDataError` naming the offending values and their row labels.
     """
     require_columns(data, [column])
-    raw = data[column]
+    return numeric_series(data[column], f"Column {column!r}", scale=scale, integer=integer,
+                          allow_missing=allow_missing)
+
+
+def numeric_series(raw: pd.Series, label: str, scale: tuple[float, float] | None = None,
+                   integer: bool = False, allow_missing: bool = True,
+                   require_values: bool = True) -> pd.Series:
+    """The checks of :func:`numeric` on a Series; ``label`` starts each message (e.g. "Column 'ltr'")."""
     if pd.api.types.is_bool_dtype(raw):
         raw = raw.astype(float)
     values = pd.to_numeric(raw, errors="coerce")
@@ -61,20 +68,20 @@ def numeric(data: pd.DataFrame, column: str, scale: tuple[float, float] | None =
     if bad_text.any():
         rows = raw.index[bad_text]
         raise CXDataError(
-            f"Column {column!r} should be numeric but holds text in {bad_text.sum()} row(s): "
+            f"{label} should be numeric but holds text in {bad_text.sum()} row(s): "
             f"values {_preview(pd.unique(raw[bad_text].astype(str)))} at rows {_preview(rows)}. "
             "Recode these answers (e.g. 'Don't know' to missing) or drop the rows explicitly.")
     values = values.astype(float)
     infinite = values.notna() & ~np.isfinite(values)
     if infinite.any():
-        raise CXDataError(f"Column {column!r} has infinite values at rows "
+        raise CXDataError(f"{label} has infinite values at rows "
                           f"{_preview(values.index[infinite])}. Replace them with real values or missing.")
-    if values.notna().sum() == 0:
-        raise CXDataError(f"Column {column!r} has no non-missing values. Choose another column "
+    if require_values and values.notna().sum() == 0:
+        raise CXDataError(f"{label} has no non-missing values. Choose another column "
                           "or check the import.")
     if not allow_missing and values.isna().any():
         rows = values.index[values.isna()]
-        raise CXDataError(f"Column {column!r} has {values.isna().sum()} missing value(s) at rows "
+        raise CXDataError(f"{label} has {values.isna().sum()} missing value(s) at rows "
                           f"{_preview(rows)}. Fill or drop them first.")
     if scale is not None:
         lo, hi = scale
@@ -82,13 +89,13 @@ def numeric(data: pd.DataFrame, column: str, scale: tuple[float, float] | None =
         if out.any():
             rows = values.index[out]
             raise CXDataError(
-                f"Column {column!r} is a {lo:g}–{hi:g} scale but has {out.sum()} value(s) outside it: "
+                f"{label} is a {lo:g}–{hi:g} scale but has {out.sum()} value(s) outside it: "
                 f"{_preview(pd.unique(values[out]))} at rows {_preview(rows)}. Fix the scale "
                 "argument, or recode these values (e.g. 99 = 'don't know') to missing.")
     if integer:
         frac = values.notna() & (values != np.round(values))
         if frac.any():
-            raise CXDataError(f"Column {column!r} should hold whole-number ratings but has "
+            raise CXDataError(f"{label} should hold whole-number ratings but has "
                               f"{_preview(pd.unique(values[frac]))} at rows {_preview(values.index[frac])}.")
     return values
 

@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .checks import CXDataError, CXWarning, _preview, min_rows, require_columns, require_frame
+from .checks import (CXDataError, CXWarning, _preview, as_series, min_rows, numeric_series,
+                     require_columns, require_frame)
 
 DAYS_PER_MONTH = 365.25 / 12
 NPS_GROUPS = ("Detractor", "Passive", "Promoter")
@@ -67,7 +68,7 @@ def nps_group(scores) -> pd.Series:
 
     Missing answers stay missing; anything that is not a whole number 0–10 raises CXDataError.
     """
-    s = _as_series(scores, "scores")
+    s = as_series(scores, "scores")
     values = _numeric_series(s, "scores", scale=(0, 10), integer=True)
     out = pd.cut(values, bins=[-0.5, 6.5, 8.5, 10.5], labels=list(NPS_GROUPS))
     return pd.Series(pd.Categorical(out, categories=list(NPS_GROUPS), ordered=True),
@@ -84,7 +85,7 @@ def score_band(scores, bands: Mapping[str, tuple[float, float]] | None = None) -
         bands = {"0–4": (0, 4), "5–6": (5, 6), "7–8": (7, 8), "9–10": (9, 10)}
     if not bands:
         raise CXDataError("bands is empty: give at least one band as {'label': (low, high)}.")
-    s = _as_series(scores, "scores")
+    s = as_series(scores, "scores")
     values = _numeric_series(s, "scores")
     out = pd.Series(pd.NA, index=s.index, dtype=object)
     hit = pd.Series(0, index=s.index)
@@ -154,34 +155,9 @@ def _holm(p: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- input checks
 
-def _as_series(values, name: str) -> pd.Series:
-    if isinstance(values, pd.DataFrame):
-        raise CXDataError(f"{name} must be one column, not a DataFrame. Pass e.g. data['ltr'].")
-    if isinstance(values, pd.Series):
-        return values
-    return pd.Series(np.asarray(values, dtype=object), name=name)
-
-
 def _numeric_series(s: pd.Series, name: str, scale=None, integer=False) -> pd.Series:
-    raw = s.astype(float) if pd.api.types.is_bool_dtype(s) else s
-    values = pd.to_numeric(raw, errors="coerce")
-    bad = values.isna() & raw.notna()
-    if bad.any():
-        raise CXDataError(f"{name} should be numeric but holds text {_preview(pd.unique(raw[bad].astype(str)))} "
-                          f"at rows {_preview(s.index[bad])}. Recode these values to numbers or missing.")
-    values = values.astype(float)
-    if scale is not None:
-        out = values.notna() & ((values < scale[0]) | (values > scale[1]))
-        if out.any():
-            raise CXDataError(f"{name} should lie on the {scale[0]:g}–{scale[1]:g} scale but has "
-                              f"{_preview(pd.unique(values[out]))} at rows {_preview(s.index[out])}. "
-                              "Recode these values (e.g. 99 = don't know) to missing.")
-    if integer:
-        frac = values.notna() & (values != np.round(values))
-        if frac.any():
-            raise CXDataError(f"{name} should hold whole numbers but has "
-                              f"{_preview(pd.unique(values[frac]))} at rows {_preview(s.index[frac])}.")
-    return values
+    """Numeric check of one Series (missing values allowed, also all of them)."""
+    return numeric_series(s, name, scale=scale, integer=integer, require_values=False)
 
 
 def _flag(data: pd.DataFrame, column: str, what: str = "churn flag") -> pd.Series:
