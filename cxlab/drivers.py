@@ -903,17 +903,27 @@ def relative_importance(data: pd.DataFrame, outcome: str, drivers: Sequence[str]
     method = _method_name(method)
     d = _prepare(data, outcome, drivers, weights=weights, missing=missing, groups=groups,
                  family=family, min_pairwise_n=min_pairwise_n)
+    out, kind, ex, _, info = _point_estimate(d, method, groups, pseudo_r2, exact, seed, tol,
+                                             max_permutations)
+    out.attrs.update(_attrs(d, method, kind, out.attrs["r2"], ex, info, tol))
+    return out
+
+
+def _point_estimate(d: _Design, method: str, groups, pseudo_r2, exact, seed, tol,
+                    max_permutations):
+    """Importance on the full sample: the tidy table (``attrs["r2"]``), the pseudo-R² kind, the
+    exactness flag, the random generator (for a bootstrap to continue) and the method's info."""
     _check_method(method, d, groups)
     kind = _pseudo_name(pseudo_r2)
     ex = _resolve_exact(exact, len(d.players), d.family) if method == "lmg" else True
     rng = np.random.default_rng(seed)
     imp, r2, info = _importance_for_weights(d, d.w[None, :], method, kind, ex, rng, tol,
                                             max_permutations)
-    out = _tidy(d.players, imp[0], float(r2[0]))
+    table = _tidy(d.players, imp[0], float(r2[0]))
+    table.attrs["r2"] = float(r2[0])
     if "mc_se" in info:
-        out["mc_se"] = info["mc_se"][0]
-    out.attrs.update(_attrs(d, method, kind, float(r2[0]), ex, info, tol))
-    return out
+        table["mc_se"] = info["mc_se"][0]
+    return table, kind, ex, rng, info
 
 
 def _check_method(method: str, d: _Design, groups) -> None:
@@ -1308,17 +1318,11 @@ def analyze(data: pd.DataFrame, outcome: str, drivers: Sequence[str], method: st
         raise CXDataError("bootstrap must be >= 0 (0 = no intervals).")
     d = _prepare(data, outcome, drivers, weights=weights, missing=missing, groups=groups,
                  family=family, min_pairwise_n=min_pairwise_n)
-    _check_method(method, d, groups)
-    kind = _pseudo_name(pseudo_r2)
-    ex = _resolve_exact(exact, len(d.players), d.family) if method == "lmg" else True
-    rng = np.random.default_rng(seed)
-    imp0, r20, info = _importance_for_weights(d, d.w[None, :], method, kind, ex, rng, tol,
-                                              max_permutations)
-    imp0, r20 = imp0[0], float(r20[0])
-    table = _tidy(d.players, imp0, r20)
+    table, kind, ex, rng, info = _point_estimate(d, method, groups, pseudo_r2, exact, seed, tol,
+                                                 max_permutations)
+    imp0, r20 = table["importance"].to_numpy(), table.attrs["r2"]
     notes = list(d.notes)
     if "mc_se" in info:
-        table["mc_se"] = info["mc_se"][0]
         notes.append(f"LMG estimated by permutation sampling ({info['permutations']} orders); "
                      f"95% Monte-Carlo error bound {1.96 * info['mc_se'].max():.2g}.")
     boot = boot_r2 = None
