@@ -1389,6 +1389,42 @@ def market_damage(customers_with_problem: float, customer_value: float, **params
     return MarketDamageResult(table=table, inputs=inputs)
 
 
+def _contact_followup(contacts, customers, customer, resolved, contact_date, end_date,
+                      horizon_months, observation_end):
+    """Checked inputs shared by the contact-path analyses: the 0/1 resolution flag, contact dates,
+    each customer's end date (indexed by id), the observation end, the horizon and the cut-off
+    (observation end − horizon: the last origin with a full follow-up)."""
+    require_frame(contacts, "contacts")
+    require_frame(customers, "customers")
+    require_columns(contacts, [customer, resolved, contact_date], "contacts")
+    require_columns(customers, [customer, end_date], "customers")
+    res = pd.to_numeric(contacts[resolved], errors="coerce")
+    bad = res.isna() | ~res.isin([0, 1])
+    if bad.any():
+        raise CXDataError(f"contacts[{resolved!r}] must be 0/1 with no missing values; rows "
+                          f"{_preview(contacts.index[bad])} are not.")
+    cdate = _to_dates(contacts[contact_date])
+    if cdate.isna().any():
+        raise CXDataError(f"contacts[{contact_date!r}] has missing or unreadable dates at rows "
+                          f"{_preview(contacts.index[cdate.isna()])}.")
+    dup = customers[customer].duplicated()
+    if dup.any():
+        raise CXDataError(f"customers[{customer!r}] has duplicate ids, e.g. "
+                          f"{_preview(customers.loc[dup, customer].tolist())}.")
+    if not horizon_months > 0:
+        raise CXDataError(f"horizon_months must be > 0, got {horizon_months!r}.")
+    ends = _to_dates(customers[end_date])
+    ends.index = pd.Index(customers[customer].to_numpy(), name=customer)
+    unknown = pd.Index(contacts[customer].unique()).difference(ends.index)
+    if len(unknown):
+        raise CXDataError(f"{len(unknown)} contacting customer(s) are not in customers, e.g. "
+                          f"{_preview(unknown.tolist())}.")
+    obs_end = (max(cdate.max(), ends.max()) if observation_end is None
+               else pd.Timestamp(observation_end))
+    horizon = pd.Timedelta(days=365.25 / 12 * horizon_months)
+    return res, cdate, ends, obs_end, horizon, obs_end - horizon
+
+
 def market_damage_inputs(contacts: pd.DataFrame, customers: pd.DataFrame, *,
                          customer: str = "customer_id", resolved: str = "fcr",
                          contact_date: str = "contact_date", end_date: str = "end_date",
@@ -1410,28 +1446,9 @@ def market_damage_inputs(contacts: pd.DataFrame, customers: pd.DataFrame, *,
     number of customers in the contact paths. Customers with a problem who never contacted are
     invisible in such data: ``share_complain`` and ``repurchase_no_complaint`` stay inputs.
     """
-    require_frame(contacts, "contacts")
-    require_frame(customers, "customers")
-    require_columns(contacts, [customer, resolved, contact_date], "contacts")
-    require_columns(customers, [customer, end_date], "customers")
-    res = pd.to_numeric(contacts[resolved], errors="coerce")
-    if res.isna().any() or not res.isin([0, 1]).all():
-        raise CXDataError(f"contacts[{resolved!r}] must be 0/1 with no missing values.")
-    cdate = _to_dates(contacts[contact_date])
-    if cdate.isna().any():
-        raise CXDataError(f"contacts[{contact_date!r}] has missing or unreadable dates.")
-    if customers[customer].duplicated().any():
-        raise CXDataError(f"customers[{customer!r}] has duplicate ids.")
-    ends = _to_dates(customers[end_date])
-    ends.index = customers[customer].to_numpy()
-    unknown = pd.Index(contacts[customer].unique()).difference(ends.index)
-    if len(unknown):
-        raise CXDataError(f"{len(unknown)} contacting customer(s) are not in customers, e.g. "
-                          f"{_preview(unknown.tolist())}.")
-    obs_end = (max(cdate.max(), ends.max()) if observation_end is None
-               else pd.Timestamp(observation_end))
-    horizon = pd.Timedelta(days=365.25 / 12 * horizon_months)
-    cutoff = obs_end - horizon
+    res, cdate, ends, obs_end, horizon, cutoff = _contact_followup(
+        contacts, customers, customer, resolved, contact_date, end_date, horizon_months,
+        observation_end)
     c = pd.DataFrame({"customer": contacts[customer].to_numpy(), "date": cdate.to_numpy(),
                       "resolved": res.to_numpy()}).sort_values(["customer", "date"])
     first = c.drop_duplicates("customer", keep="first")
@@ -1490,35 +1507,10 @@ def contact_outcomes(contacts: pd.DataFrame, customers: pd.DataFrame, *,
     ``problem_type``, …) and pass that to :func:`revenue_at_risk`. ``result.attrs`` records the
     cut-off and how many customers were left out, and why.
     """
-    require_frame(contacts, "contacts")
-    require_frame(customers, "customers")
-    require_columns(contacts, [customer, resolved, contact_date], "contacts")
-    require_columns(customers, [customer, end_date], "customers")
-    res = pd.to_numeric(contacts[resolved], errors="coerce")
-    bad = res.isna() | ~res.isin([0, 1])
-    if bad.any():
-        raise CXDataError(f"contacts[{resolved!r}] must be 0/1 with no missing values; rows "
-                          f"{_preview(contacts.index[bad])} are not.")
-    cdate = _to_dates(contacts[contact_date])
-    if cdate.isna().any():
-        raise CXDataError(f"contacts[{contact_date!r}] has missing or unreadable dates at rows "
-                          f"{_preview(contacts.index[cdate.isna()])}.")
-    dup = customers[customer].duplicated()
-    if dup.any():
-        raise CXDataError(f"customers[{customer!r}] has duplicate ids, e.g. "
-                          f"{_preview(customers.loc[dup, customer].tolist())}.")
-    if not horizon_months > 0:
-        raise CXDataError(f"horizon_months must be > 0, got {horizon_months!r}.")
+    res, cdate, ends, obs_end, horizon, cutoff = _contact_followup(
+        contacts, customers, customer, resolved, contact_date, end_date, horizon_months,
+        observation_end)
     cust = customers.set_index(customer)
-    ends = _to_dates(cust[end_date])
-    unknown = pd.Index(contacts[customer].unique()).difference(cust.index)
-    if len(unknown):
-        raise CXDataError(f"{len(unknown)} contacting customer(s) are not in customers, e.g. "
-                          f"{_preview(unknown.tolist())}.")
-    obs_end = (max(cdate.max(), ends.max()) if observation_end is None
-               else pd.Timestamp(observation_end))
-    horizon = pd.Timedelta(days=365.25 / 12 * horizon_months)
-    cutoff = obs_end - horizon
     flag = f"churn_{horizon_months:g}m"
 
     ct = contacts.assign(**{contact_date: cdate, resolved: res.astype(int)})
