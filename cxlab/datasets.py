@@ -15,13 +15,13 @@ Nothing is downloaded.
 from __future__ import annotations
 
 import inspect
-import os
 import re
 from pathlib import Path
 
 import pandas as pd
 
 from .checks import CXDataError
+from . import resources
 
 __all__ = [
     "describe",
@@ -39,8 +39,7 @@ __all__ = [
 
 
 def _root() -> Path:
-    env = os.environ.get("CXLAB_DATASETS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "datasets"
+    return resources.datasets_root()
 
 
 def path(name: str) -> Path:
