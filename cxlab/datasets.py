@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .checks import CXDataError
 from . import resources
+from .checks import CXDataError
+from .contract import Company
 
 __all__ = [
     "describe",
@@ -56,7 +57,7 @@ def path(name: str) -> Path:
 def load_kestrel():
     """Kestrel Connect, a fictional broadband-and-mobile subscription provider (simulated).
 
-    Returns a :class:`cxlab.simulate.Company` with DataFrames ``.customers`` (20,000 rows),
+    Returns a :class:`cxlab.contract.Company` with DataFrames ``.customers`` (20,000 rows),
     ``.survey`` (relationship survey, quarterly waves 2024Q4-2026Q3), ``.contacts``
     (transactional survey and call-quality scorecard), ``.pulse`` (employee pulse) and
     ``.truth`` (dict: the true parameters that generated the data).
@@ -86,7 +87,6 @@ def load_kestrel():
 
     See ``datasets/README.md`` for the full data dictionary and ``.truth`` for the true effects.
     """
-    from .simulate import Company
     return Company.load(path("kestrel"))
 
 

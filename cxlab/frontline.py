@@ -47,6 +47,7 @@ import pandas as pd
 from scipy import stats
 
 from .checks import CXDataError, CXWarning, require_columns, require_frame
+from .contract import QA_ITEMS
 
 __all__ = [
     "QA_ITEMS",
@@ -62,9 +63,6 @@ __all__ = [
     "team_csat",
 ]
 
-#: The call-quality scorecard items of the bundled company's contacts table.
-QA_ITEMS = ("qa_greeting", "qa_verification", "qa_empathy", "qa_ownership", "qa_explanation",
-            "qa_compliance", "qa_next_steps")
 
 
 def _label(item: str) -> str:

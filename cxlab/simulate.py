@@ -31,25 +31,18 @@ Run ``company(n_customers=..., seed=..., effects=TrueEffects(...))`` to make oth
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import io
-import json
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import combinations
 from math import factorial
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .contract import QA_ITEMS, TABLES, TOUCHPOINTS, Company, columns, read_csv_bytes
+
 __all__ = ["QA_ITEMS", "TOUCHPOINTS", "Company", "TrueEffects", "company", "population_lmg"]
 
-TOUCHPOINTS = ("onboarding", "network_reliability", "network_speed", "billing_clarity",
-               "billing_accuracy", "price_value", "support_resolution", "support_speed",
-               "digital_selfservice", "shop_experience")
-QA_ITEMS = ("qa_greeting", "qa_verification", "qa_empathy", "qa_ownership", "qa_explanation",
-            "qa_compliance", "qa_next_steps")
 SEGMENTS = ("Consumer", "Small business")
 REGIONS = ("North", "South", "East", "West", "Central")
 PLANS = ("Basic", "Standard", "Premium")
@@ -66,14 +59,6 @@ TEAMS = {
     "Business Care": "Phone", "Chat Billing": "Chat", "Chat Tech": "Chat", "Email Billing": "Email",
     "Email Tech": "Email", "Shops North": "Shop", "Shops South": "Shop", "Shops East-West": "Shop",
 }
-CUSTOMER_COLUMNS = ["customer_id", "segment", "region", "plan", "channel", "start_date", "end_date",
-                    "churned", "tenure_months", "monthly_revenue"]
-SURVEY_COLUMNS = (["response_id", "customer_id", "wave", "survey_date", "segment", "region", "plan",
-                   "ltr", "osat", "effort"] + list(TOUCHPOINTS))
-CONTACT_COLUMNS = (["contact_id", "customer_id", "contact_date", "wave", "region", "channel", "team",
-                    "agent_id", "problem_type", "fcr", "csat", "ces"] + list(QA_ITEMS))
-PULSE_COLUMNS = ["employee_id", "team", "wave", "engagement", "enps"]
-TABLES = ("customers", "survey", "contacts", "pulse")
 
 
 @dataclass
@@ -166,95 +151,6 @@ class TrueEffects:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-# ----------------------------------------------------------------------------------------------
-@dataclass
-class Company:
-    """A simulated company: one DataFrame per table and the truth that generated them."""
-    customers: pd.DataFrame
-    survey: pd.DataFrame
-    contacts: pd.DataFrame
-    pulse: pd.DataFrame
-    truth: dict
-
-    def to_bytes(self) -> dict[str, bytes]:
-        """The files as bytes (stable formatting), keyed by file name."""
-        out = {f"{name}.csv": _csv_bytes(getattr(self, name), name) for name in TABLES}
-        out["truth.json"] = (json.dumps(self.truth, indent=2, ensure_ascii=False) + "\n").encode()
-        return out
-
-    def save(self, folder) -> Path:
-        """Write customers.csv, survey.csv, contacts.csv, pulse.csv and truth.json to ``folder``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, data in self.to_bytes().items():
-            (folder / name).write_bytes(data)
-        return folder
-
-    @classmethod
-    def load(cls, folder) -> Company:
-        """Read a folder written by :meth:`save` (types parsed: dates, nullable ratings)."""
-        folder = Path(folder)
-        missing = [f"{n}.csv" for n in TABLES if not (folder / f"{n}.csv").exists()]
-        if not (folder / "truth.json").exists():
-            missing.append("truth.json")
-        if missing:
-            raise FileNotFoundError(f"{folder} lacks {', '.join(missing)}; write it with "
-                                    "cx.simulate.company(...).save(folder).")
-        frames = {n: _read_table((folder / f"{n}.csv").read_bytes(), n) for n in TABLES}
-        truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
-        return cls(truth=truth, **frames)
-
-    def sha256(self) -> dict[str, str]:
-        return {k: hashlib.sha256(v).hexdigest() for k, v in self.to_bytes().items()}
-
-    def __repr__(self) -> str:
-        sizes = ", ".join(f"{n}={len(getattr(self, n)):,}" for n in TABLES)
-        return f"Company({self.truth.get('name', 'simulated')}: {sizes})"
-
-
-# ---------------------------------------------------------------------------------- formatting
-_FLOAT_FORMAT = {"customers": {"tenure_months": 2, "monthly_revenue": 2},
-                 "pulse": {"engagement": 1}}
-_DATE_COLUMNS = {"customers": ["start_date", "end_date"], "survey": ["survey_date"],
-                 "contacts": ["contact_date"], "pulse": []}
-_COLUMNS = {"customers": CUSTOMER_COLUMNS, "survey": SURVEY_COLUMNS, "contacts": CONTACT_COLUMNS,
-            "pulse": PULSE_COLUMNS}
-
-
-def _csv_bytes(frame: pd.DataFrame, name: str) -> bytes:
-    """Fixed column order, ISO dates, explicit decimals, empty = missing, '\\n' line endings."""
-    out = {}
-    for col in _COLUMNS[name]:
-        s = frame[col]
-        if col in _DATE_COLUMNS[name]:
-            txt = pd.to_datetime(s).dt.strftime("%Y-%m-%d")
-        elif col in _FLOAT_FORMAT.get(name, {}):
-            values = s.to_numpy(dtype=float, na_value=np.nan)
-            txt = pd.Series(np.char.mod(f"%.{_FLOAT_FORMAT[name][col]}f",
-                                        np.nan_to_num(values)), index=s.index)
-        elif pd.api.types.is_numeric_dtype(s):
-            values = s.to_numpy(dtype=float, na_value=np.nan)
-            txt = pd.Series(np.nan_to_num(values).astype(np.int64).astype(str), index=s.index)
-        else:
-            txt = s.astype(object)
-        out[col] = txt.astype(object).where(s.notna(), "")
-    buf = io.StringIO()
-    pd.DataFrame(out).to_csv(buf, index=False, lineterminator="\n")
-    return buf.getvalue().encode("utf-8")
-
-
-def _read_table(data: bytes, name: str) -> pd.DataFrame:
-    """Parse one table: ids/categories as str, dates as datetime64, complete integer columns as
-    int64, columns with missing values (ratings, csat, end_date...) as float64 with NaN."""
-    text_cols = [c for c in _COLUMNS[name] if c.endswith("_id") or c in (
-        "segment", "region", "plan", "channel", "wave", "team", "problem_type")]
-    frame = pd.read_csv(io.BytesIO(data), dtype={c: str for c in text_cols},
-                        keep_default_na=False, na_values=[""])
-    for col in _DATE_COLUMNS[name]:
-        frame[col] = pd.to_datetime(frame[col], format="%Y-%m-%d")
-    return frame[_COLUMNS[name]]
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -632,7 +528,7 @@ def company(n_customers: int = 20_000, seed: int = 2026, effects: TrueEffects | 
                                    + 1.3 * rng.standard_normal(n_emp)), 0, 10)
             for k in np.flatnonzero(take):
                 prow.append((emp_ids[k], team_names[ti], w, engagement[k], int(enps[k])))
-    pulse = pd.DataFrame(prow, columns=PULSE_COLUMNS)
+    pulse = pd.DataFrame(prow, columns=columns("pulse"))
     pulse = pulse.sort_values(["wave", "team", "employee_id"], kind="stable").reset_index(drop=True)
 
     # -------------------------------------------------------------------------------- truth
@@ -645,7 +541,7 @@ def company(n_customers: int = 20_000, seed: int = 2026, effects: TrueEffects | 
     comp = Company(customers=customers, survey=survey, contacts=contacts, pulse=pulse, truth=truth)
     # round trip through the file format so simulate() and load() give identical frames
     files = comp.to_bytes()
-    frames = {t: _read_table(files[f"{t}.csv"], t) for t in TABLES}
+    frames = {t: read_csv_bytes(files[f"{t}.csv"], t) for t in TABLES}
     return Company(truth=truth, **frames)
 
 

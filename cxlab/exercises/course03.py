@@ -14,14 +14,11 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from ..contract import TOUCHPOINTS
 from .core import *
 from .recipes import *
 
 # ============================================================ 03 key driver analysis
-#: The ten journey touchpoints of the relationship survey (datasets/README.md).
-TOUCHPOINTS = ("onboarding", "network_reliability", "network_speed", "billing_clarity",
-               "billing_accuracy", "price_value", "support_resolution", "support_speed",
-               "digital_selfservice", "shop_experience")
 #: Touchpoints nearly every respondent rates (< 20 % missing): the regression demo uses them.
 WIDELY_RATED = ("network_reliability", "network_speed", "billing_clarity", "billing_accuracy",
                 "price_value", "digital_selfservice")
