@@ -8,24 +8,79 @@ and customer lifetime value, with uncertainty on every number.
     cx.metrics.nps(company.survey["ltr"])
 
 Modules, one concept each: datasets, simulate, io, metrics, drivers, retention, value,
-whatif, frontline, plots; and for notebooks and the command line: exercises, study, reports, cli
-(these load on first use, so ``import cxlab`` stays quick).
+whatif, frontline, plots; and for notebooks and the command line: exercises, study, reports, cli.
+Every submodule loads on first use (``cx.metrics`` imports :mod:`cxlab.metrics` the first time
+it is touched), so ``import cxlab`` itself imports nothing heavy (no numpy, pandas or scipy) and
+``cxlab --help`` answers quickly.
 """
 
-import importlib
+from __future__ import annotations
 
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING
+
+#: The one place the version is written; the build reads it from here (``[tool.hatch.version]``).
 __version__ = "0.1.0"
 
-from . import checks, datasets, drivers, frontline, io, metrics, plots, retention, simulate, value  # noqa: E402,E501
+#: Submodules reachable as attributes of the package (``cx.<name>``), imported on first use.
+_SUBMODULES = ("checks", "cli", "datasets", "drivers", "exercises", "frontline", "io", "metrics",
+               "plots", "report_content", "reports", "resources", "retention", "simulate", "study",
+               "value", "whatif")
 
-_LAZY = {"whatif", "exercises", "study", "reports", "report_content", "cli"}
+if TYPE_CHECKING:  # static checkers and IDEs see the modules as plain attributes
+    from . import (
+        checks,
+        cli,
+        datasets,
+        drivers,
+        exercises,
+        frontline,
+        io,
+        metrics,
+        plots,
+        report_content,
+        reports,
+        resources,
+        retention,
+        simulate,
+        study,
+        value,
+        whatif,
+    )
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module 'cxlab' has no attribute {name!r}")
+def __getattr__(name: str):
+    """Import the submodule ``cxlab.<name>`` on first access (PEP 562)."""
+    if name in _SUBMODULES or (not name.startswith("_")
+                               and importlib.util.find_spec(f"{__name__}.{name}") is not None):
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["checks", "datasets", "drivers", "frontline", "io", "metrics", "plots", "retention", "simulate",
-           "value", *sorted(_LAZY), "__version__"]
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SUBMODULES})
+
+
+__all__ = [
+    "__version__",
+    "checks",
+    "cli",
+    "datasets",
+    "drivers",
+    "exercises",
+    "frontline",
+    "io",
+    "metrics",
+    "plots",
+    "report_content",
+    "reports",
+    "resources",
+    "retention",
+    "simulate",
+    "study",
+    "value",
+    "whatif",
+]
