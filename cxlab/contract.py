@@ -33,6 +33,7 @@ __all__ = [
     "COLUMNS",
     "CONFIDENCE",
     "MIN_BASE",
+    "OPTIONAL_TABLES",
     "QA_ITEMS",
     "TABLES",
     "TOUCHPOINTS",
@@ -56,6 +57,9 @@ QA_ITEMS = ("qa_greeting", "qa_verification", "qa_empathy", "qa_ownership", "qa_
             "qa_compliance", "qa_next_steps")
 #: The tables of a company, in the order they are written.
 TABLES = ("customers", "survey", "contacts", "pulse")
+#: Optional tables: written and read when present (``invitations``: who was invited to each survey
+#: wave and who answered; ``true_ltr`` is the simulator's truth, absent from real exports).
+OPTIONAL_TABLES = ("invitations",)
 
 # dtype after loading: "str" (ids, categories, wave), "date" (datetime64, NaT = missing),
 # "int" (int64, always present), "float" (float64, NaN = missing / not asked).
@@ -75,6 +79,7 @@ COLUMNS: dict[str, dict[str, str]] = {
                  **dict.fromkeys(QA_ITEMS, _FLOAT)},
     "pulse": {"employee_id": _STR, "team": _STR, "wave": _STR, "engagement": _FLOAT,
               "enps": _INT},
+    "invitations": {"customer_id": _STR, "wave": _STR, "responded": _INT, "true_ltr": _INT},
 }
 # decimals written for non-integer float columns (others are whole numbers)
 _DECIMALS = {"customers": {"tenure_months": 2, "monthly_revenue": 2}, "pulse": {"engagement": 1}}
@@ -153,10 +158,11 @@ class Company:
     truth: dict | None = None
     name: str = ""
     files: tuple[Path, ...] = field(default=(), repr=False)
+    invitations: pd.DataFrame | None = None
 
     def table(self, name: str) -> pd.DataFrame:
         """The table ``name``; a :class:`CXDataError` naming the missing file if it is absent."""
-        frame = getattr(self, name, None) if name in TABLES else None
+        frame = getattr(self, name, None) if name in TABLES + OPTIONAL_TABLES else None
         if frame is None:
             raise CXDataError(f"The data {self.name or 'company'!r} has no {name} table "
                               f"({name}.csv). This analysis needs it: add the file or choose "
@@ -171,6 +177,8 @@ class Company:
     def to_bytes(self) -> dict[str, bytes]:
         """The files as bytes (stable formatting), keyed by file name."""
         out = {f"{t}.csv": to_csv_bytes(getattr(self, t), t) for t in self.tables}
+        if self.invitations is not None:
+            out["invitations.csv"] = to_csv_bytes(self.invitations, "invitations")
         if self.truth is not None:
             out["truth.json"] = (json.dumps(self.truth, indent=2, ensure_ascii=False)
                                  + "\n").encode()
@@ -197,6 +205,10 @@ class Company:
         frames = {t: read_csv_bytes((folder / f"{t}.csv").read_bytes(), t) for t in TABLES}
         truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
         files = tuple(folder / f for f in [*(f"{t}.csv" for t in TABLES), "truth.json"])
+        inv = folder / "invitations.csv"
+        if inv.exists():
+            frames["invitations"] = read_csv_bytes(inv.read_bytes(), "invitations")
+            files = (*files, inv)
         return cls(truth=truth, name=name or folder.name, files=files, **frames)
 
     def sha256(self) -> dict[str, str]:

@@ -469,7 +469,7 @@ def company(n_customers: int = 20_000, seed: int = 2026, effects: TrueEffects | 
     # ------------------------------------------------------------------------- survey table
     # contact history (all contacts, logged or not) decides whether support items apply
     c_sorted = np.lexsort((c_day, c_cust))
-    rows, invited_n = [], []
+    rows, invited_n, invited_parts = [], [], []
     for w, wp in zip(waves, wave_periods):
         q = (wp - q0).n
         qs, qe = (wp.start_time - t0).days, (wp.end_time.normalize() - t0).days + 1
@@ -480,6 +480,7 @@ def company(n_customers: int = 20_000, seed: int = 2026, effects: TrueEffects | 
                  + eff.survey_response_ltr_logit * (S[q] - 8)
                  + np.log(eff.survey_response_small_business) * (seg == 1))
         resp = invited & (rng.random(n) < 1 / (1 + np.exp(-logit)))
+        invited_parts.append((w, np.flatnonzero(invited), resp[invited], S[q, invited]))
         ids = np.flatnonzero(resp)
         # any contact in the 365 days before the survey date?
         had = _had_contact(c_cust[c_sorted], c_day[c_sorted], ids, sday[ids], 365)
@@ -542,6 +543,7 @@ def company(n_customers: int = 20_000, seed: int = 2026, effects: TrueEffects | 
     # round trip through the file format so simulate() and load() give identical frames
     files = comp.to_bytes()
     frames = {t: read_csv_bytes(files[f"{t}.csv"], t) for t in TABLES}
+    frames["invitations"] = _invitations(invited_parts, cid)
     return Company(truth=truth, **frames)
 
 
@@ -728,4 +730,522 @@ def _truth(eff, name, seed, n, start, waves, obs_end, R, L, S, tp, eng_tq, team_
                   "annual_discount_rate": eff.annual_discount_rate},
         "event": ev,
         "effects": effects,
+    })
+
+
+# ---------------------------------------------------------------------------------- invitations
+# Who was invited to each survey wave and who answered, from the very draws that made the survey
+# (``invited_parts`` is recorded inside ``company()`` without consuming random numbers, so
+# survey.csv is unchanged): the respondents of a wave are exactly the survey's rows of that wave.
+# ``true_ltr`` is the ltr every invited customer would have given that quarter (the simulator's
+# truth; for respondents it equals their survey answer). Response model: logit P(answer) =
+# logit(survey_response_rate) + survey_response_ltr_logit * (ltr - 8)
+# + log(survey_response_small_business) * [Small business].
+
+def _invitations(parts, cid) -> pd.DataFrame:
+    """One row per invited customer and wave, sorted by wave then customer_id (round-tripped
+    through the file format, as the other tables)."""
+    from .contract import to_csv_bytes
+    frames = []
+    for w, idx, responded, ltr in parts:
+        frames.append(pd.DataFrame({"customer_id": cid[idx], "wave": w,
+                                    "responded": responded.astype(np.int64),
+                                    "true_ltr": ltr.astype(np.int64)}))
+    out = pd.concat(frames, ignore_index=True)
+    out = out.sort_values(["wave", "customer_id"], kind="stable").reset_index(drop=True)
+    return read_csv_bytes(to_csv_bytes(out, "invitations"), "invitations")
+
+
+def _nps_of(ltr) -> float:
+    ltr = np.asarray(ltr)
+    return float(100 * (np.mean(ltr >= 9) - np.mean(ltr <= 6))) if ltr.size else float("nan")
+
+
+def invitations_truth(company: Company) -> dict:
+    """The truth of the invited population per wave, overall and per region: invited, responded,
+    response rate, true NPS and mean ltr of everyone invited (answering or not), the respondents'
+    NPS and the non-response bias (respondents' NPS - true NPS, points)."""
+    inv = company.table("invitations")
+    region = inv["customer_id"].map(company.table("customers").set_index("customer_id")["region"])
+
+    def facts(sub: pd.DataFrame) -> dict:
+        resp = sub["true_ltr"][sub["responded"] == 1]
+        true, seen = _nps_of(sub["true_ltr"]), _nps_of(resp)
+        return {"invited": int(len(sub)), "responded": int(len(resp)),
+                "response_rate": float(len(resp) / max(len(sub), 1)),
+                "true_nps": true, "true_mean_ltr": float(sub["true_ltr"].mean()),
+                "respondents_nps": seen, "nonresponse_bias_nps": seen - true}
+
+    waves = {}
+    for w, sub in inv.groupby("wave", sort=True):
+        waves[w] = facts(sub)
+        waves[w]["by_region"] = {r: facts(sub[region[sub.index] == r]) for r in REGIONS}
+    return _r({
+        "description": ("Truth of the invited population of each survey wave: every invited "
+                        "customer's true ltr (answering or not) is in invitations.csv (true_ltr). "
+                        "nonresponse_bias_nps = respondents' NPS - true NPS of the invited."),
+        "response_model": {
+            "logit": ("logit(survey_response_rate) + survey_response_ltr_logit * (ltr - 8) "
+                      "+ log(survey_response_small_business) * [Small business]"),
+            "survey_response_rate": company.truth["effects"]["survey_response_rate"],
+            "survey_response_ltr_logit": company.truth["effects"]["survey_response_ltr_logit"],
+            "survey_response_small_business":
+                company.truth["effects"]["survey_response_small_business"]},
+        "waves": waves})
+
+
+def invitations_truth_bytes(company: Company) -> bytes:
+    """invitations_truth.json as written beside the data (stable formatting)."""
+    import json
+    return (json.dumps(invitations_truth(company), indent=2, ensure_ascii=False) + "\n").encode()
+
+
+# ============================================================================ survey comments
+# Open-ended "why?" answers for the relationship survey (issue 13). Appended as one block; it
+# reads a finished Company (survey ratings, contacts, the scripted event) and never changes it.
+COMMENT_THEMES = ("network_outage", "slow_speed", "billing_error", "price", "support_unresolved",
+                  "support_slow", "app_selfservice", "praise")
+COMMENT_COLUMNS = ["response_id", "language", "comment"]
+# theme -> (intercept, {cue: logit per unit}); cues are built in _comment_cues()
+_THEME_LOGIT = {
+    "network_outage": (-3.6, {"bad_network_reliability": 1.5, "outage_exposed": 1.2,
+                              "fault_contact_90d": 0.9}),
+    "slow_speed": (-3.4, {"bad_network_speed": 1.5}),
+    "billing_error": (-3.6, {"bad_billing_accuracy": 1.4, "billing_contact_90d": 1.0}),
+    "price": (-2.2, {"bad_price_value": 1.2}),
+    "support_unresolved": (-3.6, {"unresolved_contact_90d": 2.2, "bad_support_resolution": 0.7}),
+    "support_slow": (-3.5, {"bad_support_speed": 1.4}),
+    "app_selfservice": (-3.4, {"bad_digital_selfservice": 1.4}),
+    "praise": (-2.6, {"ltr_above_7": 0.9}),
+}
+_COMMENT_WRITE_LOGIT = (-1.2, 0.18, 1.0)   # intercept, per ltr point below 8, has something to say
+_POLISH_SHARE = 0.30                       # customers who answer in Polish
+_NO_DIACRITICS_SHARE = 0.35                # of Polish writers: type without ą, ę, ł, ...
+_TYPO_RATE = 0.035                         # per word: swap, drop or double a letter
+_PII_SHARE = 0.04                          # of non-empty comments: a name, e-mail, phone, number
+
+_PHRASES = {
+    "en": {
+        "network_outage": [
+            "[the|my] [internet|broadband|connection|network] [keeps dropping|drops out|cuts out|goes down] [every day|all the time|several times a week|in the evenings]",
+            "[had|we had|there was] [an outage|a total outage|no service|no signal] for [two days|a week|three days|hours]",
+            "[constant|repeated|frequent] outages[ in our area| in the south| lately|]",
+            "[the connection|the service|the network] [is|has been] [unreliable|so unreliable|very unstable]",
+            "[lost|keep losing] [the connection|signal] [constantly|every evening|when working from home]",
+            "[internet|the network|broadband] [was|has been] down [again|for days|since the spring]",
+        ],
+        "slow_speed": [
+            "[speed|download speed|the speed] is [nowhere near|far below|not] what [I pay for|was promised|you advertise]",
+            "[internet|broadband|the connection] is [so|really|very|painfully] slow[ in the evenings| at peak times|]",
+            "[streaming|video calls|gaming] [keeps buffering|is impossible|lags all the time]",
+            "[speeds|download speeds] [drop|fall] [every evening|at night|after 6pm]",
+        ],
+        "billing_error": [
+            "[I was|we were|I've been] [overcharged|charged twice|billed twice|charged wrongly] [last month|in march|again|for a service I cancelled]",
+            "[wrong|incorrect] [amount|charges] on [my|the] [bill|invoice]",
+            "[billing|the bill|my invoice] [was|is] [wrong|incorrect|a mess] [again|three months in a row|]",
+            "still waiting for a refund for [a double charge|the overcharge|an incorrect bill]",
+        ],
+        "price": [
+            "[too expensive|far too expensive|overpriced|the price is too high]",
+            "[prices|the price] went up [again|by 10%|without warning]",
+            "[I can get|competitors offer|others offer] [the same|a better deal|cheaper deals] for less",
+            "[not|poor] value for money",
+            "[the monthly fee|my bill] [keeps going up|is too high for what I get]",
+        ],
+        "support_unresolved": [
+            "[my|the] [problem|issue|fault] [is still not|was never|has not been] [resolved|fixed|sorted]",
+            "[called|rang|contacted support] [three times|several times|twice|again and again] and [nothing happened|still no fix|no one fixed it]",
+            "[nobody|no one] [takes responsibility|follows up|called back as promised]",
+            "[they|support|the agent] [promised|said they would] [call back|fix it|send an engineer] but [never did|nothing happened]",
+        ],
+        "support_slow": [
+            "[waited|was on hold|spent] [an hour|45 minutes|ages|forever] [on hold|to get through|in the queue]",
+            "[support|customer service|the helpline] [is|was] [slow|very slow|too slow] to [answer|respond|reply]",
+            "[it took|took] [two weeks|days|10 days] to get a [reply|response|visit from an engineer]",
+            "[long|endless|huge] [waiting times|queues|hold times]",
+        ],
+        "app_selfservice": [
+            "[the app|your app|the website|my account page] [keeps crashing|doesn't work|is confusing|won't let me log in]",
+            "[can't|cannot|couldn't] [log in|pay my bill|change my plan|find anything] [in|on] the [app|website]",
+            "[login|password reset|the online account] [is broken|never works|is a nightmare]",
+            "the [app|website] is [clunky|hard to use|useless|a pain to use]",
+        ],
+        "praise": [
+            "[great|excellent|fantastic|very good] [service|value|experience]",
+            "[friendly|helpful|brilliant] [staff|support|agent][, sorted my question quickly|]",
+            "[never had|no|haven't had] [any problems|problems|issues] [with the connection|with billing|so far]",
+            "[happy|very happy|satisfied] [with everything|with the service|overall]",
+            "[works well|works fine|reliable connection|fast and reliable]",
+        ],
+        None: ["[nothing to add|n/a|no comment|ok|nothing|-|none|no]",
+               "[just moved house|I mostly use it for work|my daughter set it up]",
+               "[average|it is what it is|no strong feelings]"],
+        "_join": [". ", ", ", " and ", ". Also ", "; "],
+        "_but": [" but ", ". However ", ", although "],
+        "_lead": ["", "", "", "honestly ", "to be honest ", "well, "],
+    },
+    "pl": {
+        "network_outage": [
+            "[internet|połączenie] [ciągle|cały czas|codziennie] [się zrywa|pada|znika]",
+            "[nie było|brak] [internetu|zasięgu|sieci] przez [dwa dni|tydzień|kilka godzin|trzy dni]",
+            "[częste|ciągłe|powtarzające się] awarie[ sieci| w naszej okolicy| ostatnio|]",
+            "[połączenie jest|łącze jest] [niestabilne|zawodne|bardzo niestabilne]",
+            "[znowu|kolejny raz|ponownie] awaria[ internetu| sieci|]",
+            "sieć [nie działała|padła] [przez kilka dni|od wiosny|znowu]",
+        ],
+        "slow_speed": [
+            "[wolny|bardzo wolny|strasznie wolny] internet[ wieczorami| w godzinach szczytu|]",
+            "internet jest [bardzo|strasznie|za] wolny",
+            "prędkość [daleko|dużo] [niższa|mniejsza] niż w umowie",
+            "[filmy|wideorozmowy|gry] się [zacinają|buforują|tną]",
+        ],
+        "billing_error": [
+            "[błędna|zła|nieprawidłowa] faktura[ za marzec| znowu|]",
+            "[naliczyli|pobrali] [za dużo|podwójnie|dwa razy] [w zeszłym miesiącu|znowu|]",
+            "[zostałem|zostałam] [obciążony|obciążona] [dwukrotnie|podwójnie|za usługę której nie mam]",
+            "[czekam|nadal czekam] na zwrot [nadpłaty|pieniędzy]",
+            "[błąd|błędy] w [rachunku|fakturze|rozliczeniu]",
+        ],
+        "price": [
+            "[za drogo|zbyt drogo|drogo]",
+            "[cena jest za wysoka|abonament jest zbyt wysoki|abonament poszedł w górę|cena znowu wzrosła]",
+            "[konkurencja ma taniej|inni operatorzy oferują lepsze ceny|u konkurencji taniej]",
+            "[nieopłacalne|słaby stosunek jakości do ceny]",
+            "podwyżka [ceny|abonamentu] bez [uprzedzenia|powodu]",
+        ],
+        "support_unresolved": [
+            "[sprawa|usterka] [nadal nie została|wciąż nie jest|do dziś nie jest] [rozwiązana|naprawiona|załatwiona]",
+            "problem [nadal nie został|wciąż nie jest] [rozwiązany|naprawiony]",
+            "[dzwoniłem|dzwoniłam] [trzy razy|kilka razy|wielokrotnie] i [nic|nikt nic nie zrobił|dalej nie działa]",
+            "[obiecali|konsultant obiecał] [oddzwonić|przysłać technika|to naprawić] i [nic|cisza|nikt się nie odezwał]",
+            "nikt [nie czuje się odpowiedzialny|nie oddzwonił]",
+        ],
+        "support_slow": [
+            "[czekałem|czekałam] [godzinę|45 minut|wieki|pół godziny] na [połączenie z konsultantem|odpowiedź]",
+            "[infolinia|obsługa klienta|pomoc techniczna] [odpowiada|reaguje] [bardzo wolno|za wolno|powoli]",
+            "[długie|bardzo długie|niekończące się] [czekanie|kolejki|oczekiwanie] na [infolinii|odpowiedź]",
+            "odpowiedź przyszła po [dwóch tygodniach|tygodniu|10 dniach]",
+        ],
+        "app_selfservice": [
+            "[aplikacja|strona|panel klienta] [ciągle się zawiesza|nie działa|się wiesza]",
+            "nie [mogę|da się] [zalogować|zapłacić rachunku|zmienić planu] w [aplikacji|serwisie]",
+            "[logowanie|resetowanie hasła] [nie działa|to koszmar]",
+            "[aplikacja|strona] jest [toporna|niewygodna|bezużyteczna|nieintuicyjna]",
+        ],
+        "praise": [
+            "[świetna|bardzo dobra|super] [obsługa|usługa|jakość]",
+            "[miły|pomocny|kompetentny] konsultant[, szybko pomógł|]",
+            "[nigdy nie miałem|nie mam|nie było] [problemów|żadnych problemów] [z internetem|z rachunkami|]",
+            "[jestem zadowolony|jestem zadowolona|wszystko w porządku|polecam]",
+            "[działa bez zarzutu|stabilny i szybki internet|wszystko działa]",
+        ],
+        None: ["[brak uwag|nie mam uwag|bez komentarza|ok|nic|-|nie]",
+               "[niedawno się przeprowadziłem|używam głównie do pracy|syn mi to ustawił]",
+               "[przeciętnie|jest jak jest|bez zdania]"],
+        "_join": [". ", ", ", " i ", ". Poza tym ", "; "],
+        "_but": [" ale ", ". Jednak ", ", chociaż "],
+        "_lead": ["", "", "", "szczerze mówiąc ", "no cóż, ", "generalnie "],
+    },
+}
+_FIRST = {"en": ["John", "Sarah", "Michael", "Emma", "David", "Laura"],
+          "pl": ["Anna", "Piotr", "Katarzyna", "Tomasz", "Magdalena", "Krzysztof"]}
+_LAST = {"en": ["Smith", "Taylor", "Brown", "Wilson", "Evans", "Walker"],
+         "pl": ["Kowalski", "Nowak", "Wiśniewska", "Wójcik", "Kamińska", "Lewandowski"]}
+_PII = {"en": ["my account number is {acct}", "call me on {phone}", "email me at {email}",
+               "my name is {first} {last}", "regards, {first}", "card {card} was charged",
+               "refund to {iban} please", "ask for Mrs {last}"],
+        "pl": ["mój numer klienta to {acct}", "proszę dzwonić na {phone}", "mail: {email}",
+               "nazywam się {first} {last}", "pozdrawiam, {first} {last}", "karta {card} obciążona",
+               "zwrot na konto {iban}", "Pan {last} z infolinii obiecał"]}
+_DIACRITICS = str.maketrans("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ", "acelnoszzACELNOSZZ")
+
+
+def _pick(rng, options):
+    return options[int(rng.integers(len(options)))]
+
+
+def _expand(rng, template: str) -> str:
+    """Fill each [a|b|c] group with one option, chosen uniformly."""
+    out, pos = [], 0
+    while (i := template.find("[", pos)) >= 0:
+        j = template.index("]", i)
+        out.append(template[pos:i])
+        out.append(_pick(rng, template[i + 1:j].split("|")))
+        pos = j + 1
+    out.append(template[pos:])
+    return "".join(out)
+
+
+def _luhn_number(rng, n=16) -> str:
+    digits = [int(d) for d in rng.integers(0, 10, n - 1)]
+    digits[0] = 4
+    total = 0
+    for k, d in enumerate(reversed(digits)):        # positions 2, 3, ... from the right
+        d = d * 2 if k % 2 == 0 else d
+        total += d - 9 if d > 9 else d
+    digits.append((10 - total % 10) % 10)
+    s = "".join(map(str, digits))
+    return " ".join(s[i:i + 4] for i in range(0, n, 4))
+
+
+def _iban(rng) -> str:
+    bban = "".join(map(str, rng.integers(0, 10, 24)))
+    rearranged = bban + "2521" + "00"                # P=25, L=21
+    check = 98 - int(rearranged) % 97
+    s = f"PL{check:02d}{bban}"
+    return " ".join(s[i:i + 4] for i in range(0, len(s), 4))
+
+
+def _pii_fragment(rng, lang: str) -> tuple[str, str]:
+    k = int(rng.integers(len(_PII[lang])))
+    first, last = _pick(rng, _FIRST[lang]), _pick(rng, _LAST[lang])
+    digits = "".join(map(str, rng.integers(0, 10, 9)))
+    phone = (f"07{digits[:3]} {digits[3:9]}" if lang == "en"
+             else f"+48 {digits[:3]} {digits[3:6]} {digits[6:9]}")
+    text = _PII[lang][k].format(
+        acct="".join(map(str, rng.integers(0, 10, 8))), phone=phone,
+        email=f"{first.lower().translate(_DIACRITICS)}.{last.lower().translate(_DIACRITICS)}"
+              f"@example.{'com' if lang == 'en' else 'pl'}",
+        first=first, last=last, card=_luhn_number(rng), iban=_iban(rng))
+    kind = ["account", "phone", "email", "name", "name", "card", "iban", "name"][k]
+    return text, kind
+
+
+def _typos(rng, text: str) -> str:
+    words = text.split(" ")
+    for i, w in enumerate(words):
+        if len(w) > 3 and rng.random() < _TYPO_RATE:
+            j = int(rng.integers(1, len(w) - 1))
+            op = int(rng.integers(3))
+            words[i] = (w[:j] + w[j + 1] + w[j] + w[j + 2:] if op == 0 else
+                        w[:j] + w[j + 1:] if op == 1 else w[:j] + w[j] + w[j:])
+    return " ".join(words)
+
+
+def comment_text(rng, themes, lang: str, *, plain: bool = False, pii: bool = False):
+    """One comment in ``lang`` ("en"/"pl") mentioning ``themes`` (a sequence of COMMENT_THEMES;
+    empty for a comment without a theme). Returns (text, kind of personal data or "")."""
+    bank = _PHRASES[lang]
+    problems = [t for t in themes if t != "praise"]
+    parts = [_expand(rng, _pick(rng, bank[t])) for t in problems]
+    text = ""
+    for k, p in enumerate(parts):
+        text = p if k == 0 else text + _pick(rng, bank["_join"]) + p
+    if "praise" in themes:
+        good = _expand(rng, _pick(rng, bank["praise"]))
+        text = good if not text else good + _pick(rng, bank["_but"]) + text
+    if not themes:
+        text = _expand(rng, _pick(rng, bank[None]))
+    if themes:
+        text = _pick(rng, bank["_lead"]) + text
+    if not plain:
+        text = _typos(rng, text)
+    kind = ""
+    if pii:                                   # after the typos: the numbers stay valid
+        fragment, kind = _pii_fragment(rng, lang)
+        text = text + ". " + fragment
+    if not plain:
+        style = rng.random()
+        if style < 0.55:
+            text = text[:1].upper() + text[1:]
+        elif style < 0.60:
+            text = text.upper()
+        if rng.random() < 0.6:
+            text += _pick(rng, [".", "!", "!!", "...", "."])
+    return text, kind
+
+
+def _comment_cues(company) -> pd.DataFrame:
+    """Per survey response: the latent problems a comment can be about (0 when not rated)."""
+    s = company.survey
+    cues = pd.DataFrame(index=s.index)
+    for t in ("network_reliability", "network_speed", "billing_accuracy", "price_value",
+              "support_resolution", "support_speed", "digital_selfservice"):
+        cues[f"bad_{t}"] = np.clip((7.5 - s[t].to_numpy(dtype=float)) / 2.5, 0, 2.4)
+    cues = cues.fillna(0.0)
+    ev = company.truth.get("event")
+    cues["outage_exposed"] = 0.0
+    if ev:
+        cues["outage_exposed"] = ((s["region"] == ev["region"])
+                                  & (s["wave"].map(lambda w: pd.Period(w, freq="Q"))
+                                     >= pd.Period(ev["from_wave"], freq="Q"))).astype(float)
+    c = company.contacts[["customer_id", "contact_date", "problem_type", "fcr"]]
+    m = s[["customer_id", "survey_date"]].reset_index().merge(c, on="customer_id")
+    m = m[(m["contact_date"] < m["survey_date"])
+          & (m["contact_date"] >= m["survey_date"] - pd.Timedelta(days=90))]
+    for name, sel in (("fault_contact_90d", m["problem_type"] == "Network fault"),
+                      ("billing_contact_90d", m["problem_type"] == "Billing"),
+                      ("unresolved_contact_90d", m["fcr"] == 0)):
+        hit = np.unique(m.loc[sel, "index"].to_numpy())
+        cues[name] = cues.index.isin(hit).astype(float)
+    cues["ltr_above_7"] = np.maximum(s["ltr"].to_numpy(dtype=float) - 7, 0)
+    return cues
+
+
+def comments(company, seed: int | None = None) -> tuple[pd.DataFrame, dict]:
+    """Open-ended survey comments for ``company`` (a simulated Company) and their truth.
+
+    Each respondent has a latent set of things to say: theme k is present with probability
+    ``logistic(a_k + sum_j b_kj cue_j)`` (``_THEME_LOGIT``), the cues being how badly the
+    respondent rated the touchpoint behind the theme (``(7.5 - rating) / 2.5`` clipped to
+    [0, 2.4]; 0 if not rated), whether the scripted outage hit them (region and wave of
+    ``truth["event"]``), network-fault / billing / unresolved contacts in the 90 days before
+    the survey date, and ltr above 7 (praise). At most three themes are kept. The respondent
+    writes something with probability ``logistic(-1.2 + 0.18 (8 - ltr) + 1.0 [has a theme])``;
+    otherwise the answer is empty (most answers are). A comment is phrased from templates per
+    theme and language with random fillers, joiners and a contrast ("great staff but ...") for
+    praise with problems, then spelling noise (typos in 3.5% of words, missing Polish
+    diacritics for 35% of Polish writers, casing). 30% of customers answer in Polish, the rest
+    in English. 4% of comments carry personal data (a name, e-mail, phone, account, card or IBAN
+    number; all fake) for redaction to remove.
+
+    Themes are generated *from* the ratings and contacts: they are markers of the problems that
+    move ltr and churn, not causes in their own right. Their "true effect" is therefore defined
+    as the estimand of the analysis (see :func:`comment_theme_effects`).
+
+    Returns ``(frame, truth)``: frame has COMMENT_COLUMNS (one row per survey response, comment
+    "" when empty) and truth the parameters plus, per theme, the response ids whose comment
+    carries it, and the ids of comments with personal data.
+    """
+    s = company.survey
+    seed = (company.truth.get("seed", 0) if seed is None else seed)
+    rng = np.random.default_rng([int(seed), 13])
+    cues = _comment_cues(company)
+    n = len(s)
+    present = np.zeros((n, len(COMMENT_THEMES)), dtype=bool)
+    for k, theme in enumerate(COMMENT_THEMES):
+        a, b = _THEME_LOGIT[theme]
+        logit = a + sum(coef * cues[c].to_numpy() for c, coef in b.items())
+        present[:, k] = rng.random(n) < 1 / (1 + np.exp(-logit))
+    # keep at most three themes, chosen at random
+    rank = np.argsort(np.argsort(rng.random(present.shape) - present, axis=1), axis=1)
+    present &= rank < 3
+    a0, b0, c0 = _COMMENT_WRITE_LOGIT
+    wl = a0 + b0 * (8 - s["ltr"].to_numpy(dtype=float)) + c0 * present.any(axis=1)
+    writes = rng.random(n) < 1 / (1 + np.exp(-wl))
+    customers = np.unique(s["customer_id"].to_numpy())
+    polish = dict(zip(customers, rng.random(customers.size) < _POLISH_SHARE))
+    no_diac = dict(zip(customers, rng.random(customers.size) < _NO_DIACRITICS_SHARE))
+    pii = writes & (rng.random(n) < _PII_SHARE)
+    lang = np.where([polish[c] for c in s["customer_id"]], "pl", "en")
+    texts, kinds = [""] * n, [""] * n
+    for i in np.flatnonzero(writes):
+        themes = [t for k, t in enumerate(COMMENT_THEMES) if present[i, k]]
+        rng.shuffle(themes)
+        texts[i], kinds[i] = comment_text(rng, themes, lang[i], pii=bool(pii[i]))
+        if lang[i] == "pl" and no_diac[s["customer_id"].iat[i]]:
+            texts[i] = texts[i].translate(_DIACRITICS)
+    frame = pd.DataFrame({"response_id": s["response_id"].to_numpy(), "language": lang,
+                          "comment": texts})
+    rid = s["response_id"].to_numpy()
+    truth = {
+        "generator": "cxlab.simulate.comments", "seed": int(seed),
+        "themes": list(COMMENT_THEMES),
+        "theme_logit": {t: {"intercept": a, **b} for t, (a, b) in _THEME_LOGIT.items()},
+        "write_logit": dict(zip(["intercept", "per_ltr_point_below_8", "has_a_theme"],
+                                _COMMENT_WRITE_LOGIT)),
+        "polish_share": _POLISH_SHARE, "typo_rate_per_word": _TYPO_RATE, "pii_share": _PII_SHARE,
+        "n_responses": n, "n_comments": int(writes.sum()),
+        "true_themes": {t: rid[writes & present[:, k]].tolist()
+                        for k, t in enumerate(COMMENT_THEMES)},
+        "personal_data": {kind: rid[[k_ == kind for k_ in kinds]].tolist()
+                          for kind in ("name", "email", "phone", "account", "card", "iban")},
+    }
+    return frame, truth
+
+
+def comments_bytes(frame: pd.DataFrame) -> bytes:
+    """comments.csv as bytes (fixed columns, '\\n' line endings, UTF-8)."""
+    import io
+
+    buf = io.StringIO()
+    frame[COMMENT_COLUMNS].to_csv(buf, index=False, lineterminator="\n")
+    return buf.getvalue().encode("utf-8")
+
+
+def read_comments(folder) -> pd.DataFrame:
+    """Read comments.csv written by :func:`comments_bytes` (empty comment -> "")."""
+    from pathlib import Path
+
+    return pd.read_csv(Path(folder) / "comments.csv", dtype=str, keep_default_na=False)
+
+
+def theme_frame(frame: pd.DataFrame, truth: dict) -> pd.DataFrame:
+    """The true themes as 0/1 columns aligned with ``frame`` (one row per response)."""
+    rid = frame["response_id"]
+    return pd.DataFrame({t: rid.isin(set(truth["true_themes"][t])).astype(int)
+                         for t in truth["themes"]}, index=frame.index)
+
+
+def _episodes(company) -> pd.DataFrame:
+    """Survey response -> months to churn, censored at the customer's next response or the end
+    of observation (the episode design of cx.retention.analysis_frame(responses="all"))."""
+    s = company.survey[["response_id", "customer_id", "survey_date"]]
+    s = s.sort_values(["customer_id", "survey_date"], kind="stable")
+    nxt = s.groupby("customer_id")["survey_date"].shift(-1)
+    cust = company.customers.set_index("customer_id")
+    end = s["customer_id"].map(cust["end_date"])
+    obs = pd.Timestamp(company.truth["observation_end"]) + pd.Timedelta(days=1)
+    stop = pd.concat([end, nxt, pd.Series(obs, index=s.index)], axis=1).min(axis=1)
+    event = end.notna() & (end <= stop) & (nxt.isna() | (end <= nxt))
+    return pd.DataFrame({"response_id": s["response_id"],
+                         "duration": (stop - s["survey_date"]).dt.days / 30.4375,
+                         "churned": event.astype(int)}).set_index("response_id")
+
+
+def comment_theme_effects(n_replications: int = 20, n_customers: int = 20_000,
+                          seed: int = 2026, effects: TrueEffects | None = None) -> dict:
+    """The true theme effects, defined as population regression coefficients.
+
+    Comments are generated after the ratings, so a theme has no causal effect of its own in
+    this simulation; what is true and checkable is the estimand of the analysis: the
+    coefficient of each theme indicator in the regression ``cx.text.theme_impact`` runs, in
+    the population. We compute it on ``n_replications`` independent companies generated with
+    the same generator (seeds ``seed + 1000 + r``), pooled, among responses with a non-empty
+    comment, with all themes together and no other controls:
+
+    * ``ltr_nps_points``: OLS coefficient of the theme on ``100 * ([ltr >= 9] - [ltr <= 6])``
+      (NPS points: the adjusted difference in NPS between comments with and without the theme);
+    * ``ltr_points``: the same on ltr (0-10);
+    * ``churn_log_hazard_ratio``: Cox coefficient (statsmodels PHReg, Breslow ties) of the theme
+      on the time from the survey to churn, censored at the customer's next response or the end
+      of observation (``hazard_ratio`` = exp).
+
+    Monte-Carlo standard errors (between-replication) are reported beside each value.
+    """
+    import statsmodels.api as sm
+
+    nps_b, ltr_b, cox_b = [], [], []
+    for r in range(n_replications):
+        comp = company(n_customers=n_customers, seed=seed + 1000 + r, effects=effects)
+        frame, truth = comments(comp)
+        themes = theme_frame(frame, truth)
+        keep = (frame["comment"] != "").to_numpy()
+        X = sm.add_constant(themes[keep].to_numpy(dtype=float))
+        ltr = comp.survey["ltr"].to_numpy(dtype=float)[keep]
+        nps_b.append(sm.OLS(100 * ((ltr >= 9).astype(float) - (ltr <= 6)), X).fit().params[1:])
+        ltr_b.append(sm.OLS(ltr, X).fit().params[1:])
+        ep = _episodes(comp).loc[frame["response_id"][keep]]
+        cox = sm.PHReg(ep["duration"].to_numpy(), themes[keep].to_numpy(dtype=float),
+                       status=ep["churned"].to_numpy(), ties="breslow").fit()
+        cox_b.append(cox.params)
+
+    def summary(b):
+        b = np.asarray(b)
+        se = b.std(axis=0, ddof=1) / np.sqrt(len(b)) if len(b) > 1 else np.full(b.shape[1], np.nan)
+        return {t: {"value": float(m), "monte_carlo_se": float(e)}
+                for t, m, e in zip(COMMENT_THEMES, b.mean(axis=0), se)}
+
+    cox = summary(cox_b)
+    return _r({
+        "definition": ("population coefficient of each theme indicator, all themes together, no "
+                       "other controls, among responses with a non-empty comment; mean over "
+                       f"{n_replications} companies of {n_customers} customers (seeds "
+                       f"{seed + 1000}..{seed + 999 + n_replications}); themes are generated from "
+                       "the ratings, so these are adjusted associations (the estimand of "
+                       "cx.text.theme_impact), not causal effects of writing a theme"),
+        "ltr_nps_points": summary(nps_b), "ltr_points": summary(ltr_b),
+        "churn_log_hazard_ratio": cox,
+        "churn_hazard_ratio": {t: float(np.exp(v["value"])) for t, v in cox.items()},
     })

@@ -55,6 +55,10 @@ generated the data are in `truth.json`.
 - Licence: part of cxlab, under the same licence as the package (MIT). No attribution needed
   beyond citing cxlab.
 - Data dictionary: `datasets/README.md`; codebook: `cx.datasets.describe("kestrel")`.
+- `invitations.csv`: every customer invited to each survey wave (customer_id, wave, responded 0/1,
+  true_ltr = the ltr they would have given, the simulator's truth); the respondents are exactly the
+  rows of `survey.csv`. `invitations_truth.json`: per wave, overall and per region, the true NPS of
+  everyone invited, the respondents' NPS and the non-response bias (`cx.simulate.invitations_truth`).
 """
 
 
@@ -62,6 +66,7 @@ def make_kestrel(out: Path) -> None:
     import cxlab.simulate as sim
     company = sim.company()
     company.save(out / "kestrel")
+    (out / "kestrel" / "invitations_truth.json").write_bytes(sim.invitations_truth_bytes(company))
     (out / "kestrel" / "SOURCE.md").write_text(KESTREL_SOURCE, encoding="utf-8", newline="\n")
     for name, digest in company.sha256().items():
         print(f"kestrel/{name}: {digest}")

@@ -82,7 +82,8 @@ def test_files_are_plain_and_small():
         data = f.read_bytes()
         total += len(data)
         assert b"\r" not in data
-    assert total <= 5.2e6, f"kestrel is {total / 1e6:.2f} MB (target <= 5 MB)"
+    # 5.05 MB for the five original files + 1.06 MB invitations.csv (who was invited, issue 14)
+    assert total <= 6.3e6, f"kestrel is {total / 1e6:.2f} MB (target <= 6.3 MB)"
 
 
 def test_seed_and_effects_change_the_data():
