@@ -2,10 +2,11 @@
 
     python3 bootstrap.py report   # quarterly report for the bundled company -> reports/
     python3 bootstrap.py test     # the full test suite: unit tests and every notebook
-    python3 bootstrap.py lab      # open the course in JupyterLab
+    python3 bootstrap.py lab      # open the course in JupyterLab (installs the `lab` extra)
+    python3 bootstrap.py setup    # the development tools too (`dev` extra: mypy, build, ...)
 
 Each call creates a virtual environment in ``.venv`` (if there is none), installs the
-package into it in editable mode, registers the Jupyter kernel ``cxlab`` inside that
+package into it in editable mode (with the extras the job needs), registers the Jupyter kernel ``cxlab`` inside that
 environment and then runs the job. Only Python 3.11+ and pip are needed; no environment
 has to be activated. Extra arguments after the job name go to the job, e.g.
 ``python3 bootstrap.py report --by region`` or ``python3 bootstrap.py test -k metrics``.
@@ -52,10 +53,10 @@ def main(argv: list[str]) -> None:
         setup()
         run(BIN / "cxlab", "report", "quarterly", *rest)
     elif job == "test":
-        setup("test")
+        setup("test,spark")          # everything the suite imports (Spark runs in local mode)
         run(PY, "-m", "pytest", *rest)
     elif job == "lab":
-        setup()
+        setup("lab")
         run(BIN / "jupyter", "lab", "notebooks/course", *rest)
     elif job == "setup":
         setup("dev")
