@@ -44,8 +44,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from . import intervals
 from .checks import CXDataError, CXWarning, require_columns, require_frame
 from .contract import QA_ITEMS
 
@@ -482,7 +482,7 @@ def engagement_link(pulse: pd.DataFrame, contacts: pd.DataFrame, *, waves=None,
     lo, hi = np.asarray(fit.conf_int(alpha=1 - confidence))[1]
     r = float(np.corrcoef(pts["engagement"], y)[0, 1])
     z, se = np.arctanh(r), 1 / np.sqrt(len(pts) - 3) if len(pts) > 3 else np.inf
-    q = stats.norm.ppf(0.5 + confidence / 2)
+    q = intervals.z_value(confidence)
     params = np.asarray(fit.params)
     return EngagementLink(pts.reset_index(drop=True), r,
                           (float(np.tanh(z - q * se)), float(np.tanh(z + q * se))),

@@ -40,10 +40,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from . import checks
+from . import checks, intervals
 from .checks import CXDataError, CXWarning
+from .contract import CONFIDENCE, MIN_BASE
 
 __all__ = [
     "DEFAULT_MIN_BASE", "METRICS", "ChangeResult", "MetricResult", "bottom_box", "ces", "change",
@@ -51,10 +51,10 @@ __all__ = [
     "proportion_ci", "proportion_diff_ci", "table", "top_box",
 ]
 
-DEFAULT_MIN_BASE = 30
+DEFAULT_MIN_BASE = MIN_BASE   # kept: the name of the constant before cxlab.contract
 METRICS = ("nps", "top_box", "bottom_box", "csat", "ces", "mean")
-NPS_METHODS = ("score", "adjusted-wald", "wald")
-PROPORTION_METHODS = ("wilson", "agresti-coull", "wald")
+NPS_METHODS = intervals.NPS_METHODS
+PROPORTION_METHODS = intervals.PROPORTION_METHODS
 
 
 # --------------------------------------------------------------------------------------------
@@ -160,191 +160,47 @@ def _formatter(metric: str, signed: bool = False):
 # --------------------------------------------------------------------------------------------
 
 def _z(confidence: float) -> float:
-    if not (isinstance(confidence, (int, float)) and 0 < confidence < 1):
-        raise CXDataError(f"confidence must be a number between 0 and 1 (e.g. 0.95), "
-                          f"got {confidence!r}.")
-    return float(stats.norm.ppf(0.5 + confidence / 2))
+    return intervals.z_value(confidence)
 
 
 def _arr(*xs):
     return [np.asarray(x, dtype=float) for x in np.broadcast_arrays(*xs)]
 
 
-def _tango_constrained(xp, xd, n, delta):
-    """Constrained MLE (p_P, p_D) of a trinomial given p_P − p_D = delta (Tango 1998).
-
-    Solves 2n q² − [x_P(1−δ) + x_D(1−3δ) − 2x_0 δ] q − x_D δ(1−δ) = 0 for q = p_D
-    (the score equation of the log-likelihood under the constraint), positive root.
-    """
-    xo = n - xp - xd
-    b = xp * (1 - delta) + xd * (1 - 3 * delta) - 2 * xo * delta
-    q = (b + np.sqrt(np.maximum(b * b + 8 * n * xd * delta * (1 - delta), 0.0))) / (4 * n)
-    q = np.clip(q, np.maximum(0.0, -delta), (1 - delta) / 2)
-    return q + delta, q
-
-
-def _root_decreasing(f, a, b, tol=1e-13, maxiter=200, fa=None, fb=None):
-    """Vectorised bracketed root of f with f(a) >= 0 >= f(b): Illinois (modified regula falsi).
-
-    Keeps the bracket (like bisection) but converges superlinearly; stops when every bracket is
-    narrower than ``tol`` or hits an exact zero. ``fa``/``fb`` may pass precomputed end values.
-    """
-    a, b = np.array(a, dtype=float), np.array(b, dtype=float)
-    fa = f(a) if fa is None else fa
-    fb = f(b) if fb is None else fb
-    side = np.zeros(a.shape)
-    done = (fa <= 0) | (fb >= 0) | (b - a <= tol)
-    root = np.where(fa <= 0, a, b)       # degenerate brackets: the end that is (or beats) a root
-    for _ in range(maxiter):
-        if done.all():
-            break
-        denom = fa - fb
-        c = np.where(denom > 0, (a * -fb + b * fa) / np.where(denom > 0, denom, 1), 0.5 * (a + b))
-        c = np.where((c <= a) | (c >= b), 0.5 * (a + b), c)   # no progress: bisect instead
-        fc = f(c)
-        right = fc < 0                   # root is left of c: c becomes the new b
-        left = fc > 0
-        a, fa_new = np.where(left, c, a), np.where(left, fc, fa)
-        b, fb_new = np.where(right, c, b), np.where(right, fc, fb)
-        # Illinois: halve the function value at the end that stayed twice in a row
-        fa = np.where(right & (side == -1), 0.5 * fa_new, fa_new)
-        fb = np.where(left & (side == 1), 0.5 * fb_new, fb_new)
-        side = np.where(right, -1, np.where(left, 1, side))
-        exact = fc == 0
-        a, b = np.where(exact, c, a), np.where(exact, c, b)
-        newly = ~done & ((b - a <= tol) | exact)
-        root = np.where(newly, 0.5 * (a + b), root)
-        done |= newly
-    return np.where(done, root, 0.5 * (a + b))
-
-
-def _tango_ci(xp, xd, n, z):
-    """Score interval for p_P − p_D (proportion scale): {δ : |Z(δ)| ≤ z}.
-
-    Z(δ) = (d̂ − δ)/√((p̃_P + p̃_D − δ²)/n); each bound is the root of the finite, continuous
-    (d̂ − δ)√n ∓ z√(p̃_P + p̃_D − δ²) on [−1, d̂] resp. [d̂, 1].
-    """
-    xp, xd, n, z = _arr(xp, xd, n, z)
-    d = (xp - xd) / n
-    sgn = np.r_[-np.ones_like(d), np.ones_like(d)]          # lower, then upper bound
-    XP, XD, N, Z, D = (np.r_[v, v] for v in (xp, xd, n, z, d))
-
-    def f(delta):
-        pp, pd_ = _tango_constrained(XP, XD, N, delta)
-        return (D - delta) * np.sqrt(N) + sgn * Z * np.sqrt(np.maximum(pp + pd_ - delta ** 2, 0))
-
-    a, b = np.where(sgn < 0, -1.0, D), np.where(sgn < 0, D, 1.0)
-    # the estimate d̂ is always inside the interval (Z(d̂) = 0): give its end the "inside" sign
-    # even where f(d̂) = 0 because the variance vanishes there (e.g. all passives)
-    fa, fb = f(a), f(b)
-    fa = np.where(sgn > 0, np.maximum(fa, 1e-300), fa)
-    fb = np.where(sgn < 0, np.minimum(fb, -1e-300), fb)
-    r = _root_decreasing(f, a, b, fa=fa, fb=fb)
-    k = d.size
-    return r[:k].reshape(d.shape), r[k:].reshape(d.shape)
-
-
-def _wald_nps(xp, xd, n, z, add=0.0, add_n=0.0):
-    pp, pd_ = (xp + add) / (n + add_n), (xd + add) / (n + add_n)
-    d = pp - pd_
-    half = z * np.sqrt(np.maximum(pp + pd_ - d * d, 0.0) / (n + add_n))
-    return np.clip(d - half, -1, 1), np.clip(d + half, -1, 1)
-
-
-def _nps_interval(xp, xd, n, z, method):
-    if method == "score":
-        return _tango_ci(xp, xd, n, z)
-    if method == "adjusted-wald":
-        return _wald_nps(xp, xd, n, z, 0.75, 3.0)
-    if method == "wald":
-        return _wald_nps(xp, xd, n, z)
-    raise CXDataError(f"Unknown NPS interval method {method!r}; choose one of {NPS_METHODS}.")
-
-
-def _prop_interval(x, n, z, method):
-    p = x / n
-    if method == "wilson":
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z / (1 + z * z / n) * np.sqrt(np.maximum(p * (1 - p) / n + z * z / (4 * n * n), 0))
-        return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
-    if method == "agresti-coull":
-        nt = n + z * z
-        pt = (x + z * z / 2) / nt
-        half = z * np.sqrt(pt * (1 - pt) / nt)
-        return np.clip(pt - half, 0, 1), np.clip(pt + half, 0, 1)
-    if method == "wald":
-        half = z * np.sqrt(np.maximum(p * (1 - p), 0) / n)
-        return np.clip(p - half, 0, 1), np.clip(p + half, 0, 1)
-    raise CXDataError(f"Unknown proportion interval method {method!r}; "
-                      f"choose one of {PROPORTION_METHODS}.")
-
-
-def nps_ci(promoters, detractors, n, confidence: float = 0.95, method: str = "score"):
+def nps_ci(promoters, detractors, n, confidence: float = CONFIDENCE, method: str = "score"):
     """NPS interval (−100..100) from counts; arrays broadcast; counts may be fractional.
 
-    ``method="score"``: Tango's (1998) score interval for p_P − p_D, i.e. all δ with
-    |(d̂ − δ) / √((p̃_P + p̃_D − δ²)/n)| ≤ z, p̃ the constrained MLE given δ.
-    ``"adjusted-wald"``: Rocks (2016): p̃ = (x + 3/4)/(n + 3) for promoters and detractors,
-    d̃ ± z √((p̃_P + p̃_D − d̃²)/(n + 3)). ``"wald"``: the same without pseudo-counts.
-    Returns ``(low, high)``.
+    ``method="score"``: Tango's (1998) score interval for p_P − p_D; ``"adjusted-wald"``
+    (Rocks 2016) or ``"wald"`` (:func:`cxlab.intervals.nps`). Returns ``(low, high)``.
     """
-    xp, xd, n = _arr(promoters, detractors, n)
-    lo, hi = _nps_interval(xp, xd, n, _z(confidence), method)
+    lo, hi = intervals.nps(promoters, detractors, n, confidence, method)
     return 100 * lo, 100 * hi
 
 
-def proportion_ci(successes, n, confidence: float = 0.95, method: str = "wilson"):
-    """Interval for a share, in % (0..100). Wilson: (p̂ + z²/2n ± z√(p̂q̂/n + z²/4n²))/(1 + z²/n)."""
-    x, n = _arr(successes, n)
-    lo, hi = _prop_interval(x, n, _z(confidence), method)
+def proportion_ci(successes, n, confidence: float = CONFIDENCE, method: str = "wilson"):
+    """Interval for a share, in % (0..100): :func:`cxlab.intervals.proportion` (Wilson default)."""
+    lo, hi = intervals.proportion(successes, n, confidence, method)
     return 100 * lo, 100 * hi
 
 
-def mean_ci(mean, sd, n, confidence: float = 0.95):
+def mean_ci(mean, sd, n, confidence: float = CONFIDENCE):
     """Student t interval: mean ± t_{n−1, 1−α/2} · sd / √n (n may be an effective base)."""
-    m, s, n = _arr(mean, sd, n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = stats.t.ppf(0.5 + confidence / 2, n - 1)
-        half = t * s / np.sqrt(n)
-    return m - half, m + half
-
-
-def _mover(a, la, ua, b, lb, ub):
-    """MOVER interval for b − a (Zou & Donner 2008) from the two single-sample intervals."""
-    d = b - a
-    return d, d - np.sqrt((b - lb) ** 2 + (ua - a) ** 2), d + np.sqrt((ub - b) ** 2 + (a - la) ** 2)
+    return intervals.t_mean(mean, sd, n, confidence)
 
 
 def _nps_diff(xa, da, na, xb, db, nb, z):
-    la, ua = _tango_ci(xa, da, na, z)
-    lb, ub = _tango_ci(xb, db, nb, z)
-    return _mover((xa - da) / na, la, ua, (xb - db) / nb, lb, ub)
+    la, ua = intervals.nps(xa, da, na, z=z)
+    lb, ub = intervals.nps(xb, db, nb, z=z)
+    return intervals.mover_difference((xa - da) / na, la, ua, (xb - db) / nb, lb, ub)
 
 
 def _prop_diff(xa, na, xb, nb, z):
-    la, ua = _prop_interval(xa, na, z, "wilson")
-    lb, ub = _prop_interval(xb, nb, z, "wilson")
-    return _mover(xa / na, la, ua, xb / nb, lb, ub)
-
-
-def _inversion_p(diff_fn, d):
-    """Two-sided p-value by inverting a CI family: p = 2(1 − Φ(z*)), z* where the bound nearest
-    0 touches 0. ``diff_fn(z)`` returns (d, low, high) for an array of z."""
-    d = np.asarray(d, dtype=float)
-    sign = np.where(d > 0, 1.0, -1.0)
-
-    def f(z):                              # distance of the bound nearest 0 from 0, decreasing
-        _, lo, hi = diff_fn(z)
-        return np.where(sign > 0, lo, -hi)
-
-    zmax = np.full_like(d, 40.0)
-    zstar = _root_decreasing(f, np.zeros_like(d), zmax, tol=1e-10)
-    p = 2 * stats.norm.sf(zstar)
-    return np.where(d == 0, 1.0, np.where(np.isnan(d), np.nan, p))
+    lo, hi = intervals.newcombe(xb, nb, xa, na, z=z)
+    return xb / nb - xa / na, lo, hi
 
 
 def nps_diff_ci(promoters_a, detractors_a, n_a, promoters_b, detractors_b, n_b,
-                confidence: float = 0.95, p_value: bool = False):
+                confidence: float = CONFIDENCE, p_value: bool = False):
     """Difference NPS_b − NPS_a (independent samples), MOVER with score intervals.
 
     L = d − √((N_b − l_b)² + (u_a − N_a)²), U = d + √((u_b − N_b)² + (N_a − l_a)²), with
@@ -355,33 +211,26 @@ def nps_diff_ci(promoters_a, detractors_a, n_a, promoters_b, detractors_b, n_b,
     d, lo, hi = _nps_diff(xa, da, na, xb, db, nb, _z(confidence))
     out = (100 * d, 100 * lo, 100 * hi)
     if p_value:
-        out += (_inversion_p(lambda z: _nps_diff(xa, da, na, xb, db, nb, z), d),)
+        out += (intervals.inversion_p_value(
+            lambda z: _nps_diff(xa, da, na, xb, db, nb, z), d),)
     return out
 
 
-def proportion_diff_ci(x_a, n_a, x_b, n_b, confidence: float = 0.95, p_value: bool = False):
+def proportion_diff_ci(x_a, n_a, x_b, n_b, confidence: float = CONFIDENCE, p_value: bool = False):
     """Difference of shares p_b − p_a in percentage points: Newcombe (1998) hybrid score
     interval (method 10), i.e. MOVER with Wilson intervals. Returns ``(diff, low, high[, p])``."""
     xa, na, xb, nb = _arr(x_a, n_a, x_b, n_b)
     d, lo, hi = _prop_diff(xa, na, xb, nb, _z(confidence))
     out = (100 * d, 100 * lo, 100 * hi)
     if p_value:
-        out += (_inversion_p(lambda z: _prop_diff(xa, na, xb, nb, z), d),)
+        out += (intervals.inversion_p_value(lambda z: _prop_diff(xa, na, xb, nb, z), d),)
     return out
 
 
-def mean_diff_ci(mean_a, sd_a, n_a, mean_b, sd_b, n_b, confidence: float = 0.95):
-    """Welch interval and test for mean_b − mean_a: se = √(s_a²/n_a + s_b²/n_b), df by
-    Welch–Satterthwaite. Returns ``(diff, low, high, p_value)``."""
-    ma, sa, na, mb, sb, nb = _arr(mean_a, sd_a, n_a, mean_b, sd_b, n_b)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        va, vb = sa * sa / na, sb * sb / nb
-        se = np.sqrt(va + vb)
-        df = (va + vb) ** 2 / (va * va / (na - 1) + vb * vb / (nb - 1))
-        d = mb - ma
-        half = stats.t.ppf(0.5 + confidence / 2, df) * se
-        p = 2 * stats.t.sf(np.abs(d / se), df)
-    return d, d - half, d + half, p
+def mean_diff_ci(mean_a, sd_a, n_a, mean_b, sd_b, n_b, confidence: float = CONFIDENCE):
+    """Welch interval and test for mean_b − mean_a (:func:`cxlab.intervals.welch`).
+    Returns ``(diff, low, high, p_value)``."""
+    return intervals.welch(mean_a, sd_a, n_a, mean_b, sd_b, n_b, confidence)
 
 
 # --------------------------------------------------------------------------------------------
@@ -526,14 +375,14 @@ def _estimate(spec: _Spec, st: dict, confidence: float, min_base: int) -> dict:
         if spec.kind == "nps":
             pp, pd_ = st["p"] / sw, st["d"] / sw
             d = pp - pd_
-            lo, hi = _nps_interval(pp * ne, pd_ * ne, ne, z, spec.method)
+            lo, hi = intervals.nps(pp * ne, pd_ * ne, ne, method=spec.method, z=z)
             se = np.sqrt(np.maximum(pp + pd_ - d * d, 0) / ne)
             value, lo, hi, se = 100 * d, 100 * lo, 100 * hi, 100 * se
             shares = {"promoters": 100 * pp, "passives": 100 * (1 - pp - pd_),
                       "detractors": 100 * pd_}
         elif spec.kind == "prop":
             p = st["x"] / sw
-            lo, hi = _prop_interval(p * ne, ne, z, spec.method)
+            lo, hi = intervals.proportion(p * ne, ne, method=spec.method, z=z)
             value, lo, hi = 100 * p, 100 * lo, 100 * hi
             se = 100 * np.sqrt(p * (1 - p) / ne)
         else:
@@ -623,7 +472,7 @@ def _single(spec: _Spec, scores, weights, confidence, min_base, what="scores",
 # public single-sample metrics
 # --------------------------------------------------------------------------------------------
 
-def nps(scores, weights=None, min_base: int = DEFAULT_MIN_BASE, confidence: float = 0.95,
+def nps(scores, weights=None, min_base: int = MIN_BASE, confidence: float = CONFIDENCE,
         method: str = "score") -> MetricResult:
     """Net Promoter Score: % promoters (9–10) − % detractors (0–6) of 0–10 answers, −100..100.
 
@@ -637,8 +486,8 @@ def nps(scores, weights=None, min_base: int = DEFAULT_MIN_BASE, confidence: floa
     return _single(_spec("nps", method=method), scores, weights, confidence, min_base)
 
 
-def top_box(scores, top=None, scale=(0, 10), weights=None, min_base: int = DEFAULT_MIN_BASE,
-            confidence: float = 0.95, method: str = "wilson") -> MetricResult:
+def top_box(scores, top=None, scale=(0, 10), weights=None, min_base: int = MIN_BASE,
+            confidence: float = CONFIDENCE, method: str = "wilson") -> MetricResult:
     """Share (%) of answers in the top box(es) with a Wilson interval.
 
     ``top`` is either the scale values that count, e.g. ``(9, 10)`` (default: the two highest
@@ -649,22 +498,22 @@ def top_box(scores, top=None, scale=(0, 10), weights=None, min_base: int = DEFAU
 
 
 def bottom_box(scores, bottom=None, scale=(0, 10), weights=None,
-               min_base: int = DEFAULT_MIN_BASE, confidence: float = 0.95,
+               min_base: int = MIN_BASE, confidence: float = CONFIDENCE,
                method: str = "wilson") -> MetricResult:
     """Share (%) of answers in the bottom box(es) (values listed, or ``<= bottom``), Wilson CI."""
     return _single(_spec("bottom_box", scale=scale, bottom=bottom, method=method), scores,
                    weights, confidence, min_base)
 
 
-def csat(scores, scale=(1, 5), top: int = 2, weights=None, min_base: int = DEFAULT_MIN_BASE,
-         confidence: float = 0.95, method: str = "wilson") -> MetricResult:
+def csat(scores, scale=(1, 5), top: int = 2, weights=None, min_base: int = MIN_BASE,
+         confidence: float = CONFIDENCE, method: str = "wilson") -> MetricResult:
     """CSAT: % answering in the top ``top`` boxes of ``scale`` (default 4–5 of 1–5), Wilson CI."""
     return _single(_spec("csat", scale=scale, top=top, method=method), scores, weights,
                    confidence, min_base)
 
 
-def ces(scores, scale=(1, 7), weights=None, min_base: int = DEFAULT_MIN_BASE,
-        confidence: float = 0.95, top=None) -> MetricResult:
+def ces(scores, scale=(1, 7), weights=None, min_base: int = MIN_BASE,
+        confidence: float = CONFIDENCE, top=None) -> MetricResult:
     """Customer effort score: mean of the effort answers with a t interval.
 
     With ``top`` (e.g. ``(5, 6, 7)``) the share agreeing is returned instead (Wilson CI).
@@ -672,8 +521,8 @@ def ces(scores, scale=(1, 7), weights=None, min_base: int = DEFAULT_MIN_BASE,
     return _single(_spec("ces", scale=scale, top=top), scores, weights, confidence, min_base)
 
 
-def mean(scores, scale=None, weights=None, min_base: int = DEFAULT_MIN_BASE,
-         confidence: float = 0.95) -> MetricResult:
+def mean(scores, scale=None, weights=None, min_base: int = MIN_BASE,
+         confidence: float = CONFIDENCE) -> MetricResult:
     """Mean with a Student t interval; weighted: weighted mean, SE = s_w/√n_eff, df = n_eff − 1,
     where s_w² = Σw(y − ȳ_w)²/Σw · n_eff/(n_eff − 1)."""
     return _single(_spec("mean", scale=scale), scores, weights, confidence, min_base)
@@ -704,7 +553,7 @@ _COLUMNS = ["metric", "n", "value", "ci_low", "ci_high", "suppressed", "n_eff", 
 
 
 def table(data: pd.DataFrame, column: str, metric: str = "nps", by=None, weight: str | None = None,
-          min_base: int = DEFAULT_MIN_BASE, confidence: float = 0.95, **metric_kw) -> pd.DataFrame:
+          min_base: int = MIN_BASE, confidence: float = CONFIDENCE, **metric_kw) -> pd.DataFrame:
     """Tidy table of one metric, overall or per group of ``by`` (one row per group).
 
     Columns: <by>, metric, n, value, ci_low, ci_high, suppressed, n_eff, se, n_missing,
@@ -748,12 +597,12 @@ def _difference(spec: _Spec, ea: dict, eb: dict, sta: dict, stb: dict, confidenc
         pa, da = sta["p"][ok] / sta["sw"][ok] * na, sta["d"][ok] / sta["sw"][ok] * na
         pb, db = stb["p"][ok] / stb["sw"][ok] * nb, stb["d"][ok] / stb["sw"][ok] * nb
         d, lo, hi = _nps_diff(pa, da, na, pb, db, nb, z)
-        p = _inversion_p(lambda zz: _nps_diff(pa, da, na, pb, db, nb, zz), d)
+        p = intervals.inversion_p_value(lambda zz: _nps_diff(pa, da, na, pb, db, nb, zz), d)
         d, lo, hi = 100 * d, 100 * lo, 100 * hi
     elif spec.kind == "prop":
         xa, xb = sta["x"][ok] / sta["sw"][ok] * na, stb["x"][ok] / stb["sw"][ok] * nb
         d, lo, hi = _prop_diff(xa, na, xb, nb, z)
-        p = _inversion_p(lambda zz: _prop_diff(xa, na, xb, nb, zz), d)
+        p = intervals.inversion_p_value(lambda zz: _prop_diff(xa, na, xb, nb, zz), d)
         d, lo, hi = 100 * d, 100 * lo, 100 * hi
     else:
         d, lo, hi, p = mean_diff_ci(ea["value"][ok], ea["sd"][ok], na, eb["value"][ok],
@@ -771,8 +620,8 @@ def _diff_method(spec: _Spec) -> str:
             "prop": "Newcombe hybrid score (MOVER-Wilson)", "mean": "Welch t"}[spec.kind]
 
 
-def compare(a, b, metric: str = "nps", weights_a=None, weights_b=None, confidence: float = 0.95,
-            min_base: int = DEFAULT_MIN_BASE, **metric_kw) -> ChangeResult:
+def compare(a, b, metric: str = "nps", weights_a=None, weights_b=None, confidence: float = CONFIDENCE,
+            min_base: int = MIN_BASE, **metric_kw) -> ChangeResult:
     """Compare a metric between two independent samples (e.g. two waves or two segments).
 
     ``difference = b − a`` with its interval (NPS: MOVER–score; shares: Newcombe hybrid score;
@@ -831,7 +680,7 @@ def _periods(data: pd.DataFrame, period: str, current, previous):
 
 def change(data: pd.DataFrame, column: str, metric: str = "nps", period: str = "wave",
            current=None, previous=None, by=None, weight: str | None = None,
-           min_base: int = DEFAULT_MIN_BASE, confidence: float = 0.95,
+           min_base: int = MIN_BASE, confidence: float = CONFIDENCE,
            **metric_kw) -> pd.DataFrame:
     """Change of a metric between two periods, overall or per group of ``by``.
 

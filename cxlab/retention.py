@@ -29,8 +29,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .checks import (CXDataError, CXWarning, _preview, as_series, min_rows, numeric_series,
-                     require_columns, require_frame)
+from . import intervals
+from .checks import (
+    CXDataError,
+    CXWarning,
+    _preview,
+    as_series,
+    min_rows,
+    numeric_series,
+    require_columns,
+    require_frame,
+)
 
 DAYS_PER_MONTH = 365.25 / 12
 NPS_GROUPS = ("Detractor", "Passive", "Promoter")
@@ -53,11 +62,9 @@ __all__ = [
     "customer_periods",
     "kaplan_meier",
     "monthly_intervals",
-    "newcombe_interval",
     "nps_group",
     "score_band",
     "tenure_band",
-    "wilson_interval",
 ]
 
 
@@ -109,30 +116,6 @@ def score_band(scores, bands: Mapping[str, tuple[float, float]] | None = None) -
 
 # ----------------------------------------------------------------------------- proportions
 
-def wilson_interval(events, n, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for a proportion ``events / n`` (vectorised; proportions 0–1)."""
-    x = np.asarray(events, dtype=float)
-    n = np.asarray(n, dtype=float)
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = x / n
-        centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
-
-
-def newcombe_interval(x1, n1, x2, n2, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Newcombe (1998, method 10) hybrid score interval for ``x1/n1 − x2/n2`` (proportions 0–1)."""
-    p1 = np.asarray(x1, float) / np.asarray(n1, float)
-    p2 = np.asarray(x2, float) / np.asarray(n2, float)
-    l1, u1 = wilson_interval(x1, n1, confidence)
-    l2, u2 = wilson_interval(x2, n2, confidence)
-    d = p1 - p2
-    low = d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
-    high = d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
-    return low, high
-
-
 def _two_proportion_p(x1, n1, x2, n2) -> float:
     """Two-sided pooled z test of p1 = p2 (the 2×2 Pearson chi-square without correction)."""
     p = (x1 + x2) / (n1 + n2)
@@ -140,17 +123,6 @@ def _two_proportion_p(x1, n1, x2, n2) -> float:
     if se == 0:
         return 1.0
     return float(2 * stats.norm.sf(abs(x1 / n1 - x2 / n2) / se))
-
-
-def _holm(p: np.ndarray) -> np.ndarray:
-    """Holm (1979) step-down adjusted p-values."""
-    p = np.asarray(p, float)
-    m = len(p)
-    order = np.argsort(p)
-    adj = np.minimum(1, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out = np.empty(m)
-    out[order] = adj
-    return out
 
 
 # ----------------------------------------------------------------------------- input checks
@@ -342,20 +314,20 @@ def churn_by_group(data: pd.DataFrame, group: str, churned: str = "churned",
     key = labels.astype(str)
     n = np.array([(key == lv).sum() for lv in levels], dtype=float)
     x = np.array([y[key == lv].sum() for lv in levels], dtype=float)
-    lo, hi = wilson_interval(x, n, confidence)
+    lo, hi = intervals.wilson(x, n, confidence)
     table = pd.DataFrame({group: levels, "n": n.astype(int), "churned": x.astype(int),
                           "churn_rate": 100 * x / n, "ci_low": 100 * lo, "ci_high": 100 * hi})
     test = _chi_square(x, n)
     pairs = []
     for i, j in combinations(range(len(levels)), 2):
-        dl, dh = newcombe_interval(x[i], n[i], x[j], n[j], confidence)
+        dl, dh = intervals.newcombe(x[i], n[i], x[j], n[j], confidence)
         pairs.append({"group_a": levels[i], "group_b": levels[j],
                       "difference": 100 * (x[i] / n[i] - x[j] / n[j]),
                       "ci_low": 100 * float(dl), "ci_high": 100 * float(dh),
                       "p_value": _two_proportion_p(x[i], n[i], x[j], n[j])})
     pairwise = pd.DataFrame(pairs, columns=["group_a", "group_b", "difference", "ci_low", "ci_high",
                                             "p_value"])
-    pairwise["p_holm"] = _holm(pairwise["p_value"].to_numpy()) if len(pairwise) else []
+    pairwise["p_holm"] = intervals.holm(pairwise["p_value"].to_numpy())
     pairwise["significant"] = pairwise["p_holm"] < 1 - confidence
     return ChurnByGroup(group, churned, table, test, pairwise, confidence, excluded)
 
@@ -559,7 +531,7 @@ def kaplan_meier(data: pd.DataFrame, duration: str, event: str, group: str | Non
         levels = [str(c) for c in df[group].cat.categories if (labels == str(c)).any()]
     else:
         levels = sorted(pd.unique(labels))
-    z = stats.norm.ppf(0.5 + confidence / 2)
+    z = intervals.z_value(confidence)
     parts, counts = [], []
     for lv in levels:
         m = labels == lv

@@ -34,8 +34,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
+from . import intervals
 from .checks import CXDataError, CXWarning, _preview, progress_bar, require_columns, require_frame
 
 __all__ = [
@@ -184,7 +185,7 @@ def _fit_log_params(nll_grad, starts, names, what: str, gtol: float = 1e-7) -> _
 
 def _param_table(names, fit: _Fit, level: float = 0.95) -> pd.DataFrame:
     """Estimates with SEs (observed information) and Wald intervals on the log scale."""
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = intervals.z_value(level)
     se_log = np.sqrt(np.diag(fit.cov_log))
     return pd.DataFrame({"estimate": fit.params, "se": fit.se,
                          "ci_low": fit.params * np.exp(-z * se_log),
@@ -1087,25 +1088,6 @@ def clv_by_group(data: pd.DataFrame, group: str, value: str | None = None, *,
 # revenue at risk
 # --------------------------------------------------------------------------------------------
 
-def _wilson(k, n, level):
-    z = stats.norm.ppf(0.5 + level / 2)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
-
-
-def _mover(weights, est, low, high):
-    """MOVER interval for Σ w_i θ_i from independent per-θ intervals (Zou & Donner 2008)."""
-    w, e, lo, hi = (np.asarray(v, dtype=float) for v in (weights, est, low, high))
-    total = np.sum(w * e)
-    wl, wh = w * lo, w * hi
-    down = np.minimum(wl, wh)
-    up = np.maximum(wl, wh)
-    return (total, total - np.sqrt(np.sum((w * e - down) ** 2)),
-            total + np.sqrt(np.sum((up - w * e) ** 2)))
-
-
 @dataclass
 class RevenueAtRiskResult:
     """Revenue at risk per group and in total, with intervals."""
@@ -1202,7 +1184,7 @@ def revenue_at_risk(churn, group: str | None = None, *, value, customers=None, b
             raise CXDataError(f"Columns {ci} must bracket the churn rate in every row.")
         ci_source = "table"
     elif churned in tab.columns:
-        lo, hi = _wilson(pd.to_numeric(tab[churned]).to_numpy(dtype=float), nn, level)
+        lo, hi = intervals.wilson(pd.to_numeric(tab[churned]).to_numpy(dtype=float), nn, level)
         ci_source = "Wilson"
     else:
         raise CXDataError(f"churn table needs interval columns {ci} or {churned!r} counts.")
@@ -1244,7 +1226,7 @@ def revenue_at_risk(churn, group: str | None = None, *, value, customers=None, b
             est_, low_, high_ = 0.0, 0.0, 0.0
             link = (0.0, 0.0, 0.0)
         else:
-            link = _mover([1, -1], [p[i], b_p], [lo[i], b_lo], [hi[i], b_hi])
+            link = intervals.mover([1, -1], [p[i], b_p], [lo[i], b_lo], [hi[i], b_hi])
             est_, low_, high_ = (w[i] * v for v in link)
         rows.append({"group": g, "customers": cust[i], "churn_rate": p[i], "churn_ci_low": lo[i],
                      "churn_ci_high": hi[i], "linked_churn": link[0], "linked_ci_low": link[1],
@@ -1259,7 +1241,7 @@ def revenue_at_risk(churn, group: str | None = None, *, value, customers=None, b
         ests.append(b_p)
         lows.append(b_lo)
         highs.append(b_hi)
-    tot = _mover(weights, ests, lows, highs)
+    tot = intervals.mover(weights, ests, lows, highs)
     total = pd.Series({"customers": cust.sum(), "revenue_at_risk": tot[0], "ci_low": tot[1],
                        "ci_high": tot[2]})
     table.attrs.update(baseline=baseline, interval=f"{ci_source} per rate; MOVER for "

@@ -1,7 +1,7 @@
 """cx.retention against published tables and independent implementations.
 
-References: Newcombe (1998a, Stat Med 17:857, Table I; 1998b, Stat Med 17:873, Table II) for the
-interval formulas; scipy / statsmodels test functions for chi-square, z tests and Holm; an
+References: the interval formulas (Wilson, Newcombe, Holm) are checked in test_intervals.py
+against Newcombe's published tables and statsmodels; here scipy / statsmodels test functions for chi-square, z tests and Holm; an
 independent maximum-likelihood fit (scipy.optimize) for the logistic model; lifelines 0.30
 (KaplanMeierFitter, CoxPHFitter, logrank tests) for survival.
 """
@@ -33,32 +33,6 @@ def iranian():
 @pytest.fixture(scope="module")
 def kestrel():
     return cx.datasets.load("kestrel")
-
-
-# ------------------------------------------------------------------ intervals: published values
-
-# Newcombe (1998a) Table I, method 3 (Wilson score), 95 %; published to 4 decimals.
-WILSON = [((81, 263), (0.2553, 0.3662)), ((15, 148), (0.0624, 0.1605)),
-          ((0, 20), (0.0, 0.1611)), ((1, 29), (0.0061, 0.1718))]
-# Newcombe (1998b) Table II, method 10 (hybrid score), 95 %.
-NEWCOMBE = [((56, 70, 48, 80), (0.0524, 0.3339)), ((9, 10, 3, 10), (0.1705, 0.8090)),
-            ((5, 56, 0, 29), (-0.0381, 0.1926)), ((0, 10, 0, 20), (-0.1611, 0.2775)),
-            ((0, 10, 0, 10), (-0.2775, 0.2775)), ((10, 10, 0, 20), (0.6791, 1.0)),
-            ((10, 10, 0, 10), (0.6075, 1.0))]
-
-
-@pytest.mark.parametrize("counts, expected", WILSON)
-def test_wilson_matches_newcombe_table(counts, expected):
-    lo, hi = r.wilson_interval(*counts)
-    assert lo == pytest.approx(expected[0], abs=5e-5)   # published rounding
-    assert hi == pytest.approx(expected[1], abs=5e-5)
-
-
-@pytest.mark.parametrize("counts, expected", NEWCOMBE)
-def test_newcombe_difference_matches_published_table(counts, expected):
-    lo, hi = r.newcombe_interval(*counts)
-    assert float(lo) == pytest.approx(expected[0], abs=5e-5)
-    assert float(hi) == pytest.approx(expected[1], abs=5e-5)
 
 
 # ------------------------------------------------------------------ churn by group
