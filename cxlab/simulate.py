@@ -771,7 +771,7 @@ def invitations_truth(company: Company) -> dict:
     def facts(sub: pd.DataFrame) -> dict:
         resp = sub["true_ltr"][sub["responded"] == 1]
         true, seen = _nps_of(sub["true_ltr"]), _nps_of(resp)
-        return {"invited": int(len(sub)), "responded": int(len(resp)),
+        return {"invited": len(sub), "responded": len(resp),
                 "response_rate": float(len(resp) / max(len(sub), 1)),
                 "true_nps": true, "true_mean_ltr": float(sub["true_ltr"].mean()),
                 "respondents_nps": seen, "nonresponse_bias_nps": seen - true}
@@ -1162,6 +1162,13 @@ def comments_bytes(frame: pd.DataFrame) -> bytes:
     buf = io.StringIO()
     frame[COMMENT_COLUMNS].to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue().encode("utf-8")
+
+
+def comments_truth_bytes(truth: dict) -> bytes:
+    """comments_truth.json as bytes (stable formatting)."""
+    import json
+
+    return (json.dumps(_r(truth), indent=1, ensure_ascii=False) + "\n").encode()
 
 
 def read_comments(folder) -> pd.DataFrame:
