@@ -2,8 +2,8 @@
 
 Expected answers are computed here independently of the package: quarterly churn from the
 customer table by plain pandas (who was a customer on the first day of the quarter, who left
-during it), rating shifts by ``groupby``, the hazard ratio per ltr point by lifelines' Cox
-model and the ltr slope per reliability point by ``numpy.linalg.lstsq``. The tests compare them
+during it), rating shifts by ``groupby``, the hazard ratio per ltr point by statsmodels' Cox
+model (``PHReg``, a runtime dependency) and the ltr slope per reliability point by ``numpy.linalg.lstsq``. The tests compare them
 with cxlab (``customer_periods``, ``metrics``, ``whatif``) and with the simulator's truth.
 """
 
@@ -80,9 +80,10 @@ def _fallen(c, threshold: float = -0.5) -> list[str]:
 @functools.lru_cache(maxsize=1)
 def _links() -> tuple[float, float]:
     """(hazard ratio per ltr point, ltr points per network_reliability point): the what-if
-    chain's first two links, fitted with lifelines (Cox, Efron ties) and numpy (OLS) on the
-    answers followed to the end of their quarter."""
-    from lifelines import CoxPHFitter
+    chain's first two links, fitted with statsmodels (Cox ``PHReg``, Efron ties) and numpy (OLS)
+    on the answers followed to the end of their quarter. statsmodels is a runtime dependency,
+    so the check works on the learners' install (lifelines is only a test reference)."""
+    from statsmodels.duration.hazard_regression import PHReg
 
     from ..retention import analysis_frame
 
@@ -90,8 +91,10 @@ def _links() -> tuple[float, float]:
     controls = ["plan", "tenure_band", "segment"]
     h = frame.dropna(subset=["ltr", *DIRECT, *controls, "duration", "churned"])
     dummies = pd.get_dummies(h[controls].astype(str), drop_first=True, dtype=float)
-    data = pd.concat([h[["ltr", *DIRECT, "duration", "churned"]].astype(float), dummies], axis=1)
-    hr = math.exp(CoxPHFitter().fit(data, "duration", "churned").params_["ltr"])
+    X = pd.concat([h[["ltr", *DIRECT]].astype(float), dummies], axis=1)
+    cox = PHReg(h["duration"].to_numpy(float), X.to_numpy(), status=h["churned"].to_numpy(float),
+                ties="efron").fit()
+    hr = math.exp(cox.params[0])
     o = frame.dropna(subset=["ltr", *WIDELY_RATED])
     X = np.column_stack([np.ones(len(o)), o[list(WIDELY_RATED)].to_numpy(float)])
     beta = np.linalg.lstsq(X, o["ltr"].to_numpy(float), rcond=None)[0]
