@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import cxlab as cx
@@ -32,21 +32,53 @@ units = st.lists(st.tuples(st.floats(20, 80), st.integers(1, 500)), min_size=1, 
 
 
 @given(units, st.floats(-15, 15), st.sampled_from(["uplift", "gap"]))
+@example(units=[(20.0, 1), (80.0, 500)], stretch=-15.0, rule="gap")     # clips T0 below 0
 @settings(max_examples=60, deadline=None)
 def test_if_every_team_meets_its_target_the_company_meets_its_own(units, stretch, rule):
-    """Property, both rules (no clipping within 5–95): Σ n·target / Σ n = company target."""
+    """Property, both rules: Σ n·target / Σ n = company target whenever no target leaves the
+    0–100 scale. Values 20–80 and stretch ±15 keep the uplift rule inside it; the gap rule with
+    a lowered target (g < 0) can push a weak unit below 0: then the targets are the clipped
+    brute-force targets, a CXWarning names the units, and the company falls short of its own."""
     cur = pd.DataFrame({"team": [f"T{i}" for i in range(len(units))],
                         "value": [v for v, _ in units], "n": [n for _, n in units]})
     now = np.average(cur["value"], weights=cur["n"])
-    res = fl.cascade_targets(cur, now + stretch, rule=rule)
-    assert res.company_now == pytest.approx(now)
-    assert res.company_if_met == pytest.approx(now + stretch, abs=1e-9)
-    t = res.table
     if rule == "uplift":
-        assert np.allclose(t["target"] - t["value"], stretch)
+        raw = cur["value"] + stretch
     else:   # same share g of each gap to 100 closed; brute force
-        g = stretch / (100 - now)
-        assert np.allclose(t["target"], t["value"] + g * (100 - t["value"]))
+        raw = cur["value"] + stretch / (100 - now) * (100 - cur["value"])
+    outside = (raw < 0) | (raw > 100)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = fl.cascade_targets(cur, now + stretch, rule=rule)
+    clip_warnings = [w for w in caught if issubclass(w.category, CXWarning)
+                     and "clipped" in str(w.message)]
+    assert res.company_now == pytest.approx(now)
+    assert np.allclose(res.table["target"], raw.clip(0, 100))
+    if outside.any():
+        assert len(clip_warnings) == 1
+        assert str(cur.loc[outside, "team"].tolist()) in str(clip_warnings[0].message)
+        assert res.company_if_met == pytest.approx(
+            np.average(raw.clip(0, 100), weights=cur["n"]), abs=1e-9)
+    else:
+        assert not clip_warnings
+        assert res.company_if_met == pytest.approx(now + stretch, abs=1e-9)
+        if rule == "uplift":
+            assert np.allclose(res.table["target"] - res.table["value"], stretch)
+
+
+@given(st.lists(st.tuples(st.floats(20, 80), st.integers(1, 500)), min_size=2, max_size=12),
+       st.floats(0.5, 15))
+@settings(max_examples=40, deadline=None)
+def test_gap_rule_never_clips_a_raised_target(units, stretch):
+    """Raising the target (0 ≤ g ≤ 1) keeps every gap-rule target between value and 100."""
+    cur = pd.DataFrame({"team": [f"T{i}" for i in range(len(units))],
+                        "value": [v for v, _ in units], "n": [n for _, n in units]})
+    now = np.average(cur["value"], weights=cur["n"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CXWarning)
+        res = fl.cascade_targets(cur, now + stretch, rule="gap")
+    assert res.company_if_met == pytest.approx(now + stretch, abs=1e-9)
+    assert (res.table["target"] >= res.table["value"] - 1e-12).all()
 
 
 def test_gap_rule_asks_weaker_teams_for_more():
