@@ -1,6 +1,6 @@
 """CX metrics with honest uncertainty: NPS, top/bottom box (CSAT), CES and means.
 
-Every number comes with a confidence interval, a base (``n``) and, for weighted data, Kish's
+Every number comes with a confidence interval, a base (``n``) and, for weighted data, the
 effective base ``n_eff``. Results from a base below ``min_base`` are *suppressed*: the value and the
 interval are NaN and the result says so, so that a small cell is never published as a number.
 
@@ -25,11 +25,20 @@ Differences (``compare``, ``change``; independent samples, ``b − a``):
 p-value of the same interval (the smallest 1 − confidence at which 0 leaves the interval), so
 ``p < 1 − confidence`` exactly when ``significant``.
 
-Weights: survey weights enter through the weighted estimate and Kish's effective sample size
-``n_eff = (Σw)² / Σw²``; the interval formulas are applied with ``n_eff`` in place of ``n`` and the
-weighted shares in place of the raw ones (for the mean: weighted mean, weighted variance and
-``n_eff − 1`` degrees of freedom). This is the usual design-effect approximation; it ignores gains
-from stratification (then it is conservative) and assumes weights unrelated to the score otherwise.
+Weights: the estimate is the weighted mean (share, NPS = mean of promoter − detractor) and its
+variance the Taylor linearisation of the ratio estimator, ``v = n/(n−1)·Σw²(y − ȳ_w)²/(Σw)²``, as
+R's ``survey::svymean`` for ``svydesign(ids = ~1, weights = ~w)``
+(:func:`cxlab.weighting.linearized_variance`). The interval is formed with the "effective n by
+design effect" (Kish 1965; Korn & Graubard 1998): ``n_eff = n/deff`` with ``deff = v / v_srs``, i.e.
+``n_eff = Σw·Σw(y − ȳ_w)² / Σw²(y − ȳ_w)²``, put in place of ``n`` in the unweighted formula (Tango
+score for NPS, Wilson for shares, t with ``n_eff − 1`` df for means) with the weighted shares — so
+intervals stay inside the scale and their width follows the linearised SE (for means the SE is
+exactly ``√v``; for shares and NPS ``√(v·(n−1)/n)``); ``n_eff`` is truncated at ``n`` (Korn &
+Graubard 1998), and a warning names results whose ``n_eff`` or Kish's base is below ``min_base``
+(a few large weights then dominate and no variance estimate is reliable). Kish's ``(Σw)²/Σw²`` (the same when the score
+does not spread more where the weights are large) under-covers when a heavily weighted group is
+also more polarised (90.7 % for a nominal 95 % in such a design; ``tests/test_weighting_coverage.py``).
+Changes between independent samples combine the two linearised intervals (MOVER / Welch).
 """
 
 from __future__ import annotations
@@ -41,7 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import checks, intervals
+from . import checks, intervals, weighting
 from .checks import CXDataError, CXWarning
 from .contract import CONFIDENCE, MIN_BASE
 
@@ -68,7 +77,8 @@ class MetricResult:
     ``value``/``ci_*``/``se`` are on the reporting scale: NPS −100..100, shares in % (0..100),
     means in scale units. ``se`` is the plug-in (Wald) standard error, for information; the
     interval comes from ``method``. ``n`` counts answered (non-missing) responses, ``n_missing``
-    the excluded missing ones; ``n_eff`` is Kish's effective base (= ``n`` when unweighted).
+    the excluded missing ones; ``n_eff`` is the effective base ``n/deff`` from the linearised
+    variance (= ``n`` when unweighted or equally weighted).
     ``suppressed`` is True when ``n < min_base``: value, interval and shares are then NaN.
     ``shares`` holds the promoter/passive/detractor percentages for NPS.
     """
@@ -354,8 +364,13 @@ def _group_stats(spec: _Spec, y: np.ndarray, w: np.ndarray | None, codes: np.nda
            "sw": np.bincount(c, wv, minlength=ngroups),
            "sw2": np.bincount(c, wv * wv, minlength=ngroups),
            "weighted": w is not None}
-    for key, ind in spec.indicators(yv).items():
+    inds = spec.indicators(yv)
+    for key, ind in inds.items():
         out[key] = np.bincount(c, wv * ind, minlength=ngroups)
+    if w is not None:                  # linearised variance -> effective base n / deff
+        score = inds["p"] - inds["d"] if spec.kind == "nps" else next(iter(inds.values()))
+        n_lin = weighting.linearized_variance(score, wv, c, ngroups)[2]
+        out["n_eff_lin"] = np.minimum(n_lin, out["n"])    # never above n (Korn & Graubard 1998)
     if spec.kind == "mean":
         with np.errstate(invalid="ignore", divide="ignore"):
             m = out["y"] / out["sw"]
@@ -368,7 +383,7 @@ def _estimate(spec: _Spec, st: dict, confidence: float, min_base: int) -> dict:
     z = _z(confidence)
     n, sw = st["n"], st["sw"]
     with np.errstate(invalid="ignore", divide="ignore"):
-        n_eff = np.where(sw > 0, sw * sw / st["sw2"], 0.0)
+        n_eff = np.where(sw > 0, st.get("n_eff_lin", sw * sw / st["sw2"]), 0.0)
         ok = (n >= max(min_base, 1)) & (sw > 0)
         ne = np.where(ok, n_eff, np.nan)
         shares = {}
@@ -387,14 +402,15 @@ def _estimate(spec: _Spec, st: dict, confidence: float, min_base: int) -> dict:
             se = 100 * np.sqrt(p * (1 - p) / ne)
         else:
             value = st["y"] / sw
-            sd = np.sqrt(st["ss"] / sw * ne / (ne - 1))
+            sd = np.sqrt(st["ss"] / sw * n / (n - 1))      # sd/√n_eff = linearised SE
             se = sd / np.sqrt(ne)
             lo, hi = mean_ci(value, sd, ne, confidence)
             shares = {"sd": sd}
     nan = np.nan
     res = {"value": np.where(ok, value, nan), "ci_low": np.where(ok, lo, nan),
            "ci_high": np.where(ok, hi, nan), "se": np.where(ok, se, nan),
-           "n": n, "n_eff": n_eff, "n_missing": st["n_missing"], "suppressed": ~ok}
+           "n": n, "n_eff": n_eff, "n_missing": st["n_missing"], "suppressed": ~ok,
+           "n_eff_kish": np.where(sw > 0, sw * sw / st["sw2"], 0.0)}
     res.update({k: np.where(ok, v, nan) for k, v in shares.items()})
     return res
 
@@ -402,12 +418,13 @@ def _estimate(spec: _Spec, st: dict, confidence: float, min_base: int) -> dict:
 def _warn_small_eff(spec: _Spec, est: dict, min_base: int, weighted: bool, where: str = ""):
     if not weighted:
         return
-    low = (~est["suppressed"]) & (est["n_eff"] < min_base)
+    base = np.minimum(est["n_eff"], est["n_eff_kish"])   # Kish: few large weights dominate
+    low = (~est["suppressed"]) & (base < min_base)
     if low.any():
         warnings.warn(
             f"{spec.label}{where}: {int(low.sum())} result(s) have at least {min_base} responses "
-            f"but an effective base (Kish n_eff) below {min_base} because of unequal weights "
-            f"(smallest n_eff = {np.min(est['n_eff'][low]):.1f}). They are shown, with wide "
+            f"but an effective base (n/deff, or Kish's (Σw)²/Σw²) below {min_base} because of "
+            f"unequal weights (smallest {np.min(base[low]):.1f}). They are shown, with wide "
             "intervals; consider trimming the weights or a larger base.", CXWarning, stacklevel=3)
 
 
@@ -523,8 +540,8 @@ def ces(scores, scale=(1, 7), weights=None, min_base: int = MIN_BASE,
 
 def mean(scores, scale=None, weights=None, min_base: int = MIN_BASE,
          confidence: float = CONFIDENCE) -> MetricResult:
-    """Mean with a Student t interval; weighted: weighted mean, SE = s_w/√n_eff, df = n_eff − 1,
-    where s_w² = Σw(y − ȳ_w)²/Σw · n_eff/(n_eff − 1)."""
+    """Mean with a Student t interval; weighted: weighted mean, linearised SE
+    ``√(n/(n−1)·Σw²(y − ȳ_w)²)/Σw`` (``survey::svymean``), df = n_eff − 1 with n_eff = n/deff."""
     return _single(_spec("mean", scale=scale), scores, weights, confidence, min_base)
 
 

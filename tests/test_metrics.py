@@ -175,21 +175,37 @@ def test_ces_and_mean_t_interval_match_scipy():
     assert m.value == pytest.approx(effort.mean() * 12.5 + 1000)
 
 
-# ---------------------------------------------------------------------- weights (Kish)
+# ------------------------------------------------- weights (linearised variance, issue 12 item 3)
 
-def test_weights_kish_effective_base_and_weighted_shares():
+def _sandwich_var(e, w, kind="HC0"):
+    """Independent reference: the robust (sandwich) variance of a WLS intercept — HC0 is
+    Σw²(e − ē_w)²/(Σw)², HC1 adds n/(n − 1): R's survey::svymean variance for ids = ~1."""
+    import statsmodels.api as sm
+    fit = sm.WLS(np.asarray(e, float), np.ones((len(e), 1)), weights=w).fit(cov_type=kind)
+    return float(fit.params[0]), float(fit.bse[0] ** 2)
+
+
+def test_weights_linearised_effective_base_and_weighted_shares():
     s = pd.Series([10, 10, 3, 8] * 10, name="ltr")
     w = np.array([1.0, 1.0, 2.0, 2.0] * 10)
     r = cx.metrics.nps(s, weights=w)
-    assert r.n_eff == pytest.approx(60 ** 2 / 100)               # (Σw)²/Σw² = 36
-    assert r.value == pytest.approx(100 * (20 - 20) / 60)        # weighted P 20/60, D 20/60
-    assert r.weighted and "n_eff = 36.0" in str(r)
+    e = (s >= 9).astype(float) - (s <= 6).astype(float)
+    est, v = _sandwich_var(e, w)
+    s2 = np.average((e - est) ** 2, weights=w)
+    assert r.n_eff == pytest.approx(s2 / v)                      # n/deff = 40 (Kish says 36)
+    assert r.n_eff == pytest.approx(40.0)
+    assert r.value == pytest.approx(100 * est)                   # weighted P 20/60, D 20/60
+    assert r.se == pytest.approx(100 * np.sqrt(v))
+    assert r.weighted and "n_eff = 40.0" in str(r)
     # the interval is the unweighted formula at n_eff with the weighted shares
-    lo, hi = metrics.nps_ci(36 * 20 / 60, 36 * 20 / 60, 36)
+    lo, hi = metrics.nps_ci(40 * 20 / 60, 40 * 20 / 60, 40)
     assert (r.ci_low, r.ci_high) == pytest.approx((lo, hi))
-    # weighted top-box = Wilson at (p_w · n_eff, n_eff)
+    # weighted top-box = Wilson at (p_w · n_eff, n_eff), n_eff from the share's own variance
     t = cx.metrics.top_box(s, weights=w)
-    slo, shi = proportion_confint(36 * 20 / 60, 36, method="wilson")
+    x = (s >= 9).astype(float)
+    est, v = _sandwich_var(x, w)
+    ne = min(np.average((x - est) ** 2, weights=w) / v, len(s))   # truncated at n (K&G 1998)
+    slo, shi = proportion_confint(est * ne, ne, method="wilson")
     assert t.value == pytest.approx(100 * 20 / 60)
     assert (t.ci_low, t.ci_high) == pytest.approx((100 * slo, 100 * shi))
 
@@ -212,11 +228,11 @@ def test_weighted_mean_formula():
     y = rng.integers(1, 6, 80).astype(float)
     w = rng.uniform(0.3, 3, 80)
     r = cx.metrics.mean(y, weights=w)
-    m = np.average(y, weights=w)
-    n_eff = w.sum() ** 2 / (w ** 2).sum()
-    s2 = np.average((y - m) ** 2, weights=w) * n_eff / (n_eff - 1)
-    half = stats.t.ppf(0.975, n_eff - 1) * np.sqrt(s2 / n_eff)
+    m, v = _sandwich_var(y, w, "HC1")            # = survey::svymean's variance
+    n_eff = w.sum() * np.sum(w * (y - m) ** 2) / np.sum(w * w * (y - m) ** 2)
+    half = stats.t.ppf(0.975, n_eff - 1) * np.sqrt(v)
     assert (r.value, r.ci_low, r.ci_high) == pytest.approx((m, m - half, m + half))
+    assert r.se == pytest.approx(np.sqrt(v))
 
 
 def test_small_effective_base_warns():
@@ -224,7 +240,9 @@ def test_small_effective_base_warns():
     w = np.r_[np.full(5, 50.0), np.ones(35)]
     with pytest.warns(CXWarning, match="effective base"):
         r = cx.metrics.nps(s, weights=w)
-    assert not r.suppressed and r.n_eff < 30
+    # the 5 heavy rows are all promoters, so the linearised n/deff is large (capped at n = 40);
+    # Kish's base (Σw)²/Σw² = 6.5 shows that five rows carry the estimate -> the warning
+    assert not r.suppressed and r.n_eff <= r.n and w.sum() ** 2 / (w * w).sum() < 30
 
 
 # ---------------------------------------------------------------------- suppression
