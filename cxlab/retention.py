@@ -11,7 +11,9 @@ Methods
   (1998, method 10) hybrid score interval; test of equal rates: Pearson chi-square; pairwise
   two-proportion z tests with Holm (1979) adjustment.
 * logistic model: maximum likelihood (statsmodels ``Logit``), odds ratios with Wald intervals,
-  average marginal effects (``get_margeff(at="overall")``, discrete change for 0/1 terms).
+  average marginal effects by the standard definition (each level of a categorical variable
+  against its reference for every row; discrete change for 0/1 terms; Stata ``margins``, R
+  ``marginaleffects``) with delta-method intervals (:func:`average_marginal_effects`).
 * survival: Kaplan–Meier with Greenwood variance and log(-log) pointwise intervals
   (Kalbfleisch & Prentice 2002), log-rank test (``statsmodels.duration.survdiff``).
 * Cox proportional hazards with Efron ties (statsmodels ``PHReg``), hazard ratios with Wald
@@ -54,6 +56,7 @@ __all__ = [
     "KaplanMeier",
     "LogitChurn",
     "analysis_frame",
+    "average_marginal_effects",
     "churn_by_group",
     "churn_cox",
     "churn_drivers",
@@ -409,7 +412,8 @@ def churn_logit(data: pd.DataFrame, churned: str, predictors: str | Sequence[str
     driver ratings) plus ``controls`` (numeric as is, text as dummies against a reference).
 
     Returns odds ratios exp(b) with Wald intervals and average marginal effects (AME, in
-    percentage points per unit; discrete change for 0/1 terms) from statsmodels ``get_margeff``.
+    percentage points per unit; each category against its reference for every row, discrete
+    change for 0/1 terms; :func:`average_marginal_effects`) with delta-method intervals.
     Rows with a missing value in any model column are excluded and reported.
     """
     import statsmodels.api as sm
@@ -440,18 +444,76 @@ def churn_logit(data: pd.DataFrame, churned: str, predictors: str | Sequence[str
                           "Drop or merge sparse categories.")
     alpha = 1 - confidence
     ci = res.conf_int(alpha)
-    me = res.get_margeff(at="overall", method="dydx", dummy=True)
-    me_ci = me.conf_int(alpha)
+    ame, ame_se = average_marginal_effects(res.params.to_numpy(), res.cov_params().to_numpy(),
+                                           Xc.to_numpy(), terms)
+    z = intervals.z_value(confidence)
     terms = pd.concat([pd.DataFrame([("Intercept", "Intercept", "intercept", None)],
                                     columns=terms.columns), terms], ignore_index=True)
     out = terms.assign(
         coef=res.params.to_numpy(), se=res.bse.to_numpy(), z=res.tvalues.to_numpy(),
         p_value=res.pvalues.to_numpy(), odds_ratio=np.exp(res.params.to_numpy()),
         ci_low=np.exp(ci.iloc[:, 0].to_numpy()), ci_high=np.exp(ci.iloc[:, 1].to_numpy()),
-        ame=np.r_[np.nan, 100 * me.margeff], ame_ci_low=np.r_[np.nan, 100 * me_ci[:, 0]],
-        ame_ci_high=np.r_[np.nan, 100 * me_ci[:, 1]])
+        ame=np.r_[np.nan, 100 * ame], ame_se=np.r_[np.nan, 100 * ame_se],
+        ame_ci_low=np.r_[np.nan, 100 * (ame - z * ame_se)],
+        ame_ci_high=np.r_[np.nan, 100 * (ame + z * ame_se)])
     out.loc[0, ["odds_ratio", "ci_low", "ci_high"]] = np.nan
     return LogitChurn(churned, out, len(y), events, float(res.prsquared), confidence, res, excluded)
+
+
+def average_marginal_effects(params, cov, X, terms: pd.DataFrame):
+    """Average marginal effects of a logit model on the probability scale, with delta-method SEs.
+
+    ``X`` is the design with the intercept first; ``terms`` describes its other columns (term,
+    variable, reference; as built by ``churn_logit``). The standard definition (Stata
+    ``margins, dydx()``; R ``marginaleffects::avg_slopes``):
+
+    * a level L of a categorical variable: mean over all rows of P(y | row set to L) −
+      P(y | row set to the reference), *every* dummy of that variable set accordingly
+      (statsmodels' ``get_margeff(dummy=True)`` flips one dummy and leaves the others as they
+      are, so a row of a third level is scored as two levels at once);
+    * a numeric 0/1 term: the same discrete change from 0 to 1;
+    * any other numeric term: mean of β_j p(1 − p).
+
+    SEs: √(g' V g) with g the gradient of the AME in the coefficients (analytic) and V their
+    covariance. Returns ``(ame, se)`` as proportions (0–1 scale), one per non-intercept column.
+
+    References
+    ----------
+    Williams R (2012) Using the margins command to estimate and interpret adjusted predictions
+    and marginal effects. Stata Journal 12:308–331.
+    """
+    beta, V, X = (np.asarray(v, dtype=float) for v in (params, cov, X))
+    cols = terms.reset_index(drop=True)
+    ame, se = np.empty(len(cols)), np.empty(len(cols))
+
+    def mean_prob_and_grad(Xs):
+        p = 1 / (1 + np.exp(-Xs @ beta))
+        return p.mean(), (p * (1 - p)) @ Xs / len(Xs)
+
+    for j, t in cols.iterrows():
+        col = j + 1
+        ref = t["reference"]
+        categorical = ref is not None and not (isinstance(ref, float) and np.isnan(ref))
+        if categorical:
+            siblings = [k + 1 for k in cols.index[cols["variable"] == t["variable"]]]
+        else:
+            siblings = [col]
+        binary = categorical or set(np.unique(X[:, col])) <= {0.0, 1.0}
+        if binary:
+            X0 = X.copy()
+            X0[:, siblings] = 0.0
+            X1 = X0.copy()
+            X1[:, col] = 1.0
+            (m1, g1), (m0, g0) = mean_prob_and_grad(X1), mean_prob_and_grad(X0)
+            ame[j], grad = m1 - m0, g1 - g0
+        else:
+            p = 1 / (1 + np.exp(-X @ beta))
+            w = p * (1 - p)
+            ame[j] = beta[col] * w.mean()
+            grad = beta[col] * ((w * (1 - 2 * p)) @ X) / len(X)
+            grad[col] += w.mean()
+        se[j] = np.sqrt(max(grad @ V @ grad, 0.0))
+    return ame, se
 
 
 def _events_per_term(events: int, k: int, what: str) -> None:

@@ -8,6 +8,7 @@ independent maximum-likelihood fit (scipy.optimize) for the logistic model; life
 
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -125,6 +126,80 @@ def test_logit_against_independent_ml_fit_and_brute_force_ame(iranian):
     assert s.loc["complains", "ame"] == pytest.approx(ame_c, rel=1e-5)
     assert s.loc["complains", "ame_ci_low"] < ame_c < s.loc["complains", "ame_ci_high"]
     assert res.n == len(iranian) and res.events == int(y.sum())
+
+
+BIRTHWT = Path(__file__).resolve().parent / "data" / "birthwt" / "birthwt.csv"
+BIRTHWT_TERMS = ["age", "lwt", "ptl", "smoke", "ht", "ui", "race"]
+
+
+@pytest.fixture(scope="module")
+def birthwt():
+    d = pd.read_csv(BIRTHWT)
+    return d.assign(race=d["race"].map({1: "white", 2: "black", 3: "other"}))
+
+
+def test_categorical_ame_matches_r_marginaleffects_on_birthwt(birthwt):
+    # R marginaleffects::avg_slopes (tests/data/birthwt/README.md): 23.28 / 15.10 pp, published
+    # to 2 decimals -> tolerance 0.005 pp
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CXWarning)      # 59 events for 8 terms
+        res = r.churn_logit(birthwt, "low", BIRTHWT_TERMS, reference={"race": "white"})
+    s = res.summary().set_index("term")
+    assert s.loc["race[black]", "ame"] == pytest.approx(23.28, abs=0.005)
+    assert s.loc["race[other]", "ame"] == pytest.approx(15.10, abs=0.005)
+
+
+def test_ame_and_delta_method_se_by_brute_force_with_statsmodels_predictions(birthwt):
+    # every row set to each race level, probabilities from statsmodels' own formula model
+    # (independent of cxlab's design matrix); SEs by the delta method with a central-difference
+    # Jacobian in the coefficients. Tolerances: 1e-6 relative for discrete changes (central
+    # differences in b, step 1e-6); 1e-4 for continuous terms (mean dp/dx is itself a
+    # central difference in x, so two numerical derivatives are nested).
+    import statsmodels.formula.api as smf
+    formula = "low ~ age + lwt + ptl + smoke + ht + ui + C(race, Treatment('white'))"
+    fit = smf.logit(formula, birthwt.assign(race=pd.Categorical(birthwt["race"],
+                                                                ["white", "black", "other"])))
+    fit = fit.fit(disp=0)
+    beta, V = fit.params.to_numpy(), fit.cov_params().to_numpy()
+
+    levels = ["white", "black", "other"]
+
+    def avg_prob(b, **setting):
+        data = birthwt.assign(**setting)
+        data["race"] = pd.Categorical(data["race"], categories=levels)
+        model = smf.logit(formula, data)             # the same formula, re-parsed by statsmodels
+        assert model.exog_names == fit.model.exog_names
+        return np.mean(model.predict(b))
+
+    def effect(b, name, **at):
+        if name == "race":
+            return avg_prob(b, race=at["level"]) - avg_prob(b, race="white")
+        if name in ("smoke", "ht", "ui"):
+            return avg_prob(b, **{name: 1}) - avg_prob(b, **{name: 0})
+        h = 1e-3                                     # continuous: mean dp/dx, numerically
+        return (avg_prob(b, **{name: birthwt[name] + h})
+                - avg_prob(b, **{name: birthwt[name] - h})) / (2 * h)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CXWarning)
+        res = r.churn_logit(birthwt, "low", BIRTHWT_TERMS, reference={"race": "white"})
+    s = res.summary().set_index("term")
+    cases = {"race[black]": ("race", {"level": "black"}), "race[other]": ("race", {"level": "other"}),
+             "smoke": ("smoke", {}), "ht": ("ht", {}), "ui": ("ui", {}), "age": ("age", {}),
+             "lwt": ("lwt", {})}
+    for term, (name, at) in cases.items():
+        est = effect(beta, name, **at)
+        continuous = name in ("age", "lwt")
+        step = 1e-5 if continuous else 1e-6
+        grad = np.array([(effect(beta + step * e, name, **at) - effect(beta - step * e, name, **at))
+                         / (2 * step) for e in np.eye(len(beta))])
+        se = np.sqrt(grad @ V @ grad)
+        # continuous terms: two nested numerical derivatives (x, then b) -> 1e-4 relative
+        rel = 1e-4 if continuous else 1e-6
+        assert s.loc[term, "ame"] == pytest.approx(100 * est, rel=rel, abs=1e-10), term
+        assert s.loc[term, "ame_se"] == pytest.approx(100 * se, rel=rel), term
+        z = stats.norm.ppf(0.975)
+        assert s.loc[term, "ame_ci_low"] == pytest.approx(100 * (est - z * se), rel=rel, abs=1e-8)
 
 
 def test_logit_recovers_simulated_coefficients():
