@@ -49,7 +49,9 @@ def command(name: str, help: str, description: str | None = None, epilog: str | 
     return register
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``cxlab`` parser. Each subcommand's options are filled only for ``command`` (or for all
+    when it is None): filling imports what the subcommand needs, so ``cxlab --help`` stays quick."""
     from . import __version__
     parser = argparse.ArgumentParser(
         prog="cxlab", formatter_class=_Formatter, epilog=EPILOG,
@@ -60,13 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (meta, fill) in _COMMANDS.items():
         p = sub.add_parser(name, help=meta["help"], description=meta["description"],
                            epilog=meta["epilog"], formatter_class=_Formatter)
-        p.set_defaults(_run=fill(p))
+        if command is None or command == name:
+            p.set_defaults(_run=fill(p))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``cxlab`` script; returns the exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    chosen = next((a for a in argv if a in _COMMANDS), None)
+    parser = build_parser(chosen or "")
     args = parser.parse_args(argv)
     if getattr(args, "_run", None) is None:
         parser.print_help()
@@ -132,9 +137,10 @@ def _positive(text: str) -> int:
                      "each value of a segment column, in parallel, and publish stakeholder HTML "
                      "with an index page and a manifest.", epilog=REPORT_EPILOG)
 def _report(parser: argparse.ArgumentParser) -> Runner:
-    from . import reports
+    from .report import parameters
     parser.add_argument("template", nargs="?", default="quarterly",
-                        help=f"template name ({', '.join(reports.TEMPLATES)}) or a notebook path")
+                        help=f"template name ({', '.join(parameters.TEMPLATES)}) or a notebook "
+                             "path")
     parser.add_argument("--template", dest="template_opt", metavar="NAME",
                         help="same as the positional template (e.g. --template team_scorecard)")
     parser.add_argument("--period", help="quarter like 2026Q3 (default: latest wave in the data)")
@@ -149,8 +155,9 @@ def _report(parser: argparse.ArgumentParser) -> Runner:
                         help="output folder; reports go to OUT/<period>/ (default: reports)")
     parser.add_argument("--workers", type=_positive, default=None,
                         help="parallel notebooks (default: the usable cores)")
-    parser.add_argument("--min-base", type=_positive, default=30,
-                        help="minimum answers; smaller groups are suppressed (default: 30)")
+    min_base = parameters.TEMPLATES["quarterly"].parameter("min_base").default
+    parser.add_argument("--min-base", type=_positive, default=min_base,
+                        help=f"minimum answers; smaller groups are suppressed (default: {min_base})")
     parser.add_argument("--param", action="append", type=_param, default=[], metavar="NAME=VALUE",
                         help="extra template parameter, repeatable (e.g. bootstrap=500)")
     parser.add_argument("--timeout", type=_positive, default=900,
@@ -160,9 +167,10 @@ def _report(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
     def run(args: argparse.Namespace) -> int:
+        from .report import runner
         template = args.template_opt or args.template
         segments = [s.strip() for s in args.segments.split(",")] if args.segments else None
-        batch = reports.run(template, period=args.period, by=args.by, data=args.data,
+        batch = runner.run(template, period=args.period, by=args.by, data=args.data,
                             out=args.out, workers=args.workers, segments=segments,
                             params=dict(args.param), min_base=args.min_base,
                             company=not args.no_company, progress=not args.quiet,
@@ -191,8 +199,7 @@ def _datasets(parser: argparse.ArgumentParser) -> Runner:
             describe = getattr(datasets, "describe", None)
             print(describe(args.name) if callable(describe) else datasets.load(args.name))
             return 0
-        from .reports import bundled_names
-        for name in bundled_names():
+        for name in datasets.names():
             line = ""
             source = getattr(datasets, "source", None)
             if callable(source):
@@ -207,20 +214,52 @@ def _datasets(parser: argparse.ArgumentParser) -> Runner:
 
 # ---------------------------------------------------------------------------------- study
 
-def _study_epilog() -> str:
-    from .study import STUDY_EPILOG
-    return STUDY_EPILOG
+STUDY_EPILOG = """\
+examples:
+  cxlab study --config examples/study_kestrel.yaml --out reports/study_kestrel
+  cxlab study --config my_study.yaml --validate-only       check the data, write the report
+  cxlab study --config my_study.yaml --bootstrap 1000      more resamples for the intervals
+
+The data are checked first. Errors (out-of-scale ratings, text in numeric columns, duplicate
+ids, unknown columns, ...) stop the study: the report (OUT/validation.txt and .html) names the
+column, the values, the rows and the fix. Warnings go into the study.
+Writes OUT/index.html, OUT/driver_study.html (no code), OUT/driver_study.ipynb (executed),
+OUT/validation.txt|html and OUT/manifest.json.
+
+exit codes: 0 study written (or --validate-only and no errors), 1 the notebook failed,
+            2 the configuration or the data failed the checks.
+"""
 
 
 @command("study", help="run a driver study on your own survey data from a YAML config",
          description="Check a survey export against a study configuration (stop with a readable "
                      "report on errors), then run the driver-study notebook: data quality, "
                      "outcome metrics, importance by every method with intervals, quadrant, "
-                     "segments, retention link and value at stake.", epilog=_study_epilog())
+                     "segments, retention link and value at stake.", epilog=STUDY_EPILOG)
 def _study(parser: argparse.ArgumentParser) -> Runner:
-    from . import study
-    study.add_arguments(parser)
-    return study.run_cli
+    from .study import publish
+    parser.add_argument("--config", required=True, help="study configuration (YAML)")
+    parser.add_argument("--data", default=None,
+                        help="survey file to use instead of the configuration's data:")
+    parser.add_argument("--out", default=None,
+                        help="output folder (default: reports/study_<config name>)")
+    parser.add_argument("--bootstrap", type=int, default=None,
+                        help="bootstrap resamples for the importance intervals (overrides the "
+                             "configuration)")
+    parser.add_argument("--validate-only", action="store_true",
+                        help="only check the data and write the validation report")
+    parser.add_argument("--chunksize", type=int, default=None,
+                        help="validate the survey file in chunks of this many rows (bounded "
+                             f"memory; automatic for files over {publish.LARGE_FILE_BYTES >> 20} "
+                             "MB)")
+    parser.add_argument("--timeout", type=int, default=3600,
+                        help="seconds a notebook cell may run (default 3600)")
+
+    def run(args: argparse.Namespace) -> int:
+        return publish.write_study(args.config, out=args.out, data=args.data,
+                                   bootstrap=args.bootstrap, validate_only=args.validate_only,
+                                   chunksize=args.chunksize, timeout=args.timeout)
+    return run
 
 
 if __name__ == "__main__":  # pragma: no cover

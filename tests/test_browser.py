@@ -21,14 +21,15 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-import cxlab.reports as rp
+from cxlab.report import html as rh
+from cxlab.report import runner as rp
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="session")
 def chromium_exe():
-    exe = rp.find_chromium()
+    exe = rh.find_chromium()
     if exe:
         return exe
     if os.name != "posix" or os.geteuid() != 0 or not shutil.which("apt-get"):
@@ -40,7 +41,7 @@ def chromium_exe():
     if done.returncode != 0:        # stale package lists on a fresh machine
         subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env, timeout=600)
         done = subprocess.run(install, capture_output=True, text=True, env=env, timeout=900)
-    exe = rp.find_chromium()
+    exe = rh.find_chromium()
     if not exe:
         pytest.skip(f"apt-get could not install chromium: {done.stderr.strip()[-300:]}")
     return exe
@@ -100,7 +101,7 @@ async function look(url) {
 @pytest.fixture(scope="module")
 def pages(published, server, chromium_exe):
     (published.out_dir / "_harness.html").write_text(HARNESS)
-    done = rp.chromium(["--dump-dom", "--virtual-time-budget=30000", f"{server}/_harness.html"],
+    done = rh.chromium(["--dump-dom", "--virtual-time-budget=30000", f"{server}/_harness.html"],
                        timeout=120)
     (published.out_dir / "_harness.html").unlink()
     match = re.search(r'<pre id="result">(.*?)</pre>', done.stdout, flags=re.S)
@@ -139,8 +140,8 @@ def test_screenshots_and_pdf(published, server, chromium_exe):
     out = published.out_dir
     for name, height in (("index", 1100), ("quarterly-region-north", 3000)):
         png = out.parent / f"{name}.png"
-        rp.chromium([f"--screenshot={png}", f"--window-size=1280,{height}",
+        rh.chromium([f"--screenshot={png}", f"--window-size=1280,{height}",
                      f"{server}/{name}.html"], timeout=120)
         assert png.exists() and png.stat().st_size > 30_000       # a rendered page, not blank
-    pdf = rp.html_to_pdf(out / "quarterly-region-north.html", out.parent / "north.pdf")
+    pdf = rh.html_to_pdf(out / "quarterly-region-north.html", out.parent / "north.pdf")
     assert pdf.read_bytes()[:4] == b"%PDF" and pdf.stat().st_size > 20_000

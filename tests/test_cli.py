@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-import cxlab.reports as rp
+from cxlab.report import runner as rp
 from cxlab import cli
 
 

@@ -1,4 +1,4 @@
-"""Unit tests of cxlab.reports: parameter validation, KPI logic against brute force, suppression,
+"""Unit tests of cxlab.report: parameter validation, KPI logic against brute force, suppression,
 stakeholder filtering, atomic writes, the retry rule and the batch bookkeeping.
 
 Kernel-free where possible; the batch test runs a tiny template (no pandas in the kernel) so it
@@ -8,6 +8,7 @@ stays at a few seconds. The real templates run in tests/test_reports_batch.py.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -15,14 +16,17 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-import cxlab.report_content as rc
-import cxlab.reports as rp
+from cxlab.report import data as rd
+from cxlab.report import html as rh
+from cxlab.report import quarterly as rc
+from cxlab.report import record as rr
+from cxlab.report import runner as rp
 from cxlab.checks import CXDataError
 
 
 @pytest.fixture(scope="module")
 def kestrel():
-    return rp.load_data("kestrel")
+    return rd.load_data("kestrel")
 
 
 def _ctx(**params):
@@ -57,7 +61,7 @@ def test_unknown_injected_names_are_rejected_with_a_suggestion():
 
 
 def test_prepare_defaults_to_latest_wave_and_previous(kestrel):
-    waves = rp.waves_of(kestrel.survey)
+    waves = rd.waves_of(kestrel.survey)
     ctx = _ctx(by="region", segment="North")
     assert ctx.period == waves[-1] and ctx.previous == waves[-2]
     assert ctx.waves == waves[-6:]
@@ -168,7 +172,7 @@ def test_churn_table_counts_match_raw_join(kestrel):
     churned = s.end_date.notna() & (s.end_date <= horizon)
     known = s[horizon <= end]          # followed for a full year (no early-churner bias)
     assert table["n"].sum() == len(known)
-    assert table.attrs["waves"][-1] <= "2025Q3"
+    assert rc.churn_link(ctx).waves[-1] <= "2025Q3"
     promoters = known.ltr >= 9
     rate = 100 * churned[known.index][promoters].mean()
     # episodes in retention.analysis_frame use 30.44-day months: a churn date within a day or
@@ -190,8 +194,8 @@ def _dirty_notebook():
         new_output("display_data", data={"text/html": "<b>table</b>", "text/plain": "tbl"}),
         new_output("error", ename="ValueError", evalue="boom", traceback=["Traceback ..."]),
     ])
-    rec = new_code_cell("cx.reports.record(ctx)", outputs=[
-        new_output("display_data", data={rp.RECORD_MIME: {"status": "ok", "kpis": []}})],
+    rec = new_code_cell("rq.record(ctx)", outputs=[
+        new_output("display_data", data={rr.RECORD_MIME: {"status": "ok", "kpis": []}})],
         metadata={"tags": ["remove-cell"]})
     nb.cells = [new_markdown_cell("# Title"), params, injected, noisy, rec,
                 new_code_cell("x = 1", outputs=[])]
@@ -199,21 +203,21 @@ def _dirty_notebook():
 
 
 def test_stakeholder_notebook_keeps_only_narrative_and_results():
-    clean = rp.stakeholder_notebook(_dirty_notebook())
+    clean = rh.stakeholder_notebook(_dirty_notebook())
     assert [c.cell_type for c in clean.cells] == ["markdown", "code"]
     outputs = clean.cells[1].outputs
     assert clean.cells[1].source == ""
     assert [o.get("name") or list(o["data"]) for o in outputs] == ["stdout", ["text/html"]]
-    html = rp.stakeholder_html(_dirty_notebook(), title="T")
+    html = rh.stakeholder_html(_dirty_notebook(), title="T")
     for banned in ("secret_code_marker", "CXWarning", "Traceback", "boom", "segment =",
-                   "Figure size", rp.RECORD_MIME, "jp-InputArea", "In&nbsp;["):
+                   "Figure size", rr.RECORD_MIME, "jp-InputArea", "In&nbsp;["):
         assert banned not in html
     assert "kept line" in html and "<b>table</b>" in html
 
 
 def test_read_record_finds_the_recorded_values():
-    assert rp.read_record(_dirty_notebook()) == {"status": "ok", "kpis": []}
-    assert rp.read_record(new_notebook()) == {}
+    assert rr.read_record(_dirty_notebook()) == {"status": "ok", "kpis": []}
+    assert rr.read_record(new_notebook()) == {}
 
 
 # ----------------------------------------------------------------------------- atomic files
@@ -237,11 +241,8 @@ def test_atomic_write_never_leaves_half_a_file(tmp_path, monkeypatch):
 # ------------------------------------------------------------------ runner: retry and failure
 
 def _job(tmp_path, template):
-    return {"name": "r", "label": "Company", "segment": None, "parameters": {"segment": None},
-            "template": str(template), "notebook": str(tmp_path / "notebooks" / "r.ipynb"),
-            "notebook_rel": "notebooks/r.ipynb", "html": str(tmp_path / "r.html"),
-            "html_rel": "r.html", "cwd": str(tmp_path), "timeout": 60, "kernel_name": None,
-            "title": "T", "subtitle": "", "footer": ""}
+    return rp.Job("r", template, {"segment": None}, tmp_path, notebook=Path("notebooks", "r.ipynb"),
+                  cwd=tmp_path, title="T", label="Company", timeout=60)
 
 
 def _fake_execute(outcomes):
@@ -253,7 +254,7 @@ def _fake_execute(outcomes):
         if isinstance(outcome, BaseException):
             raise outcome
         nb = new_notebook(cells=[new_code_cell("", outputs=[new_output(
-            "display_data", data={rp.RECORD_MIME: {"status": "ok", "kpis": [{"name": "K"}]},
+            "display_data", data={rr.RECORD_MIME: {"status": "ok", "kpis": [{"name": "K"}]},
                                   "text/plain": "x"})], metadata={"tags": ["remove-cell"]}),
             new_markdown_cell("# Done")])
         nbformat.write(nb, output_path)
@@ -309,7 +310,7 @@ TINY_TEMPLATE = [
      "if segment == 'Fail':\n    raise RuntimeError('injected failure in segment ' + segment)\n"
      "display(HTML('<p class=\"value\">segment=%s period=%s</p>' % (segment, period)))", []),
     ("display({'%s': {'status': 'ok', 'kpis': [{'name': 'NPS', 'text': '+1.0'}]}}, raw=True)"
-     % rp.RECORD_MIME, ["remove-cell"]),
+     % rr.RECORD_MIME, ["remove-cell"]),
 ]
 
 
@@ -413,8 +414,8 @@ def test_driver_model_uses_widely_rated_touchpoints_and_recovers_the_leader(kest
     ctx = _ctx(bootstrap=30)
     res = rc.driver_result(ctx)
     truth = ctx.data.truth["ltr_drivers"]["ranking"]
-    assert res.importance["share"].idxmax() == rc._nice(truth[0])
-    assert set(ctx.cache["drivers_left_out"]) == {"onboarding", "shop_experience"}
+    assert res.importance["share"].idxmax() == rc.nice(truth[0])
+    assert set(rc.driver_frame(ctx).left_out) == {"onboarding", "shop_experience"}
     assert 0 < res.r2_ci[0] <= res.r2 <= res.r2_ci[1] < 1
 
 

@@ -7,11 +7,14 @@ embedded, links that resolve, and the same numbers on a rerun.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-import cxlab.reports as rp
+import cxlab as cx
+from cxlab.contract import files_sha256
+from cxlab.report import data as rd
+from cxlab.report import record as rr
+from cxlab.report import runner as rp
 
 pytestmark = pytest.mark.slow
 REGIONS = ("Central", "East", "North", "South", "West")
@@ -49,13 +52,14 @@ def test_batch_succeeds_and_publishes_every_report(batch):
 def test_manifest_content(batch):
     import cxlab
     entry = rp.read_manifest(batch.out_dir)["batches"][0]
-    folder = Path(rp.__file__).resolve().parents[1] / "datasets" / "kestrel"
-    files = sorted(p for p in folder.iterdir() if p.suffix in {".csv", ".json"})
-    assert entry["data_sha256"] == rp.files_sha256(files)
+    files = cx.datasets.load("kestrel").files         # the files the report reads
+    assert {"customers.csv", "survey.csv", "contacts.csv", "pulse.csv", "truth.json"} <= {
+        p.name for p in files}
+    assert entry["data_sha256"] == files_sha256(files)
     assert set(entry["data_files"]) == {p.name for p in files}
     assert entry["cxlab_version"] == cxlab.__version__ and entry["workers"] == 2
-    assert entry["parameters"]["bootstrap"] == 50 and entry["period"] == rp.waves_of(
-        rp.load_data("kestrel").survey)[-1]
+    assert entry["parameters"]["bootstrap"] == 50 and entry["period"] == rd.waves_of(
+        rd.load_data("kestrel").survey)[-1]
     for r in entry["reports"]:
         assert r["status"] == "ok" and r["seconds"] > 0 and r["attempts"] == 1
         assert r["started"] <= r["finished"]
@@ -65,10 +69,10 @@ def test_manifest_content(batch):
 def test_stakeholder_html_has_no_code_no_rows_no_errors(batch):
     for r in batch.reports:
         page = _html(batch, r["name"])
-        for banned in ("cx.reports", "report_content", "rc.show", "import cxlab", "ctx =", "globals()",
+        for banned in ("cx.report", "report_content", "rq.show", "ts.show", "import cxlab", "ctx =", "globals()",
                        "jp-InputArea",
                        "Traceback", "Error", "Warning", "parameters", "customer_id",
-                       "response_id", rp.RECORD_MIME):
+                       "response_id", rr.RECORD_MIME):
             assert banned not in page, (r["name"], banned)
         assert not re.search(r"\b[KR]\d{6,7}\b", page)        # no customer or response ids
         assert "<script" not in page and "http://" not in page and "https://" not in page

@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import cxlab.report_content as rc
-import cxlab.reports as rp
+from cxlab.report import data as rd
+from cxlab.report import team_scorecard as rc
 from cxlab.checks import CXDataError
 
 
 @pytest.fixture(scope="module")
 def company():
-    return rp.load_data("kestrel")
+    return rd.load_data("kestrel")
 
 
 def _team(team="Chat Tech", **kw):
@@ -86,7 +86,7 @@ def test_scorecard_items_recover_the_true_drivers_of_csat():
     assert scope == "Company"
     truth = ctx.data.truth["contact_csat"]
     share = res.importance["share"]
-    name = lambda q: rc._nice(q.removeprefix("qa_"))  # noqa: E731
+    name = lambda q: rc.nice(q.removeprefix("qa_"))  # noqa: E731
     valued = [share[name(q)] for q in truth["valued_by_customers"]]
     not_valued = [share[name(q)] for q in truth["not_valued_by_customers"]]
     assert min(valued) > max(not_valued)
@@ -96,7 +96,7 @@ def test_scorecard_table_means_match_brute_force(company):
     ctx = _team("Billing Line")
     table = rc.scorecard_table(ctx).set_index("item")
     c = company.contacts
-    waves = rp.waves_of(c)
+    waves = rd.waves_of(c)
     pool = waves[waves.index(ctx.period) - 3: waves.index(ctx.period) + 1]
     sub = c[(c.team == "Billing Line") & c.wave.isin(pool)]
     assert table.loc["qa_empathy", "value"] == pytest.approx(sub.qa_empathy.mean())

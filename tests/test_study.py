@@ -16,6 +16,7 @@ import pytest
 from scipy import stats
 
 import cxlab as cx
+from cxlab import cli
 from cxlab import study as st
 from cxlab.checks import CXDataError
 
@@ -66,7 +67,7 @@ def test_schema_forms_and_kind_inference(tmp_path):
     cfg.parent.mkdir()
     cfg.write_text("data: survey.csv\noutcome: {column: ltr, scale: [0, 10]}\ndrivers: [a]\n")
     s = st.load_schema(cfg)
-    assert st._resolve(s, s.data) == cfg.parent.resolve() / "survey.csv"
+    assert st.data_file(s) == cfg.parent.resolve() / "survey.csv"
 
 
 @pytest.mark.parametrize("spec,match", [
@@ -402,14 +403,14 @@ def test_raw_spss_file_to_study_in_one_call(tmp_path):
     assert res.report.usable_rows == 300 - 2 - 3
     assert set(res.segments["region"]["metrics"]["region"]) == {"North", "South"}
     assert list(res.importance.shares().index[:2]) == ["a", "b"]      # the true order
-    assert st.main(["--config", str(tmp_path / "study.yaml"), "--out", str(tmp_path / "out"),
+    assert cli.main(["study", "--config", str(tmp_path / "study.yaml"), "--out", str(tmp_path / "out"),
                     "--validate-only"]) == 0
 
 
 # ------------------------------------------------------------------------------------- command line
 
 def test_cli_stops_on_the_broken_export_with_the_report(tmp_path, capsys):
-    code = st.main(["--config", str(EXAMPLES / "study_messy.yaml"), "--data",
+    code = cli.main(["study", "--config", str(EXAMPLES / "study_messy.yaml"), "--data",
                     str(EXAMPLES / "messy_survey_broken.csv"), "--out", str(tmp_path),
                     "--validate-only"])
     assert code == 2
@@ -421,7 +422,7 @@ def test_cli_stops_on_the_broken_export_with_the_report(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_cli_runs_the_study_notebook_end_to_end(tmp_path):
-    code = st.main(["--config", str(EXAMPLES / "study_messy.yaml"), "--out", str(tmp_path),
+    code = cli.main(["study", "--config", str(EXAMPLES / "study_messy.yaml"), "--out", str(tmp_path),
                     "--bootstrap", "20"])
     assert code == 0
     page = (tmp_path / "driver_study.html").read_text()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from cxlab import cli
 from cxlab import study as st
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +30,7 @@ def airline():
     if not AIRLINE.exists():
         pytest.skip(f"{AIRLINE} is not available (local test data, not shipped)")
     schema = st.load_schema(EXAMPLES / "study_airline.yaml", bootstrap=10)
-    assert st._data_file(schema).resolve() == AIRLINE.resolve()
+    assert st.data_file(schema).resolve() == AIRLINE.resolve()
     return st.run(schema), pd.read_csv(AIRLINE)
 
 
@@ -101,6 +102,6 @@ def test_ecsi_lmg_decomposes_the_ols_r2(ecsi):
 def test_ecsi_one_command_validation(tmp_path):
     if not ECSI.exists():
         pytest.skip("ECSI data not available")
-    code = st.main(["--config", str(EXAMPLES / "study_ecsi.yaml"), "--out", str(tmp_path),
+    code = cli.main(["study", "--config", str(EXAMPLES / "study_ecsi.yaml"), "--out", str(tmp_path),
                     "--validate-only"])
     assert code == 0 and "0 error(s)" in (tmp_path / "validation.txt").read_text()

@@ -1,0 +1,48 @@
+"""Parameterised reports: a template notebook run for the company and every segment, published as
+stakeholder HTML (no code) with an index page and a manifest.
+
+    import cxlab as cx
+    batch = cx.report.run("quarterly", by="region")          # company + every region
+    batch.ok, batch.summary()                                 # did everything succeed? per report
+
+The same from the shell: ``cxlab report quarterly --by region``. One module a job, each
+importing only the ones above it in this list; the content (context, common, quarterly,
+team_scorecard) and the runner never import each other:
+
+- :mod:`~cxlab.report.parameters`      template parameters declared once (names, defaults, ranges)
+- :mod:`~cxlab.report.data`            the report's data as a ``Company``; period and segment checks
+- :mod:`~cxlab.report.record`          the JSON record a notebook leaves for the runner
+- :mod:`~cxlab.report.html`            stakeholder HTML, the index page, PDF
+- :mod:`~cxlab.report.context`         ``prepare``: validated parameters, data, scope, KPIs
+- :mod:`~cxlab.report.common`          sections of both templates (header, KPIs, trend, comparison)
+- :mod:`~cxlab.report.quarterly`       what the quarterly template's cells call
+- :mod:`~cxlab.report.team_scorecard`  what the team-scorecard template's cells call
+- :mod:`~cxlab.report.runner`          papermill batch: parallel, atomic, manifest, index
+
+The names below are the package's public surface (``cx.report.<name>``), imported on first use
+so that ``import cxlab.report`` stays light; :mod:`cxlab.study` uses only these.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_PUBLIC = {
+    "Batch": "runner", "Job": "runner", "atomic_write": "runner", "execute_job": "runner",
+    "read_manifest": "runner", "run": "runner", "run_notebook": "runner", "slug": "runner",
+    "TEMPLATES": "parameters", "TemplateSpec": "parameters", "template_spec": "parameters",
+    "validate_parameters": "parameters",
+    "load_data": "data", "waves_of": "data", "base_count": "data",
+    "page": "html", "stakeholder_html": "html", "index_html": "html", "html_to_pdf": "html",
+    "prepare": "context",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

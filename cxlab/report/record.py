@@ -1,0 +1,31 @@
+"""The channel between a report notebook and the runner: the notebook's last cell records the
+report's status and KPI cards as one JSON output of this MIME type; the runner reads it back for
+the index page and the manifest. Both sides import this module, never each other.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..display import in_ipython
+
+RECORD_MIME = "application/vnd.cxlab.report+json"
+
+
+def write_record(payload: dict) -> dict:
+    """Display ``payload`` as the notebook's record (inside Jupyter); return it."""
+    if in_ipython():
+        from IPython.display import display
+        display({RECORD_MIME: payload}, raw=True)
+    return payload
+
+
+def read_record(nb) -> dict:
+    """The values a report notebook recorded with :func:`write_record` (empty dict if none)."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if RECORD_MIME in data:
+                value = data[RECORD_MIME]
+                return json.loads(value) if isinstance(value, str) else dict(value)
+    return {}

@@ -1,0 +1,568 @@
+"""The batch runner: run a template notebook with papermill for the company and every segment,
+in parallel, and publish stakeholder HTML, an ``index.html`` and a ``manifest.json``.
+
+    batch = cx.report.run("quarterly", by="region")          # company + every region
+    batch.ok, batch.summary()                                 # did everything succeed? per report
+
+Reliability rules: a segment whose notebook fails is marked ``failed`` and the others go on; a
+segment below the minimum base is marked ``suppressed`` and not run; every file is written to a
+temporary name and moved into place (no half-written HTML); the same inputs give the same numbers
+(fixed seeds). :func:`run_notebook` runs one notebook the same way (``cxlab study`` uses it).
+The runner reads what a notebook recorded (:mod:`cxlab.report.record`); it never imports the
+report content.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import html
+import json
+import os
+import re
+import sys
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from ..checks import CXDataError
+from ..contract import MIN_BASE
+from .data import (
+    base_count,
+    bundled_names,
+    check_period,
+    load_data,
+    segment_label,
+    segment_values,
+    waves_of,
+)
+from .html import _first_line, html_to_pdf, index_html, stakeholder_html
+from .parameters import TemplateSpec, template_spec, validate_parameters
+from .record import read_record
+
+__all__ = ["Batch", "Job", "atomic_write", "execute_job", "read_manifest", "run", "run_notebook",
+           "slug"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One notebook to run and publish: ``notebook`` and ``html`` are paths relative to
+    ``out_dir`` (as the manifest and the index page link them)."""
+
+    name: str
+    template: Path
+    parameters: dict
+    out_dir: Path
+    notebook: Path
+    cwd: Path
+    title: str
+    label: str = ""
+    segment: str | None = None
+    subtitle: str = ""
+    footer: str = ""
+    timeout: int | None = None
+    kernel_name: str | None = None      # None: this interpreter's ipykernel (kernel_argv)
+    base: int | None = None
+    threads: int | None = None          # BLAS threads per kernel when kernels run in parallel
+    html: Path = field(default=None)    # default: <name>.html
+
+    def __post_init__(self):
+        if self.html is None:
+            object.__setattr__(self, "html", Path(f"{self.name}.html"))
+
+    @property
+    def notebook_path(self) -> Path:
+        return Path(self.out_dir) / self.notebook
+
+    @property
+    def html_path(self) -> Path:
+        return Path(self.out_dir) / self.html
+
+
+def run_notebook(template: str | os.PathLike, out_dir: str | os.PathLike, name: str, *,
+                 parameters: Mapping, cwd: str | os.PathLike, title: str, subtitle: str = "",
+                 footer: str = "", timeout: int | None = 3600,
+                 kernel_name: str | None = None) -> dict:
+    """Run one template notebook into ``out_dir/<name>.ipynb`` and publish
+    ``out_dir/<name>.html`` (no code); never raises. Returns the manifest entry (``status``,
+    ``error``, ``seconds``, ...), as :func:`run` writes it for each report."""
+    out_dir = Path(out_dir)
+    return execute_job(Job(name, Path(template), dict(parameters), out_dir,
+                           notebook=Path(f"{name}.ipynb"), cwd=Path(cwd), title=title, label=title,
+                           subtitle=subtitle, footer=footer, timeout=timeout,
+                           kernel_name=kernel_name))
+
+
+def atomic_write(path: str | os.PathLike, content: str | bytes) -> Path:
+    """Write ``content`` to a temporary file beside ``path``, fsync it and rename it into place.
+
+    Readers see either the old file or the complete new one, never a half-written file
+    (os.replace is atomic on POSIX and Windows within one file system).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def slug(text: str) -> str:
+    out = re.sub(r"[^0-9a-zA-Z]+", "-", str(text)).strip("-").lower()
+    return out or "x"
+
+
+def kernel_argv() -> list[str]:
+    """The kernel command: this interpreter's ipykernel, whatever kernelspecs are installed."""
+    return [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+
+
+def _kernel_manager_class():
+    """An AsyncKernelManager whose kernel is always ``kernel_argv()`` (explicit kernel).
+
+    A kernelspec named ``python3`` may point at ``python`` on PATH (another interpreter without
+    cxlab); reports must run in the interpreter that runs ``cxlab report``.
+    """
+    import subprocess
+
+    from jupyter_client import AsyncKernelManager
+    from jupyter_client.kernelspec import KernelSpec
+
+    class CurrentPythonKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            kw.setdefault("stderr", subprocess.DEVNULL)     # e.g. ipykernel's TCP notice
+            return await AsyncKernelManager._async_start_kernel(self, **kw)
+
+        @property
+        def kernel_spec(self):
+            if self._kernel_spec is None:
+                self._kernel_spec = KernelSpec(argv=kernel_argv(), language="python",
+                                               display_name="Python (cxlab report)",
+                                               resource_dir=str(Path(__file__).parent))
+            return self._kernel_spec
+
+    return CurrentPythonKernelManager
+
+
+def _is_kernel_start_failure(err: BaseException) -> bool:
+    """Errors that mean the kernel never came up (worth one retry), not a failing cell."""
+    from papermill.exceptions import PapermillExecutionError
+    if isinstance(err, PapermillExecutionError):
+        return False
+    name = type(err).__name__
+    text = str(err).lower()
+    return (isinstance(err, (TimeoutError, ConnectionError)) or name == "DeadKernelError"
+            or ("kernel" in text and any(w in text for w in ("died", "start", "timeout",
+                                                               "timed out", "replying"))))
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def execute_job(job: Job) -> dict:
+    """Run one :class:`Job` with papermill and publish its HTML; never raises. Returns the
+    manifest entry (status ok/failed/suppressed, error, KPIs and notes the notebook recorded)."""
+    import logging
+
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    logging.getLogger("papermill").setLevel(logging.ERROR)
+    start, started = time.perf_counter(), _now()
+    notebook, html_path = job.notebook_path, job.html_path
+    entry = {"name": job.name, "label": job.label, "segment": job.segment,
+             "parameters": dict(job.parameters), "status": "running",
+             "notebook": job.notebook.as_posix(), "html": None, "started": started,
+             "attempts": 0, "error": None, "kpis": [], "notes": []}
+    tmp = notebook.with_name(f".{notebook.stem}.{os.getpid()}.partial.ipynb")
+    notebook.parent.mkdir(parents=True, exist_ok=True)
+    threads = job.threads
+    if threads:     # parallel kernels: no BLAS oversubscription of the cores
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(threads)
+    engine_kwargs = {}
+    if not job.kernel_name:
+        engine_kwargs["kernel_manager_class"] = _kernel_manager_class()
+    try:
+        for attempt in (1, 2):
+            entry["attempts"] = attempt
+            try:
+                pm.execute_notebook(
+                    str(job.template), str(tmp), parameters=dict(job.parameters),
+                    kernel_name=job.kernel_name or "python3", cwd=str(job.cwd),
+                    progress_bar=False, request_save_on_cell_execute=False,
+                    execution_timeout=job.timeout, start_timeout=60, **engine_kwargs)
+                entry["status"] = "ok"
+                break
+            except PapermillExecutionError as err:
+                entry["status"] = "failed"
+                entry["error"] = f"{err.ename}: {_first_line(err.evalue)} (cell {err.exec_count})"
+                break
+            except Exception as err:  # kernel did not start, or papermill itself failed
+                entry["status"] = "failed"
+                entry["error"] = f"{type(err).__name__}: {_first_line(err)}"
+                if attempt == 1 and _is_kernel_start_failure(err):
+                    entry["notes"].append(f"retried after a kernel start failure ({entry['error']})")
+                    continue
+                break
+        if tmp.exists():
+            os.replace(tmp, notebook)
+        if entry["status"] == "ok":
+            _publish(job, entry, notebook, html_path)
+        elif html_path.exists():
+            html_path.unlink()      # never leave an older report that looks current
+    except Exception as err:  # rendering or file errors: mark failed, keep going
+        entry["status"] = "failed"
+        entry["error"] = f"{type(err).__name__}: {_first_line(err)}"
+        entry["traceback"] = traceback.format_exc(limit=5)
+        if html_path.exists():
+            html_path.unlink()
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    if entry["status"] == "ok":
+        entry["html"] = job.html.as_posix()
+    elif not notebook.exists():
+        entry["notebook"] = None
+    entry["finished"] = _now()
+    entry["seconds"] = round(time.perf_counter() - start, 2)
+    return entry
+
+
+def _publish(job: Job, entry: dict, notebook: Path, html_path: Path) -> None:
+    import nbformat
+    nb = nbformat.read(notebook, as_version=4)
+    record = read_record(nb)
+    entry["kpis"] = record.get("kpis", [])
+    entry["notes"] += record.get("notes", [])
+    if record.get("status") == "suppressed":
+        entry["status"] = "suppressed"
+        entry["error"] = record.get("reason")
+        if html_path.exists():
+            html_path.unlink()
+        return
+    page = stakeholder_html(nb, title=job.title, subtitle=job.subtitle,
+                            index_href="index.html", footer=job.footer)
+    atomic_write(html_path, page)
+
+
+@dataclass
+class Batch:
+    """The outcome of one ``cxlab report`` run: its manifest entry and where the files are."""
+
+    out_dir: Path
+    manifest: dict
+
+    @property
+    def reports(self) -> list[dict]:
+        return self.manifest["reports"]
+
+    @property
+    def ok(self) -> bool:
+        """True when every report is published or suppressed by design (nothing failed)."""
+        return all(r["status"] in {"ok", "suppressed"} for r in self.reports)
+
+    @property
+    def failed(self) -> list[str]:
+        return [r["name"] for r in self.reports if r["status"] not in {"ok", "suppressed"}]
+
+    @property
+    def index(self) -> Path:
+        return self.out_dir / "index.html"
+
+    def summary(self) -> pd.DataFrame:
+        rows = [{"report": r["name"], "status": r["status"], "seconds": r.get("seconds"),
+                 "html": r.get("html"), "error": r.get("error")} for r in self.reports]
+        return pd.DataFrame(rows)
+
+    def __str__(self) -> str:
+        counts = pd.Series([r["status"] for r in self.reports]).value_counts()
+        parts = ", ".join(f"{n} {s}" for s, n in counts.items())
+        return (f"{len(self.reports)} report(s) for {self.manifest['period']} in "
+                f"{self.manifest['seconds']:.1f} s: {parts}. Open {self.index}")
+
+
+def _check_params(spec: TemplateSpec, params: Mapping) -> None:
+    import difflib
+    reserved = {"data", "period", "by", "segment"}
+    for name in params:
+        if name in reserved:
+            raise CXDataError(f"Give {name!r} as its own argument, not inside params.")
+        if name not in spec.names:
+            close = difflib.get_close_matches(name, spec.names, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise CXDataError(f"Unknown parameter {name!r} for the {spec.name} template.{hint} "
+                              f"Known parameters: {', '.join(spec.names)}.")
+
+
+def _default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def run(template: str = "quarterly", period: str | None = None, by: str | None = None,
+        data: str | os.PathLike = "kestrel", out: str | os.PathLike = "reports",
+        workers: int | None = None, segments: Sequence[str] | None = None,
+        params: Mapping | None = None, min_base: int = MIN_BASE, company: bool = True,
+        progress: bool = True, kernel_name: str | None = None, timeout: int | None = 900,
+        pdf: bool = False) -> Batch:
+    """Run ``template`` for the company and for every value of ``by``; publish under out/<period>/.
+
+    ``by=None`` uses the template's default split (quarterly: region; team_scorecard: team);
+    ``by="none"`` runs the company report only. ``segments`` restricts the segment values.
+    ``params`` are extra template parameters (e.g. ``{"bootstrap": 200}``). ``workers``
+    defaults to the usable cores. Segments with fewer than ``min_base`` responses in the period
+    are not run and are marked ``suppressed``; a failing report is marked ``failed``.
+    Returns a :class:`Batch`; ``batch.ok`` is False when any report failed.
+    """
+    t0, started = time.perf_counter(), _now()
+    spec = template_spec(template)
+    tpl = spec.path
+    if not tpl.exists():
+        raise CXDataError(f"Template notebook {str(tpl)!r} is missing. Reinstall cxlab from a full "
+                          "checkout (notebooks/templates/).")
+    params = dict(params or {})
+    _check_params(spec, params)
+    # values too, before any kernel starts (the notebook checks them again)
+    checked = validate_parameters(str(template), {**params, "min_base": min_base})
+    min_base = checked["min_base"]
+    params = {k: v for k, v in checked.items() if k in params}
+    dataset = load_data(data)
+    frame = dataset.table(spec.table)
+    period = check_period(period, waves_of(frame))
+    if by is None:
+        by = spec.default_by
+    if isinstance(by, str) and by.lower() in {"", "none", "company"}:
+        by = None
+    values = segment_values(frame, by) if by else []
+    if segments is not None and by is None:
+        raise CXDataError("segments were given without a segment column: add by=..., e.g. "
+                          "--by region.")
+    if segments is not None:
+        wanted = [str(s) for s in segments]
+        unknown = [s for s in wanted if s not in values]
+        if unknown:
+            raise CXDataError(f"Unknown {by} value(s) {', '.join(map(repr, unknown))}. "
+                              f"Choose from: {', '.join(values)}.")
+        values = [v for v in values if v in wanted]
+
+    if not company and not values:
+        raise CXDataError("Nothing to run: the company report is switched off and there are no "
+                          "segments. Drop --no-company or give --by.")
+    out_dir = Path(out).expanduser().resolve() / period
+    (out_dir / "notebooks").mkdir(parents=True, exist_ok=True)
+    data_param = str(data) if (isinstance(data, str) and data in bundled_names()
+                               and not Path(str(data)).exists()) else str(Path(data).resolve())
+    common = {"data": data_param, "period": period, "min_base": min_base, **params}
+    from .. import __version__
+    footer = (f"cxlab {__version__} &middot; data {html.escape(dataset.name)} "
+              f"(sha256 {dataset.data_sha256[:12]}) &middot; period {period} &middot; minimum base "
+              f"{min_base} &middot; generated {html.escape(started)}")
+
+    targets = ([(None, "Company")] if company else []) + [(v, segment_label(by, v)) for v in values]
+    jobs, entries, names = [], [], []
+    for value, label in targets:
+        name = f"{spec.name}-company" if value is None else f"{spec.name}-{slug(by)}-{slug(value)}"
+        names.append(name)
+        parameters = {**common, "by": by if value is not None else None, "segment": value}
+        if by is not None and value is None:
+            parameters["by"] = by          # company report shows the split by this column
+        n = base_count(frame, spec, period, by if value is not None else None, value)
+        if n < min_base:
+            html_file = out_dir / f"{name}.html"
+            if html_file.exists():
+                html_file.unlink()
+            entries.append({"name": name, "label": label, "segment": value, "parameters": parameters,
+                            "status": "suppressed", "notebook": None, "html": None,
+                            "error": f"{n} responses in {period} < minimum base {min_base}; "
+                                     "not reported", "kpis": [], "notes": [], "attempts": 0,
+                            "started": None, "finished": None, "seconds": 0.0, "base": n})
+            continue
+        jobs.append(Job(name, tpl, parameters, out_dir, notebook=Path("notebooks", f"{name}.ipynb"),
+                        cwd=out_dir, title=f"{label} — {period}", label=label, segment=value,
+                        subtitle=f"{spec.title} · data {dataset.name}", footer=footer,
+                        timeout=timeout, kernel_name=kernel_name, base=n))
+
+    n_workers = max(1, min(int(workers or _default_workers()), max(len(jobs), 1)))
+    if n_workers > 1:
+        jobs = [replace(job, threads=max(1, _default_workers() // n_workers)) for job in jobs]
+    batch_id = f"{spec.name}-by-{slug(by)}" if by else f"{spec.name}-company"
+    manifest = {"id": batch_id, "template": spec.name, "template_file": str(tpl), "by": by,
+                "period": period, "data": data_param, "data_name": dataset.name,
+                "data_sha256": dataset.data_sha256,
+                "data_files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                               for p in dataset.files},
+                "parameters": common, "cxlab_version": __version__,
+                "python": sys.version.split()[0], "kernel": kernel_name or kernel_argv()[:3],
+                "workers": n_workers, "started": started, "finished": None, "seconds": None,
+                "status": "running", "reports": entries}
+    results: list[dict] = []
+    try:
+        _run_jobs(jobs, n_workers, progress, f"{spec.name} {period}", results)
+    except KeyboardInterrupt:
+        finished = {r["name"] for r in results}
+        for job in jobs:
+            html_file = job.html_path
+            if job.name not in finished and html_file.exists():
+                html_file.unlink()          # an older report must not pass for this run's
+        manifest["status"] = "interrupted"
+        manifest["reports"] = results + entries + [
+            {"name": j.name, "label": j.label, "segment": j.segment,
+             "parameters": j.parameters, "status": "interrupted", "html": None,
+             "notebook": None, "kpis": [], "notes": [], "error": "interrupted (Ctrl-C)"}
+            for j in jobs if j.name not in finished]
+        _finish(manifest, out_dir, t0)
+        raise
+    base_by_name = {j.name: j.base for j in jobs}
+    for entry in results:
+        entry["base"] = base_by_name.get(entry["name"])
+    order = {name: i for i, name in enumerate(names)}        # company first, then segments
+    manifest["reports"] = sorted(results + entries, key=lambda e: order[e["name"]])
+    manifest["status"] = "ok" if all(r["status"] in {"ok", "suppressed"}
+                                     for r in manifest["reports"]) else "failed"
+    if pdf:
+        for entry in manifest["reports"]:
+            if entry["status"] == "ok":
+                try:
+                    pdf_name = entry["html"].replace(".html", ".pdf")
+                    html_to_pdf(out_dir / entry["html"], out_dir / pdf_name)
+                    entry["pdf"] = pdf_name
+                except Exception as err:
+                    entry["notes"].append(f"PDF not written: {_first_line(err)}")
+    _finish(manifest, out_dir, t0)
+    return Batch(out_dir, manifest)
+
+
+def _run_jobs(jobs: list[dict], workers: int, progress: bool, desc: str,
+              results: list[dict]) -> list[dict]:
+    """Run the jobs (inline for one worker, else a process pool), appending each manifest entry
+    to ``results`` as it completes (so an interrupted batch still knows what finished)."""
+    import nbconvert  # noqa: F401  (imported once here, inherited by forked workers)
+    import papermill  # noqa: F401
+
+    from ..checks import progress_bar
+    tqdm = progress_bar()   # no "IProgress not found" warning on stderr inside Jupyter
+    bar = tqdm(total=len(jobs), desc=desc, unit="report", disable=not progress or not jobs)
+    try:
+        if workers == 1:
+            for job in jobs:
+                entry = execute_job(job)
+                results.append(entry)
+                bar.update(1)
+                bar.set_postfix_str(f"{entry['name']}: {entry['status']}")
+            return results
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        # Linux: fork the workers from this process (cxlab, pandas and papermill are already
+        # imported, so workers start at once; no zmq context or event loop exists here yet).
+        # Elsewhere spawn, which imports everything afresh in each worker.
+        method = "fork" if sys.platform.startswith("linux") else "spawn"
+        context = multiprocessing.get_context(method)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        try:
+            futures = {pool.submit(execute_job, job): job for job in jobs}
+            for future in as_completed(futures):
+                job = futures[future]
+                try:
+                    entry = future.result()
+                except Exception as err:   # the worker process itself died
+                    entry = {"name": job.name, "label": job.label, "segment": job.segment,
+                             "parameters": job.parameters, "status": "failed",
+                             "notebook": None, "html": None, "kpis": [], "notes": [],
+                             "error": f"{type(err).__name__}: {_first_line(err)}",
+                             "attempts": 1, "started": None, "finished": _now(), "seconds": None}
+                results.append(entry)
+                bar.update(1)
+                bar.set_postfix_str(f"{entry['name']}: {entry['status']}")
+        except KeyboardInterrupt:
+            _stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
+        return results
+    finally:
+        bar.close()
+
+
+def _stop_pool(pool, grace: float = 5.0) -> None:
+    """Ctrl-C: interrupt the workers (each stops its kernel and removes its temporary files),
+    then terminate any that are still running after ``grace`` seconds."""
+    import signal
+    procs = list(getattr(pool, "_processes", {}).values())
+    for proc in procs:
+        if proc.is_alive():
+            try:
+                os.kill(proc.pid, signal.SIGINT)
+            except OSError:
+                pass
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.terminate()
+
+
+def _finish(manifest: dict, out_dir: Path, t0: float) -> None:
+    manifest["finished"] = _now()
+    manifest["seconds"] = round(time.perf_counter() - t0, 2)
+    path = out_dir / "manifest.json"
+    with _locked(out_dir / ".manifest.lock"):       # two batches of one period may finish together
+        batches = []
+        if path.exists():
+            try:
+                batches = json.loads(path.read_text()).get("batches", [])
+            except (json.JSONDecodeError, OSError):
+                batches = []
+        batches = [b for b in batches if b.get("id") != manifest["id"]] + [manifest]
+        batches.sort(key=lambda b: (b.get("template") != "quarterly", b.get("id", "")))
+        full = {"period": manifest["period"], "cxlab_version": manifest["cxlab_version"],
+                "updated": manifest["finished"], "batches": batches}
+        atomic_write(path, json.dumps(full, indent=2, default=str) + "\n")
+        atomic_write(out_dir / "index.html", index_html(full))
+
+
+class _locked:
+    """Exclusive advisory lock on ``path`` (POSIX flock; a no-op where unavailable)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.handle = None
+
+    def __enter__(self):
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            return self
+        self.handle = open(self.path, "a")
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        if self.handle is not None:
+            import fcntl
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+        return False
+
+
+def read_manifest(path: str | os.PathLike) -> dict:
+    """Read ``manifest.json`` (a file or the period folder holding it)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "manifest.json"
+    return json.loads(path.read_text())

@@ -1,0 +1,323 @@
+"""What the team-scorecard template's cells call, one call a section.
+
+    from cxlab.report import team_scorecard as ts
+    ctx = ts.prepare("team_scorecard", globals())
+    ts.show_header(ctx); ts.show_targets(ctx); ts.show_kpis(ctx); ts.show_trend(ctx)
+    ts.show_comparison(ctx); ts.show_scorecard(ctx); ts.show_engagement(ctx); ts.record(ctx)
+
+Beyond the shared sections (:mod:`cxlab.report.common`): the company target cascaded to teams,
+the call-quality scorecard (and whether its items drive CSAT) and the engagement pulse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .. import metrics
+from ..checks import CXDataError
+from ..contract import QA_ITEMS
+from ..display import figure, html, html_table, markdown
+from ..notes import recorded
+from .common import (
+    DRIVER_MIN_BASE,
+    comparison_table,
+    kpi_cards,
+    kpi_sentences,
+    kpi_table,
+    nice,
+    record,
+    show_comparison,
+    show_header,
+    show_kpis,
+    show_trend,
+    signed,
+    trend_table,
+)
+from .context import KPI, ReportContext, once, prepare, suppressed_note
+
+__all__ = ["DEFAULT_STRETCH", "cascade_targets", "comparison_table", "engagement_link",
+           "engagement_table", "kpi_cards", "kpi_sentences", "kpi_table", "prepare", "record",
+           "scorecard_drivers", "scorecard_table", "scorecard_validity", "show_comparison",
+           "show_engagement", "show_header", "show_kpis", "show_scorecard", "show_targets",
+           "show_trend", "target_table", "team_values", "trend_table"]
+
+
+#: Default company targets when none is given: this quarter's company value plus this stretch.
+DEFAULT_STRETCH = {"CSAT": 5.0, "FCR": 5.0, "CES": 0.2}
+
+
+_KPI_RANGE = {"CSAT": (0.0, 100.0), "FCR": (0.0, 100.0), "CES": (1.0, 7.0)}
+
+
+_TARGET_PARAM = {"CSAT": "csat_target", "FCR": "fcr_target", "CES": "ces_target"}
+
+
+def cascade_targets(current: pd.DataFrame, company_target: float, low: float = 0.0,
+                    high: float = 100.0) -> pd.DataFrame:
+    """Equal-uplift cascade of a company target to units: the table of
+    :func:`cxlab.frontline.cascade_targets` (``uplift``, ``target``). A target clipped to the
+    scale warns (CXWarning); :func:`target_table` records it in the report's notes."""
+    from .. import frontline
+    return frontline.cascade_targets(current, company_target, low, high).table
+
+
+def team_values(ctx: ReportContext, kpi: KPI) -> pd.DataFrame:
+    """The KPI per team in the period: team, n, value (suppressed teams keep value NaN)."""
+    frame = ctx.in_period(ctx.company(kpi.table))
+    tab = metrics.table(frame.assign(team=frame["team"].astype(str)), kpi.column, metric=kpi.metric,
+                        by="team", min_base=1, confidence=ctx.confidence, **kpi.kwargs)
+    return tab[["team", "n", "value"]]
+
+
+@once
+def target_table(ctx: ReportContext) -> pd.DataFrame:
+    """Per KPI: company now and target, the cascaded target of every team, and (team report) the
+    team's value with its interval and whether it is on target beyond the noise."""
+    rows = []
+    kt = kpi_table(ctx).set_index("kpi")
+    for k in ctx.kpis:
+        if k.name not in kt.index or "team" not in ctx.company(k.table).columns:
+            continue
+        teams = team_values(ctx, k)
+        company_now = float(np.average(teams["value"].dropna(),
+                                       weights=teams.loc[teams["value"].notna(), "n"]))
+        given = ctx.options[_TARGET_PARAM[k.name]]
+        lo, hi = _KPI_RANGE[k.name]
+        target = given if given is not None else min(hi, company_now + DEFAULT_STRETCH[k.name])
+        cascade, warned = recorded(cascade_targets, teams, target, lo, hi)
+        ctx.notes += [f"targets: {m}" for m in warned if f"targets: {m}" not in ctx.notes]
+        for r in cascade.to_dict("records"):
+            if ctx.segment is not None and r["team"] != ctx.segment:
+                continue
+            row = {"kpi": k.name, "company_now": company_now, "company_target": target,
+                   "target_source": "given" if given is not None else
+                   f"company now + {DEFAULT_STRETCH[k.name]:g}", "team": r["team"],
+                   "team_n": int(r["n"]), "team_now": r["value"], "team_target": r["target"]}
+            if ctx.segment is not None:
+                own = kt.loc[k.name]
+                row.update(team_now=own["value"], team_low=own["ci_low"], team_high=own["ci_high"],
+                           suppressed=bool(own["suppressed"]))
+                row["status"] = _target_status(row)
+            else:
+                row["suppressed"] = r["n"] < ctx.min_base
+                if row["suppressed"]:
+                    row["team_now"] = row["team_target"] = np.nan
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _target_status(row: Mapping) -> str:
+    if row.get("suppressed"):
+        return "suppressed"
+    if row["team_low"] >= row["team_target"]:
+        return "on target"
+    if row["team_high"] < row["team_target"]:
+        return "below target"
+    return "within the noise of the target"
+
+
+def show_targets(ctx: ReportContext) -> None:
+    """Company target -> team targets, and (team report) the team against them."""
+    if suppressed_note(ctx):
+        return
+    table = target_table(ctx)
+    if table.empty:
+        markdown("_No team column in the data: targets cannot be cascaded._")
+        return
+    pct = round(100 * ctx.confidence)
+    if ctx.segment is None:
+        wide = {}
+        for r in table.to_dict("records"):
+            k = ctx.kpi(r["kpi"])
+            d = wide.setdefault(r["team"], {"Team": r["team"]})
+            d[f"{k.name} now"] = "suppressed" if r["suppressed"] else k.fmt(r["team_now"])
+            d[f"{k.name} target"] = "" if r["suppressed"] else k.fmt(r["team_target"])
+        heads = table.drop_duplicates("kpi")
+        markdown("Company targets for " + ctx.period + ": " + "; ".join(
+            f"**{r['kpi']} {ctx.kpi(r['kpi']).fmt(r['company_target'])}** (now "
+            f"{ctx.kpi(r['kpi']).fmt(r['company_now'])}; {r['target_source']})"
+            for r in heads.to_dict("records")) + ". Each team gets the same uplift, so when every "
+            "team meets its target the company meets its own.")
+        html(html_table(pd.DataFrame(list(wide.values())),
+                          note=f"Teams with fewer than {ctx.min_base} answers are suppressed."))
+        return
+    shown = []
+    for r in table.to_dict("records"):
+        k = ctx.kpi(r["kpi"])
+        shown.append({"KPI": k.name, "company target": k.fmt(r["company_target"]),
+                      "team target": k.fmt(r["team_target"]),
+                      f"team {ctx.period} ({pct}% CI)": "suppressed" if r["suppressed"] else
+                      f"{k.fmt(r['team_now'])} ({k.fmt(r['team_low'])} to {k.fmt(r['team_high'])})",
+                      "status": r["status"]})
+    html(html_table(pd.DataFrame(shown), note="On target / below target only when the whole "
+                      "interval is on one side of the target."))
+    sources = "; ".join(f"{r['kpi']} " + ("set for this report" if r["target_source"] == "given"
+                                          else r["target_source"])
+                        for r in table.to_dict("records"))
+    markdown(f"Company targets: {sources}. The team's target is its own current value plus the "
+        "uplift the company needs.")
+
+
+def scorecard_table(ctx: ReportContext) -> pd.DataFrame:
+    """Mean score (1–5) of each call-quality item, the team's evaluated calls in the pooled
+    driver waves beside the company's; suppressed below the minimum base."""
+    frame, _ = _scorecard_frame(ctx, ctx.scope("contacts"))
+    company, _ = _scorecard_frame(ctx, ctx.company("contacts"))
+    rows = []
+    for item in [i for i in QA_ITEMS if i in frame.columns]:
+        if frame[item].notna().sum() == 0:
+            continue        # this scope's calls are not evaluated on the item
+        own = metrics.mean(frame[item], scale=(1, 5), min_base=ctx.min_base, confidence=ctx.confidence)
+        ref = metrics.mean(company[item], scale=(1, 5), min_base=ctx.min_base,
+                           confidence=ctx.confidence)
+        rows.append({"item": item, "value": own.value, "ci_low": own.ci_low, "ci_high": own.ci_high,
+                     "n": own.n, "suppressed": own.suppressed, "company": ref.value})
+    return pd.DataFrame(rows)
+
+
+def _scorecard_frame(ctx: ReportContext, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    pool = ctx.pooled("contacts", ctx.options["driver_waves"])
+    return frame.loc[frame["wave"].astype(str).isin(pool)], pool
+
+
+@once
+def scorecard_validity(ctx: ReportContext):
+    """:func:`cxlab.frontline.scorecard_validity` (items labelled for readers) among the team's
+    evaluated and surveyed calls in the pooled driver waves; the company's when the team has
+    fewer than ``DRIVER_MIN_BASE``. Returns (result or None, scope label)."""
+    from .. import frontline
+    out = (None, None)
+    for label, frame in ((ctx.label, ctx.scope("contacts")), ("Company", ctx.company("contacts"))):
+        sub, _ = _scorecard_frame(ctx, frame)
+        items = [q for q in QA_ITEMS if q in sub.columns]
+        used = sub.dropna(subset=[*items, "csat"]) if items and "csat" in sub else sub.iloc[:0]
+        if len(used) >= max(DRIVER_MIN_BASE, ctx.min_base):
+            labels = {q: nice(q.removeprefix("qa_")) for q in items}
+            out = (frontline.scorecard_validity(
+                sub[["csat", *items]].rename(columns=labels), "csat", list(labels.values()),
+                bootstrap=ctx.options["bootstrap"], seed=ctx.seed,
+                confidence=ctx.confidence, min_n=len(used), progress=False), label)
+            break
+    return out
+
+
+def scorecard_drivers(ctx: ReportContext):
+    """Relative importance (LMG, bootstrap CI) of the call-quality items for post-contact CSAT:
+    the ``DriverResult`` of :func:`scorecard_validity`. Returns (result or None, scope label)."""
+    res, label = scorecard_validity(ctx)
+    return (None if res is None else res.drivers), label
+
+
+def show_scorecard(ctx: ReportContext) -> None:
+    """The team's call-quality items and whether they drive its customers' satisfaction."""
+    if suppressed_note(ctx):
+        return
+    table = scorecard_table(ctx)
+    _, pool = _scorecard_frame(ctx, ctx.company("contacts"))
+    if table.empty or table["n"].max() == 0:
+        markdown(f"_{ctx.label}'s calls are not quality-evaluated (no scorecard items in "
+            f"{pool[0]}–{pool[-1]})._")
+        return
+    pct = round(100 * ctx.confidence)
+    shown = pd.DataFrame({
+        "item": table["item"].str.removeprefix("qa_").str.replace("_", " "),
+        f"{ctx.label}": ["suppressed" if s else f"{v:.2f} ({lo:.2f} to {hi:.2f})" for v, lo, hi, s in
+                         zip(table["value"], table["ci_low"], table["ci_high"], table["suppressed"])],
+        "evaluated calls": table["n"]})
+    if ctx.segment is not None:
+        shown["company"] = table["company"].map(lambda v: f"{v:.2f}")
+    html(html_table(shown, note=f"Mean score 1–5 with {pct}% CI, calls evaluated in "
+                                  f"{pool[0]}–{pool[-1]}."))
+    validity, scope = scorecard_validity(ctx)
+    if validity is None:
+        markdown(f"_Too few evaluated calls with a post-contact survey (< {DRIVER_MIN_BASE}) to tell "
+            "which items drive satisfaction._")
+        return
+    res = validity.drivers
+    imp = res.importance
+    weak = validity.scored_not_driving
+    strong = [i for i in validity.table.index if i not in weak]
+    where = "this team's" if scope == ctx.label and ctx.segment is not None else "the company's"
+    note = ("" if scope == ctx.label else f" ({ctx.label} has too few evaluated and surveyed calls; "
+            "the company-wide analysis is shown)")
+    markdown(f"Which scorecard items drive post-contact CSAT in {where} calls{note}: LMG relative "
+        f"importance from {res.n:,} calls (R² = {res.r2:.2f}).")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7.5, 0.4 * len(imp) + 1.5))
+    res.plot(ax=ax)
+    ax.set_title("Share of explained CSAT variance by scorecard item (with CI)")
+    figure(fig)
+    nice = lambda xs: ", ".join(str(x).lower() for x in xs)  # noqa: E731
+    if strong:
+        markdown(f"**Drive satisfaction:** {nice(strong)}.")
+    if weak:
+        markdown(f"**Scored but not shown to drive satisfaction** (effect interval includes zero): "
+            f"{nice(weak)}. Keep them for compliance if needed, but do not coach for CSAT on them.")
+
+
+def engagement_table(ctx: ReportContext) -> pd.DataFrame:
+    """Engagement (mean 1–5) and eNPS of the team's pulse answers pooled over the report's
+    waves, beside the company's; suppressed below the minimum base."""
+    if not ctx.has_scope("pulse"):
+        return pd.DataFrame()
+    rows = []
+    for label, frame in ((ctx.label, ctx.scope("pulse")), ("Company", ctx.company("pulse"))):
+        sub = frame.loc[frame["wave"].astype(str).isin(ctx.waves)]
+        eng = metrics.mean(sub["engagement"], scale=(1, 5), min_base=ctx.min_base,
+                           confidence=ctx.confidence)
+        enps = metrics.nps(sub["enps"], min_base=ctx.min_base, confidence=ctx.confidence)
+        for name, res in (("engagement", eng), ("eNPS", enps)):
+            rows.append({"scope": label, "measure": name, "value": res.value, "ci_low": res.ci_low,
+                         "ci_high": res.ci_high, "n": res.n, "suppressed": res.suppressed})
+        if ctx.segment is None:
+            break
+    return pd.DataFrame(rows)
+
+
+def engagement_link(ctx: ReportContext) -> dict | None:
+    """Company-wide link of team engagement to team CSAT (:func:`cxlab.frontline.engagement_link`
+    per team-quarter, clustered by team): slope (CSAT points per engagement point) with its
+    interval, points and teams; None without pulse or contacts or with fewer than 10 points."""
+    from .. import frontline
+    data = ctx.data
+    if data.pulse is None or data.contacts is None:
+        return None
+    try:
+        link = frontline.engagement_link(data.pulse, data.contacts, level="team_wave",
+                                         confidence=ctx.confidence)
+    except CXDataError:
+        return None
+    return link.as_dict() if len(link.points) >= 10 else None
+
+
+def show_engagement(ctx: ReportContext) -> None:
+    """The team's engagement pulse and the company-wide link of engagement to CSAT."""
+    if suppressed_note(ctx):
+        return
+    table = engagement_table(ctx)
+    if table.empty:
+        markdown("_No employee pulse for this scope._")
+        return
+    pct = round(100 * ctx.confidence)
+    fmt = {"engagement": lambda v: f"{v:.2f}", "eNPS": lambda v: f"{v:+.1f}".replace("-", "−")}
+    shown = pd.DataFrame({
+        "scope": table["scope"], "measure": table["measure"],
+        "value": ["suppressed" if s else fmt[m](v) for m, v, s in
+                  zip(table["measure"], table["value"], table["suppressed"])],
+        f"{pct}% CI": ["" if s else f"{fmt[m](lo)} to {fmt[m](hi)}" for m, lo, hi, s in
+                       zip(table["measure"], table["ci_low"], table["ci_high"], table["suppressed"])],
+        "answers": table["n"]})
+    html(html_table(shown, note=f"Pulse answers pooled over {ctx.waves[0]}–{ctx.waves[-1]} "
+                                  "(teams are small; one quarter alone is below the base)."))
+    link = engagement_link(ctx)
+    if link is not None:
+        verdict = ("a link larger than the noise" if link["ci_low"] > 0 or link["ci_high"] < 0
+                   else "not distinguishable from no link")
+        markdown(f"Across the company ({link['teams']} teams, {link['points']} team-quarters), a team "
+            f"whose engagement is one point higher has post-contact CSAT "
+            f"**{signed(link['slope'], 1)} points** higher ({pct}% CI "
+            f"{signed(link['ci_low'], 1)} to {signed(link['ci_high'], 1)}; {verdict})."
+            + (" Engagement is worth managing as a CX lever." if link["ci_low"] > 0 else ""))

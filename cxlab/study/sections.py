@@ -1,0 +1,180 @@
+"""What the driver-study template's cells call: one ``show_*`` a section, each a table or
+figure with plain-language sentences (the numbers come from :mod:`cxlab.study.analysis`).
+
+    study = cx.study.start("study.yaml")     # validates, stops on errors, runs every section
+    cx.study.show_importance(study)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from ..display import figure, markdown, setup, show, styled_table
+from .analysis import StudyResult, run
+from .loading import source_label
+from .schema import load_schema
+
+#: A relative configuration path not found from the working folder is looked up here (the
+#: repository root of a checkout: the template's default is ``examples/study_kestrel.yaml``).
+_CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def start(config: str | Path | Mapping, bootstrap: int | None = None, progress: bool = False,
+          data: str | None = None) -> StudyResult:
+    """Notebook entry: read the configuration (a path is looked up from the working folder, then
+    from the repository root), run the study and set up the figures' style."""
+    setup()
+    if not isinstance(config, Mapping):
+        path = Path(config)
+        if not path.exists():
+            alt = _CHECKOUT / path
+            path = alt if alt.exists() else path
+        config = path
+    schema = load_schema(config, bootstrap=bootstrap, data=data)
+    return run(schema, progress=progress)
+
+
+def show_header(res: StudyResult) -> None:
+    s = res.schema
+    o = s.outcome
+    kind = {"nps": "likelihood to recommend (0–10)", "binary": "a yes/no outcome",
+            "rating": f"a {o.scale[0]:g}–{o.scale[1]:g} rating" if o.scale else "a rating"}[o.kind]
+    markdown(f"# {s.title}\n\nOutcome **{o.label or o.column}** ({kind}); {len(s.drivers)} drivers"
+        + (f" in {len(s.groups)} group{'s' if len(s.groups) > 1 else ''}" if s.groups else "")
+        + (f"; segments: {', '.join(s.segments)}" if s.segments else "")
+        + f". Data: {source_label(s)}"
+        + (f", filter {s.filter}" if s.filter else "") + ".")
+
+
+def show_quality(res: StudyResult) -> None:
+    """Validation report, every exclusion counted, and what the reader recoded."""
+    rep = res.report
+    markdown(f"**{rep.n_rows:,} rows checked; {rep.usable_rows:,} usable for the driver analysis.** "
+        f"{len(rep.errors)} error(s), {len(rep.warnings)} warning(s).")
+    tab = rep.summary()
+    if len(tab):
+        show(styled_table(tab))
+    markdown("Missing values per study column:")
+    show(styled_table(rep.columns.assign(share_missing=100 * rep.columns["share_missing"])
+                     .rename(columns={"share_missing": "% missing"}), 1))
+    markdown("Every row that leaves the analysis, and why:")
+    show(styled_table(res.prepared.flow))
+    read = rep.read_report
+    if len(read):
+        markdown("What the reader detected and recoded in the file:")
+        show(styled_table(read))
+
+
+def show_outcome(res: StudyResult) -> None:
+    from .. import plots
+    o = res.schema.outcome
+    cols = [c for c in ("metric", "value", "ci_low", "ci_high", "n", "n_missing")
+            if c in res.outcome.columns]
+    show(styled_table(res.outcome[cols], 2))
+    ax = plots.outcome_distribution(res.distribution, title=f"Distribution of {o.label or o.column}",
+                                    xlabel=o.column)
+    figure(ax)
+
+
+def _names(res: StudyResult) -> dict[str, str]:
+    """Driver column -> display name ("label" when the configuration gives one)."""
+    return {d.column: d.label for d in res.schema.drivers if d.label}
+
+
+def _relabel(frame: pd.DataFrame, names: dict, column: str | None = None) -> pd.DataFrame:
+    out = frame.copy()
+    if column is None:
+        out.index = [names.get(i, i) for i in out.index]
+        out.index.name = frame.index.name
+    else:
+        out[column] = out[column].map(lambda v: names.get(v, v))
+    return out
+
+
+def show_importance(res: StudyResult) -> None:
+    from .. import plots
+    comp, names = res.importance, _names(res)
+    primary = comp.results[comp.primary]
+    markdown(f"**Primary method: {comp.primary}** — {primary.model}; R² = {primary.r2:.3f} "
+        f"({res.schema.confidence:.0%} CI {primary.r2_ci[0]:.3f}–{primary.r2_ci[1]:.3f}); "
+        f"n = {primary.n:,}. " + " ".join(comp.notes))
+    figure(plots.driver_importance(_relabel(primary.importance, names),
+                                 title=f"Drivers of {res.schema.outcome.column} ({comp.primary})"))
+    top = _relabel(comp.top(len(res.schema.drivers)), names)
+    show(styled_table(top.rename_axis("driver").reset_index(), 3))
+    ag = comp.agreement()
+    markdown("### All methods side by side\n\nShare of explained variance per driver and method. "
+        f"Agreement of the rankings (Kendall's W over {ag['methods']} methods): "
+        f"**{ag['kendall_w']:.2f}** (1 = identical). Top three under every method: "
+        + (", ".join(f"**{names.get(d, d)}**" for d in ag["top3_all_methods"]) or "none") + ".")
+    show(styled_table(_relabel(comp.shares(), names), 3, index=True))
+    per = comp.table[comp.table["grouped"] == False]
+    figure(plots.importance_by_method(_relabel(per, names, "driver"),
+                                    order=[names.get(d, d) for d in comp.shares().index]))
+    grouped = comp.table[comp.table["grouped"] == True]
+    if len(grouped):
+        markdown("Driver groups (LMG with each group as one player):")
+        show(styled_table(_relabel(grouped, names, "driver")[
+            ["label", "driver", "share", "share_ci_low", "share_ci_high", "rank"]]
+            .rename(columns={"driver": "group"}), 3))
+
+
+def show_quadrant(res: StudyResult) -> None:
+    from .. import plots
+    q = _relabel(res.quadrant, _names(res))
+    show(styled_table(q.rename_axis("driver").reset_index(), 3))
+    figure(plots.quadrant(q))
+    fix = [d for d, r in q.iterrows() if r["quadrant"] == "Fix"]
+    if fix:
+        markdown("**Act first on:** " + ", ".join(map(str, fix)) + " — important and below average.")
+
+
+def show_segments(res: StudyResult) -> None:
+    from .. import plots
+    names = _names(res)
+    if not res.segments:
+        markdown("No segment columns were given (or all were skipped; see the data check).")
+        return
+    for by, part in res.segments.items():
+        markdown(f"### By {by}")
+        m = part["metrics"]
+        cols = [c for c in (by, "metric", "n", "value", "ci_low", "ci_high", "suppressed")
+                if c in m.columns]
+        show(styled_table(m[cols], 1))
+        figure(plots.metric_intervals(m, x=by, ylabel=str(m["metric"].iloc[0]),
+                                    title=f"{res.schema.outcome.column} by {by}"))
+        markdown("Mean driver rating per segment (–: fewer answers than the minimum base):")
+        show(styled_table(_relabel(part["performance"], names), 2, index=True))
+        seg = part["importance"]
+        if seg is not None:
+            markdown(f"Importance ({res.importance.primary}, share) per segment:")
+            show(styled_table(_relabel(seg.summary(), names), 3, index=True))
+        if part.get("notes"):
+            markdown("_Notes on the segment analysis: " + " ".join(part["notes"]) + "_")
+
+
+def show_retention(res: StudyResult) -> None:
+    from .. import plots
+    link = res.retention
+    if link is None:
+        markdown("No customer-outcome file with a churn flag was given, so the link to retention "
+            "and value is not part of this study. Add `customers:` to the configuration.")
+        return
+    markdown(" ".join(link.notes))
+    show(styled_table(link.churn.table, 2))
+    figure(plots.churn_rates_plot(link.churn))
+    if link.logit is not None:
+        t = link.logit.summary()
+        t = t[t["role"] != "intercept"] if "role" in t.columns else t
+        cols = [c for c in ("term", "odds_ratio", "ci_low", "ci_high", "p_value", "ame",
+                            "ame_ci_low", "ame_ci_high") if c in t.columns]
+        markdown("Logistic model of churn on the outcome (odds ratio per point; average marginal "
+            "effect in percentage points):")
+        show(styled_table(t[cols], 3))
+    if link.value is not None:
+        markdown("### Value at stake")
+        show(styled_table(link.value.summary(), 0))
+        figure(plots.revenue_at_risk_plot(link.value))
