@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 
 #: Submodules reachable as attributes of the package (``cx.<name>``), imported on first use.
 _SUBMODULES = ("checks", "cli", "datasets", "drivers", "exercises", "frontline", "io", "metrics",
-               "plots", "report_content", "reports", "resources", "retention", "simulate", "study",
+               "plots", "report", "reports", "resources", "retention", "simulate", "study",
                "value", "whatif")
 
 if TYPE_CHECKING:  # static checkers and IDEs see the modules as plain attributes
@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the modules as plain attribute
         io,
         metrics,
         plots,
-        report_content,
+        report,
         reports,
         resources,
         retention,
@@ -75,7 +75,7 @@ __all__ = [
     "io",
     "metrics",
     "plots",
-    "report_content",
+    "report",
     "reports",
     "resources",
     "retention",
