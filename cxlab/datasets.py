@@ -6,10 +6,11 @@
     telco = cx.datasets.load("ibm_telco_churn")
     print(cx.datasets.describe("ibm_telco_churn"))   # codebook, source and licence
 
-Each dataset has a ``load_<name>()`` function whose docstring is its codebook. Files live in the
-repository's ``datasets/<name>/`` folder beside a ``SOURCE.md`` (origin, licence, attribution);
-set the environment variable ``CXLAB_DATASETS`` to read them from another folder.
-Nothing is downloaded.
+Each dataset has a ``load_<name>()`` function whose docstring is its codebook. Files are
+edited in the repository's ``datasets/<name>/`` folder beside a ``SOURCE.md`` (origin, licence,
+attribution); an installed wheel carries a copy inside the package, found through
+:mod:`cxlab.resources` (``importlib.resources``). Set the environment variable
+``CXLAB_DATASETS`` to read them from another folder. Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import inspect
 import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -44,7 +46,31 @@ def _root() -> Path:
 
 
 def path(name: str) -> Path:
-    """Folder holding dataset ``name`` (raises if the name is unknown)."""
+    """Folder holding the files of a bundled dataset.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`names`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<datasets root>/<folder>``: the checkout's ``datasets/`` in an editable install,
+        ``cxlab/_bundled/datasets/`` in an installed wheel, or ``$CXLAB_DATASETS``.
+
+    Raises
+    ------
+    CXDataError
+        If the name is unknown or its folder is missing.
+
+    Examples
+    --------
+    >>> import cxlab as cx
+    >>> folder = cx.datasets.path("kestrel")
+    >>> (folder / "SOURCE.md").is_file(), (folder / "survey.csv").is_file()
+    (True, True)
+    """
     _check_name(name)
     folder = _root() / _FOLDER.get(name, name)
     if not folder.is_dir():
@@ -68,24 +94,36 @@ def load_kestrel():
     active); complete integer columns are int64; columns that may be missing (touchpoint
     ratings, ``csat``, ``ces``, ``qa_*``) are float64 with NaN = not answered / not evaluated.
 
-    customers: customer_id, segment (Consumer / Small business), region (North, South, East,
+    - customers: customer_id, segment (Consumer / Small business), region (North, South, East,
       West, Central), plan (Basic, Standard, Premium), channel (acquisition: Online, Retail
       store, Telesales, Partner), start_date, end_date, churned (0/1), tenure_months,
       monthly_revenue (EUR).
-    survey: response_id, customer_id, wave (YYYYQn), survey_date, segment, region, plan,
+    - survey: response_id, customer_id, wave (YYYYQn), survey_date, segment, region, plan,
       ltr (0-10), osat (1-5; CSAT = share 4-5), effort (1-7, 7 = very easy), and ten touchpoint
       ratings 1-10: onboarding (asked only in the first year), network_reliability,
       network_speed, billing_clarity, billing_accuracy, price_value, support_resolution and
       support_speed (asked only after a contact in the past year), digital_selfservice,
       shop_experience (shop visitors only).
-    contacts: contact_id, customer_id, contact_date, wave, region, channel (Phone, Chat, Email,
+    - contacts: contact_id, customer_id, contact_date, wave, region, channel (Phone, Chat, Email,
       Shop), team (12 teams, each in one channel), agent_id, problem_type, fcr (0/1), csat (1-5),
       ces (1-7), qa_greeting, qa_verification, qa_empathy, qa_ownership, qa_explanation,
       qa_compliance, qa_next_steps (1-5, only for the ~20 % of phone/chat contacts evaluated).
       Contacts are logged from 2024-10-01.
-    pulse: employee_id, team, wave, engagement (1-5, mean of five items), enps (0-10).
+    - pulse: employee_id, team, wave, engagement (1-5, mean of five items), enps (0-10).
 
     See ``datasets/README.md`` for the full data dictionary and ``.truth`` for the true effects.
+
+    Returns
+    -------
+    cxlab.contract.Company
+        The five tables and the truth.
+
+    Examples
+    --------
+    >>> import cxlab as cx
+    >>> company = cx.datasets.load_kestrel()
+    >>> len(company.customers), sorted(company.survey["wave"].unique())[-1]
+    (20000, '2026Q3')
     """
     return Company.load(path("kestrel"))
 
@@ -123,6 +161,29 @@ def load_iranian_churn(tidy: bool = True) -> pd.DataFrame:
     churn <- Churn: 1 = churned by month 12 (15.7 %)
 
     300 rows are exact duplicates, as in the UCI original; they are kept.
+
+    Parameters
+    ----------
+    tidy : bool, default True
+        Rename the columns to snake_case (``False``: the published names).
+
+    Returns
+    -------
+    pandas.DataFrame
+        3,150 rows, 14 columns.
+
+    References
+    ----------
+    .. [1] Jafari-Marandi, R., Denton, J., Idris, A., Smith, B. K. & Keramati, A. (2020).
+       Optimum profit-driven churn decision making: innovative artificial neural networks in
+       telecom industry. Neural Computing and Applications 32, 14929-14962.
+
+    Examples
+    --------
+    >>> import cxlab as cx
+    >>> churn = cx.datasets.load_iranian_churn()
+    >>> churn.shape, round(float(churn["churn"].mean()), 3)
+    ((3150, 14), 0.157)
     """
     data = pd.read_csv(path("iranian_churn") / "customer_churn.csv")
     return data.rename(columns=_IRANIAN_TIDY) if tidy else data
@@ -132,7 +193,7 @@ def load_ibm_telco_churn() -> pd.DataFrame:
     """IBM Telco Customer Churn sample data (Apache-2.0, (c) IBM): 7,043 customers x 21.
 
     A *fictional* telco (home phone and internet, California) published by IBM; the widely
-    copied "WA_Fn-UseC_-Telco-Customer-Churn" file. Columns keep their published names:
+    copied ``WA_Fn-UseC_-Telco-Customer-Churn`` file. Columns keep their published names:
     customerID, gender, SeniorCitizen (0/1), Partner, Dependents (Yes/No), tenure (months, 0-72),
     PhoneService, MultipleLines, InternetService (DSL / Fiber optic / No), OnlineSecurity,
     OnlineBackup, DeviceProtection, TechSupport, StreamingTV, StreamingMovies, Contract
@@ -142,6 +203,18 @@ def load_ibm_telco_churn() -> pd.DataFrame:
     Parsing: ``TotalCharges`` is published as text; its 11 blank values (customers with
     tenure 0, who have not been billed yet) become NaN and the column is float64.
     Licence text: ``datasets/ibm_telco_churn/LICENSE-Apache-2.0``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        7,043 rows, 21 columns.
+
+    Examples
+    --------
+    >>> import cxlab as cx
+    >>> telco = cx.datasets.load_ibm_telco_churn()
+    >>> telco.shape, int(telco["TotalCharges"].isna().sum())
+    ((7043, 21), 11)
     """
     data = pd.read_csv(path("ibm_telco_churn") / "Telco-Customer-Churn.csv",
                        dtype={"TotalCharges": str})
@@ -161,6 +234,24 @@ def load_online_retail() -> pd.DataFrame:
     InvoiceNo (str; a leading "C" marks a cancellation), StockCode (str), Description (str),
     Quantity (int; negative for cancellations/returns), InvoiceDate (datetime64),
     UnitPrice (GBP), CustomerID (int), Country (str).
+
+    Returns
+    -------
+    pandas.DataFrame
+        28,303 rows, 8 columns.
+
+    References
+    ----------
+    .. [1] Chen, D., Sain, S. L. & Guo, K. (2012). Data mining for the online retail industry:
+       a case study of RFM model-based customer segmentation using data mining. Journal of
+       Database Marketing & Customer Strategy Management 19(3), 197-208.
+
+    Examples
+    --------
+    >>> import cxlab as cx
+    >>> retail = cx.datasets.load_online_retail()
+    >>> retail.shape, retail["CustomerID"].nunique()
+    ((28303, 8), 300)
     """
     data = pd.read_csv(path("online_retail") / "online_retail_sample_300cust.csv",
                        dtype={"InvoiceNo": str, "StockCode": str, "Description": str})
@@ -176,6 +267,23 @@ def load_cdnow() -> pd.DataFrame:
     customer_id (int, 1-2,357, the sample id; the master-file id is dropped), date
     (datetime64), cds (int, CDs bought), dollars (float, USD).
     Calibration period: the first 39 weeks, to 1997-09-30 (see ``load_cdnow_summary``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        6,919 rows: customer_id, date, cds, dollars.
+
+    References
+    ----------
+    .. [1] Fader, P. S., Hardie, B. G. S. & Lee, K. L. (2005). "Counting your customers" the
+       easy way: an alternative to the Pareto/NBD model. Marketing Science 24(2), 275-284.
+
+    Examples
+    --------
+    >>> import cxlab as cx
+    >>> cdnow = cx.datasets.load_cdnow()
+    >>> len(cdnow), cdnow["customer_id"].nunique()
+    (6919, 2357)
     """
     raw = pd.read_csv(path("cdnow") / "CDNOW_sample.txt", sep=r"\s+", header=None,
                       names=["master_id", "customer_id", "date", "cds", "dollars"],
@@ -193,6 +301,23 @@ def load_cdnow_summary() -> pd.DataFrame:
     Published fits on it: BG/NBD r = 0.243, alpha = 4.414, a = 0.793, b = 2.426 (LL -9582.4);
     Gamma-Gamma on the 946 repeat buyers p = 6.25, q = 3.74, gamma = 15.44
     (Fader, Hardie & Lee 2005). Copy of the ``lifetimes`` package data file (MIT).
+
+    Returns
+    -------
+    pandas.DataFrame
+        2,357 rows: ID, x, t_x, T, zbar.
+
+    References
+    ----------
+    .. [1] Fader, P. S., Hardie, B. G. S. & Lee, K. L. (2005). "Counting your customers" the
+       easy way: an alternative to the Pareto/NBD model. Marketing Science 24(2), 275-284.
+
+    Examples
+    --------
+    >>> import cxlab as cx
+    >>> summary = cx.datasets.load_cdnow_summary()
+    >>> summary.shape, int((summary["x"] > 0).sum())
+    ((2357, 5), 946)
     """
     return pd.read_csv(path("cdnow") / "cdnow_customers_summary_with_transactions.csv")
 
@@ -204,7 +329,19 @@ _FOLDER = {"cdnow_summary": "cdnow"}
 
 
 def names() -> list[str]:
-    """Names accepted by :func:`load`."""
+    """Names of the bundled datasets.
+
+    Returns
+    -------
+    list of str
+        The names :func:`load` accepts.
+
+    Examples
+    --------
+    >>> import cxlab as cx
+    >>> cx.datasets.names()
+    ['kestrel', 'iranian_churn', 'ibm_telco_churn', 'online_retail', 'cdnow', 'cdnow_summary']
+    """
     return list(_LOADERS)
 
 
@@ -214,19 +351,81 @@ def _check_name(name) -> None:
                           "Load your own file with cx.io.read_survey().")
 
 
-def load(name: str, **kwargs):
-    """Load a bundled dataset by name: a DataFrame, or a ``Company`` for ``"kestrel"``."""
+def load(name: str, **kwargs: Any) -> Any:
+    """Load a bundled dataset by name.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`names`.
+    **kwargs
+        Passed to the dataset's ``load_<name>`` function (e.g. ``tidy=False`` for
+        ``"iranian_churn"``).
+
+    Returns
+    -------
+    pandas.DataFrame or cxlab.contract.Company
+        A DataFrame; for ``"kestrel"`` a ``Company`` of DataFrames (customers, survey, contacts,
+        pulse) and its truth.
+
+    Raises
+    ------
+    CXDataError
+        If no dataset has that name (the message lists the names).
+
+    Examples
+    --------
+    >>> import cxlab as cx
+    >>> company = cx.datasets.load("kestrel")
+    >>> company.survey.shape[0] > 10_000
+    True
+    """
     _check_name(name)
     return _LOADERS[name](**kwargs)
 
 
 def source(name: str) -> str:
-    """The dataset's SOURCE.md (origin, licence, attribution) as text."""
+    """The dataset's ``SOURCE.md``: origin, licence and attribution.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`names`.
+
+    Returns
+    -------
+    str
+        The Markdown text.
+
+    Examples
+    --------
+    >>> import cxlab as cx
+    >>> "Apache" in cx.datasets.source("ibm_telco_churn")
+    True
+    """
     return (path(name) / "SOURCE.md").read_text(encoding="utf-8")
 
 
 def describe(name: str) -> str:
-    """Codebook (the loader's docstring) followed by the SOURCE.md text."""
+    """Codebook and provenance of a dataset, for reading.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`names`.
+
+    Returns
+    -------
+    str
+        The loader's docstring (the codebook), then ``SOURCE.md`` and, for copied files,
+        ``COPIED.md``.
+
+    Examples
+    --------
+    >>> import cxlab as cx
+    >>> print(cx.datasets.describe("cdnow_summary").splitlines()[0])
+    CDNOW sample, calibration-period summary: 2,357 customers x 5 (weeks as the unit).
+    """
     _check_name(name)
     doc = inspect.cleandoc(_LOADERS[name].__doc__ or "")
     text = f"{doc}\n\n{'-' * 72}\n{source(name)}"
