@@ -49,6 +49,7 @@ NPS_GROUPS = ("Detractor", "Passive", "Promoter")
 __all__ = [
     "DAYS_PER_MONTH",
     "NPS_GROUPS",
+    "SURVIVAL_TOLERANCE",
     "TENURE_BANDS",
     "ChurnByGroup",
     "CoxChurn",
@@ -67,6 +68,7 @@ __all__ = [
     "monthly_intervals",
     "nps_group",
     "score_band",
+    "survival_quantile",
     "tenure_band",
 ]
 
@@ -543,8 +545,9 @@ class KaplanMeier:
     excluded: dict = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
-        """Per group: n, events, median survival time (NaN if survival stays above 50 %),
-        longest follow-up; the log-rank test is in ``.test``."""
+        """Per group: n, events, median survival time (NaN if survival stays above 50 %; the
+        midpoint where it equals 50 % over an interval, see :meth:`quantile`), longest
+        follow-up; the log-rank test is in ``.test``."""
         return self.counts.copy()
 
     def at(self, times: float | Sequence[float]) -> pd.DataFrame:
@@ -566,9 +569,52 @@ class KaplanMeier:
                              "ci_low": np.nan if beyond else lo, "ci_high": np.nan if beyond else hi})
         return pd.DataFrame(rows)
 
+    def quantile(self, probs: float | Sequence[float] = (0.25, 0.5, 0.75)) -> pd.DataFrame:
+        """Time by which a share ``p`` of each group has churned (survival 1 − p), per group.
+
+        The conventional definition (R survival's ``quantile.survfit``): the first time the
+        curve is at or below 1 − p; where it equals 1 − p over an interval (within 1e-8), the
+        midpoint of that interval. NaN where the curve never gets that low. One row per group,
+        one column per probability.
+        """
+        probs = np.atleast_1d(np.asarray(probs, dtype=float))
+        if np.any((probs <= 0) | (probs >= 1)):
+            raise CXDataError(f"probs must lie strictly between 0 and 1, got {probs.tolist()}.")
+        out = {}
+        for g, part in self.table.groupby("group", sort=False):
+            t, sv = part["time"].to_numpy(), part["survival"].to_numpy()
+            out[g] = [survival_quantile(t, sv, 1 - p) for p in probs]
+        frame = pd.DataFrame.from_dict(out, orient="index", columns=list(probs))
+        frame.index.name, frame.columns.name = "group", "churned_share"
+        return frame.loc[[g for g in self.counts["group"] if g in frame.index]]
+
     def plot(self, ax=None, **kwargs):
         from .plots import km_plot
         return km_plot(self, ax=ax, **kwargs)
+
+
+#: Survival levels closer than this count as equal (R survival uses sqrt(machine epsilon)).
+SURVIVAL_TOLERANCE = 1e-8
+
+
+def survival_quantile(times, survival, level: float) -> float:
+    """First time a step survival curve is at or below ``level``; the midpoint where the curve
+    equals ``level`` over an interval (to :data:`SURVIVAL_TOLERANCE`), as R's survival does.
+
+    ``times`` are the curve's event times in increasing order, ``survival`` its values there.
+    Examples: all of 1, 2, 3, 4 churn -> median 2.5; all of 1..10 -> 5.5. Where the curve
+    stays at ``level`` to the end of follow-up (no later drop), the first time it got there.
+    """
+    t, sv = np.asarray(times, dtype=float), np.asarray(survival, dtype=float)
+    at_or_below = np.nonzero(sv <= level + SURVIVAL_TOLERANCE)[0]
+    if not len(at_or_below):
+        return np.nan
+    i = at_or_below[0]
+    if abs(sv[i] - level) <= SURVIVAL_TOLERANCE:
+        lower = np.nonzero(sv < sv[i] - SURVIVAL_TOLERANCE)[0]
+        if len(lower):
+            return float((t[i] + t[lower[0]]) / 2)
+    return float(t[i])
 
 
 def kaplan_meier(data: pd.DataFrame, duration: str, event: str, group: str | None = None,
@@ -608,9 +654,8 @@ def kaplan_meier(data: pd.DataFrame, duration: str, event: str, group: str | Non
         hi = np.where(s >= 1, 1.0, np.where(s <= 0, 0.0, hi))
         parts.append(pd.DataFrame({"group": lv, "time": sf.surv_times, "at_risk": sf.n_risk,
                                    "events": sf.n_events, "survival": s, "ci_low": lo, "ci_high": hi}))
-        below = np.nonzero(s <= 0.5)[0]
         counts.append({"group": lv, "n": int(m.sum()), "events": int(e[m].sum()),
-                       "median_time": float(sf.surv_times[below[0]]) if len(below) else np.nan,
+                       "median_time": survival_quantile(sf.surv_times, s, 0.5),
                        "max_time": float(t[m].max())})
     table = pd.concat(parts, ignore_index=True)
     counts = pd.DataFrame(counts)

@@ -255,6 +255,36 @@ def test_kaplan_meier_and_logrank_match_lifelines(telco):
     assert km2.test["p_value"] == pytest.approx(ref2.p_value, rel=1e-6, abs=1e-300)
 
 
+# R survival 3.5-3 (issue 12): print(survfit(Surv(t) ~ 1)) and quantile(fit, probs) give the
+# midpoint where the curve equals the level over an interval
+#   t = 1:4 (all events): median 2.5        t = 1:10: median 5.5, quantile(probs = 0.2) = 2.5
+@pytest.mark.parametrize("times, probs, expected", [
+    (range(1, 5), [0.5], [2.5]),
+    (range(1, 11), [0.5, 0.2, 0.25], [5.5, 2.5, 3.0]),
+    # n = 4, 6, 8: the Kaplan–Meier product lands on 0.5000000000000001 at t = n/2, and
+    # n = 12, 18 on 0.49999999999999994: the tolerance (1e-8) keeps the midpoint rule
+    (range(1, 7), [0.5], [3.5]), (range(1, 9), [0.5], [4.5]), (range(1, 13), [0.5], [6.5]),
+    (range(1, 19), [0.5], [9.5]),
+])
+def test_kaplan_meier_quantiles_follow_r_midpoint_rule(times, probs, expected):
+    d = pd.DataFrame({"t": list(times), "e": 1})
+    km = r.kaplan_meier(d, "t", "e")
+    assert km.quantile(probs).loc["All"].tolist() == pytest.approx(expected, abs=1e-12)
+    if 0.5 in probs:
+        assert km.summary()["median_time"].iloc[0] == pytest.approx(
+            expected[probs.index(0.5)], abs=1e-12)
+
+
+def test_kaplan_meier_quantile_without_a_flat_stretch_and_never_reached():
+    # S: 5/6 at 1, 2/3 at 2, 4/9 at 3 (2 censored at 2 and 5): median 3, no flat stretch
+    d = pd.DataFrame({"t": [1, 2, 2, 3, 4, 5], "e": [1, 0, 1, 1, 1, 0]})
+    km = r.kaplan_meier(d, "t", "e")
+    q = km.quantile([0.5, 0.9]).loc["All"]
+    assert q.iloc[0] == 3.0 and np.isnan(q.iloc[1])          # S never falls to 0.1
+    with pytest.raises(CXDataError, match="strictly between 0 and 1"):
+        km.quantile(1.0)
+
+
 def test_kaplan_meier_at_steps_and_beyond_follow_up():
     d = pd.DataFrame({"t": [1, 2, 2, 3, 5], "e": [1, 1, 0, 1, 0]})
     km = r.kaplan_meier(d, "t", "e")
