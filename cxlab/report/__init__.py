@@ -40,7 +40,13 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC)
 
 
+_MODULES = ("common", "context", "data", "html", "parameters", "quarterly", "record", "runner",
+            "team_scorecard")
+
+
 def __getattr__(name: str):
+    if name in _MODULES:                 # cx.report.quarterly without importing it first
+        return importlib.import_module(f".{name}", __name__)
     if name in _PUBLIC:
         value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
         globals()[name] = value

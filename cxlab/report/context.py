@@ -120,6 +120,10 @@ class ReportContext:
     def kpis(self) -> tuple[KPI, ...]:
         return KPIS.get(self.spec.name, QUARTERLY_KPIS)
 
+    def kpi(self, name: str) -> KPI:
+        """The headline KPI called ``name``."""
+        return next(k for k in self.kpis if k.name == name)
+
     def scope(self, table: str) -> pd.DataFrame:
         """The report's own rows of ``table`` (all waves): its segment, or the whole company."""
         frame = self.data.table(table)
