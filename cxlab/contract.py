@@ -206,9 +206,8 @@ class Company:
         truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
         files = tuple(folder / f for f in [*(f"{t}.csv" for t in TABLES), "truth.json"])
         inv = folder / "invitations.csv"
-        if inv.exists():
+        if inv.exists():   # optional; not (yet) in ``files``: no report reads it so far
             frames["invitations"] = read_csv_bytes(inv.read_bytes(), "invitations")
-            files = (*files, inv)
         return cls(truth=truth, name=name or folder.name, files=files, **frames)
 
     def sha256(self) -> dict[str, str]:
