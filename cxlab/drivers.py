@@ -35,15 +35,19 @@ regression (Azen & Traxel 2009): the Shapley value of the pseudo-R² over all dr
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import stats
 
+from ._logit_subsets import LogitSubsets, single_blas_thread
+from . import engine as _engine
 from .checks import CXDataError, CXWarning, _preview, require_columns, require_frame
 
 __all__ = [
@@ -73,6 +77,9 @@ NEAR_COLLINEAR_COND = 1e3
 _SINGULAR_TOL = 1e-12
 #: Number of delete-a-group jackknife groups used for the BCa acceleration constant.
 BCA_JACKKNIFE_GROUPS = 100
+#: ``analyze(resample="auto")`` resamples rows up to this many usable rows (case resampling, as
+#: relaimpo's ``boot.relimp``; cost n x B) and uses the bucket bootstrap beyond (cost G x B).
+ROW_BOOTSTRAP_MAX_N = 50_000
 
 METHODS = ("lmg", "relative_weights", "pratt", "first", "last", "betasq", "car")
 _METHOD_ALIASES = {"shapley": "lmg", "johnson": "relative_weights", "genizi": "relative_weights",
@@ -89,9 +96,16 @@ QUADRANTS = ("Fix", "Maintain", "Monitor", "Don't over-invest")
 
 @dataclass
 class _Design:
-    """Validated analysis data: columns ordered player by player, outcome last."""
-    Z: np.ndarray                 # n x (q+1) values, drivers in player order then outcome (may hold NaN if pairwise)
-    w: np.ndarray                 # n case weights (ones if none)
+    """Validated analysis data: columns ordered player by player, outcome last.
+
+    Two forms. *Rows* (logistic, pairwise): ``Z`` and ``w`` hold the analysis rows. *Moments*
+    (linear model, listwise — the usual case, and every engine source): ``moments`` holds the
+    weighted moments of the analysis rows (one pass, O(n·p) memory, see :mod:`cxlab.engine`) and
+    ``bucket_moments`` their split into bootstrap buckets; ``Z``, ``w`` and ``frame`` are then
+    materialised from ``source`` only if something asks for rows (the row bootstrap, top-box).
+    """
+    _Z: np.ndarray | None         # n x (q+1) values, drivers in player order then outcome (may hold NaN if pairwise)
+    _w: np.ndarray | None         # n case weights (ones if none)
     columns: list[str]            # driver columns in player order
     players: list[str]            # player names (driver or group names)
     sizes: list[int]              # columns per player
@@ -102,13 +116,52 @@ class _Design:
     n_used: int
     dropped: dict[str, int]       # column -> missing values among all rows (listwise)
     weighted: bool
-    frame: pd.DataFrame           # analysis rows (drivers + outcome) for performance
+    _frame: pd.DataFrame | None   # analysis rows (drivers + outcome) for performance
     notes: list[str] = field(default_factory=list)
     C: np.ndarray | None = None   # correlation matrix of the analysis sample (set by the checks)
+    n_rows: int | None = None     # rows kept by listwise deletion (weight 0 included)
+    moments: object | None = None         # engine.Moments of the analysis rows (total)
+    bucket_moments: object | None = None  # engine.Moments by bootstrap bucket
+    source: object | None = None          # DataFrame or engine.Source the moments came from
+    keep: np.ndarray | None = None        # in memory: listwise mask over the source's rows
+    w_all: np.ndarray | None = None       # in memory: weights of all source rows
+    weights_col: str | None = None        # engine: the weight column
+    resample: str = "rows"                # bootstrap: "rows" or "buckets"
 
     @property
     def q(self) -> int:
         return len(self.columns)
+
+    @property
+    def Z(self) -> np.ndarray:
+        if self._Z is None:
+            self._Z = self._rows()[0]
+        return self._Z
+
+    @property
+    def w(self) -> np.ndarray:
+        if self._w is None:
+            self._Z, self._w = self._rows()
+        return self._w
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            self._frame = pd.DataFrame(self.Z, columns=self.columns + [self.outcome])
+        return self._frame
+
+    def _rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The analysis rows of a moments design (listwise complete rows, source order)."""
+        cols = self.columns + [self.outcome]
+        if isinstance(self.source, pd.DataFrame):
+            Z = np.column_stack([_engine._float_values(self.source[c])[self.keep] for c in cols])
+            w = np.ones(len(Z)) if self.w_all is None else self.w_all[self.keep]
+            return Z, w
+        extra = [self.weights_col] if self.weights_col else []
+        rows = _engine.collect(self.source, cols + extra).apply(pd.to_numeric, errors="coerce")
+        rows = rows.loc[rows.notna().all(axis=1)]
+        w = rows[self.weights_col].to_numpy(float) if self.weights_col else np.ones(len(rows))
+        return rows[cols].to_numpy(float), w
 
 
 def _method_name(method: str) -> str:
@@ -221,8 +274,13 @@ def _least_overlap(N: pd.DataFrame, k: int = 3) -> str:
 
 
 def _prepare(data, outcome, drivers, *, weights=None, missing="listwise", groups=None,
-             family="auto", warn_dropped=True, min_pairwise_n=None) -> _Design:
-    data = require_frame(data)
+             family="auto", warn_dropped=True, min_pairwise_n=None, resample=None,
+             row_id=None) -> _Design:
+    """Validate and prepare. ``resample``: the bootstrap planned ("rows", "buckets", "auto" or
+    None for none), so that a moments design computes its bucket moments in the same pass."""
+    engine_source = _engine.is_engine_source(data)
+    if not engine_source:
+        data = require_frame(data)
     if isinstance(drivers, str):
         drivers = [drivers]
     if drivers is None or len(drivers) == 0:
@@ -233,36 +291,29 @@ def _prepare(data, outcome, drivers, *, weights=None, missing="listwise", groups
         raise CXDataError(f"Driver(s) {_preview(dupes)} are listed more than once.")
     if outcome in drivers:
         raise CXDataError(f"Driver {outcome!r} is the outcome itself. Remove it from drivers.")
-    require_columns(data, [outcome, *drivers])
     if missing not in ("listwise", "pairwise"):
         raise CXDataError(f"missing must be 'listwise' or 'pairwise', not {missing!r}.")
     names, members = _players(drivers, groups)
     columns = [c for m in members for c in m]
     sizes = [len(m) for m in members]
+    if engine_source:
+        return _prepare_source(data, outcome, columns, names, sizes, weights=weights,
+                               missing=missing, groups=groups, family=family,
+                               warn_dropped=warn_dropped, min_pairwise_n=min_pairwise_n,
+                               resample=resample, row_id=row_id)
+    _engine.require_columns(data.columns, [outcome, *drivers] + ([row_id] if row_id else []))
+    _no_answers(data, columns, outcome)
+    y = _numeric_block(data, [outcome], "The outcome")[outcome]
+    fam = _family(family, pd.unique(y.dropna()), outcome, missing)
+    if fam == "linear" and missing == "listwise":
+        return _prepare_moments(data, outcome, columns, names, sizes, weights=weights,
+                                warn_dropped=warn_dropped, resample=resample, row_id=row_id)
 
     X = _numeric_block(data, columns, "Drivers")
-    y = _numeric_block(data, [outcome], "The outcome")[outcome]
     w_all = _weights_vector(data, weights)
     weighted = w_all is not None
     if w_all is None:
         w_all = np.ones(len(data))
-
-    fam = str(family).lower()
-    yvals = pd.unique(y.dropna())
-    is_binary = len(yvals) <= 2 and set(np.asarray(yvals, float)) <= {0.0, 1.0}
-    if fam == "auto":
-        fam = "logistic" if is_binary and len(yvals) == 2 else "linear"
-    if fam in ("binary", "logit"):
-        fam = "logistic"
-    if fam not in ("linear", "logistic"):
-        raise CXDataError(f"family must be 'auto', 'linear' or 'logistic', not {family!r}.")
-    if fam == "logistic" and not is_binary:
-        raise CXDataError(f"A logistic (binary) analysis needs outcome {outcome!r} coded 0/1, but it "
-                          f"holds {_preview(sorted(map(float, yvals)))}. Recode it, e.g. "
-                          f"(data[{outcome!r}] >= 9).astype(int) for top-box.")
-    if fam == "logistic" and missing == "pairwise":
-        raise CXDataError("Pairwise deletion works on correlations and is available for the linear "
-                          "model only; use missing='listwise' for a binary outcome.")
 
     frame = pd.concat([X, y.rename("__outcome__")], axis=1)
     n_total = len(frame)
@@ -274,14 +325,7 @@ def _prepare(data, outcome, drivers, *, weights=None, missing="listwise", groups
         if not keep.all():
             dropped = {(outcome if c == "__outcome__" else c): int(k)
                        for c, k in na.sum().items() if k > 0}
-            n_drop = int((~keep).sum())
-            msg = (f"Listwise deletion: {n_drop} of {n_total} rows have a missing value in the "
-                   f"outcome or a driver and were left out (missing per column: "
-                   + ", ".join(f"{c} {k}" for c, k in dropped.items()) + ").")
-            notes.append(msg)
-            if warn_dropped:
-                warnings.warn(msg + " Use missing='pairwise' to use every answer (see its caveat).",
-                              CXWarning, stacklevel=3)
+            notes.append(_listwise_note(int((~keep).sum()), n_total, dropped, warn_dropped))
         frame = frame.loc[keep]
         w = w_all[keep]
     else:
@@ -299,11 +343,75 @@ def _prepare(data, outcome, drivers, *, weights=None, missing="listwise", groups
                 f"answered together (min_pairwise_n); too few for: {_least_overlap(N, 5)}. Drop the "
                 "sparsely answered driver(s), lower min_pairwise_n, or use missing='listwise'.")
     n_used = int((w > 0).sum())
+    _enough_rows(n_used, n_total, columns, dropped, notes)
+    Z = frame.to_numpy(dtype=float)
+    design = _Design(_Z=Z, _w=np.asarray(w, float), columns=columns, players=names, sizes=sizes,
+                     outcome=outcome, family=fam, missing=missing, n_total=n_total, n_used=n_used,
+                     dropped=dropped, weighted=weighted, _frame=frame.rename(
+                         columns={"__outcome__": outcome}), notes=notes, n_rows=len(Z))
+    _check_variation(design)
     p = len(names)
+    if p > 0 and fam == "logistic" and p > LOGISTIC_EXACT_MAX_DRIVERS:
+        notes.append(f"{p} players exceed the exact logistic limit ({LOGISTIC_EXACT_MAX_DRIVERS}); "
+                     "Shapley values are sampled.")
+    return design
+
+
+def _family(family, yvals, outcome, missing) -> str:
+    """"linear" or "logistic" from ``family`` and the outcome's distinct values."""
+    fam = str(family).lower()
+    is_binary = len(yvals) <= 2 and set(np.asarray(yvals, float)) <= {0.0, 1.0}
+    if fam == "auto":
+        fam = "logistic" if is_binary and len(yvals) == 2 else "linear"
+    if fam in ("binary", "logit"):
+        fam = "logistic"
+    if fam not in ("linear", "logistic"):
+        raise CXDataError(f"family must be 'auto', 'linear' or 'logistic', not {family!r}.")
+    if fam == "logistic" and not is_binary:
+        raise CXDataError(f"A logistic (binary) analysis needs outcome {outcome!r} coded 0/1, but it "
+                          f"holds {_preview(sorted(map(float, yvals)))}. Recode it, e.g. "
+                          f"(data[{outcome!r}] >= 9).astype(int) for top-box.")
+    if fam == "logistic" and missing == "pairwise":
+        raise CXDataError("Pairwise deletion works on correlations and is available for the linear "
+                          "model only; use missing='listwise' for a binary outcome.")
+    return fam
+
+
+def _no_answers(data: pd.DataFrame, columns: list[str], outcome: str) -> None:
+    """Name the column(s) without a single answer (issue 12 item 5) before anything else."""
+    empty = [c for c in [*columns, outcome] if not data[c].notna().any()]
+    if empty:
+        _raise_no_answers(empty, outcome)
+
+
+def _raise_no_answers(empty: list[str], outcome: str) -> None:
+    role = lambda c: "outcome" if c == outcome else "driver"       # noqa: E731
+    what = "; ".join(f"{role(c)} {c!r} has no answers" for c in empty)
+    raise CXDataError(f"{what}; {'it' if len(empty) == 1 else 'they'} emptied the sample (listwise "
+                      "deletion keeps only rows that answer every column). Remove "
+                      f"{'it' if len(empty) == 1 else 'them'} from the analysis or check the "
+                      "import (a renamed or recoded question?).")
+
+
+def _listwise_note(n_drop: int, n_total: int, dropped: dict, warn: bool) -> str:
+    msg = (f"Listwise deletion: {n_drop} of {n_total} rows have a missing value in the "
+           f"outcome or a driver and were left out (missing per column: "
+           + ", ".join(f"{c} {k}" for c, k in dropped.items()) + ").")
+    if warn:
+        warnings.warn(msg + " Use missing='pairwise' to use every answer (see its caveat).",
+                      CXWarning, stacklevel=4)
+    return msg
+
+
+def _enough_rows(n_used: int, n_total: int, columns: list[str], dropped: dict, notes: list) -> None:
     if n_used < len(columns) + 2:
+        worst = ""
+        if dropped and n_used < n_total:
+            top = sorted(dropped.items(), key=lambda kv: -kv[1])[:3]
+            worst = " (most missing: " + ", ".join(f"{c} {k} of {n_total}" for c, k in top) + ")"
         raise CXDataError(
             f"{len(columns)} driver columns but only {n_used} usable rows"
-            + (" after removing rows with missing values" if n_used < n_total else "")
+            + (" after removing rows with missing values" + worst if n_used < n_total else "")
             + f": a regression on {len(columns)} drivers needs at least {len(columns) + 2} rows "
             "(and many more for stable importances). Use fewer drivers, group related drivers, "
             "or a larger sample.")
@@ -311,34 +419,165 @@ def _prepare(data, outcome, drivers, *, weights=None, missing="listwise", groups
         msg = (f"Only {n_used} usable rows for {len(columns)} driver columns (fewer than 10 per "
                "driver): importances will be imprecise; read the intervals, not the ranks.")
         notes.append(msg)
-        warnings.warn(msg, CXWarning, stacklevel=3)
-    Z = frame.to_numpy(dtype=float)
-    design = _Design(Z=Z, w=np.asarray(w, float), columns=columns, players=names, sizes=sizes,
-                     outcome=outcome, family=fam, missing=missing, n_total=n_total, n_used=n_used,
-                     dropped=dropped, weighted=weighted, frame=frame.rename(
-                         columns={"__outcome__": outcome}), notes=notes)
+        warnings.warn(msg, CXWarning, stacklevel=4)
+
+
+def _resample_mode(resample, n_used: int) -> str | None:
+    """The bootstrap method: ``"auto"`` resamples rows up to :data:`ROW_BOOTSTRAP_MAX_N` usable
+    rows and buckets beyond (see :func:`analyze`)."""
+    if resample is None:
+        return None
+    r = str(resample).lower()
+    if r not in ("auto", "rows", "buckets"):
+        raise CXDataError(f"resample must be 'auto', 'rows' or 'buckets', not {resample!r}.")
+    if r == "auto":
+        r = "rows" if n_used <= ROW_BOOTSTRAP_MAX_N else "buckets"
+    return r
+
+
+def _text_error(prof: pd.DataFrame, columns: list[str], outcome: str) -> None:
+    """Text in numeric columns (one error naming every column and example values), then
+    infinite values."""
+    ex = prof.attrs.get("text_examples", {})
+    for role, cols in (("The outcome", [outcome]), ("Drivers", columns)):
+        bad = [c for c in cols if prof.loc[c, "text"] > 0]
+        if bad:
+            detail = "; ".join(f"{c!r} holds {_preview(ex.get(c, []), 3)} "
+                               f"({int(prof.loc[c, 'text'])} rows)" for c in bad)
+            raise CXDataError(
+                f"{role} must be numeric ratings, but {len(bad)} column(s) hold text: {detail}. "
+                "Recode answers such as \"Don't know\" to missing; for a categorical driver "
+                "create 0/1 dummy columns and pass them together as a group (groups={...}).")
+    inf = [c for c in [*columns, outcome] if prof.loc[c, "nonfinite"] > 0]
+    if inf:
+        raise CXDataError(f"Column(s) {_preview(inf)} hold infinite values. Replace them with real "
+                          "values or missing.")
+
+
+def _prepare_moments(data: pd.DataFrame, outcome, columns, names, sizes, *, weights,
+                     warn_dropped, resample, row_id) -> _Design:
+    """Linear model, listwise, in memory: validate column by column and compute the weighted
+    moments in one chunked pass (:func:`cxlab.engine.moments`); no copy of the rows."""
+    cols = [*columns, outcome]
+    prof = _engine.profile(data, cols)
+    _text_error(prof, columns, outcome)
+    w_all = _weights_vector(data, weights)
+    keep = np.ones(len(data), bool)
+    for c in cols:
+        keep &= np.isfinite(_engine._float_values(data[c]))
+    n_total = len(data)
+    n_rows = int(keep.sum())
+    dropped = {c: int(k) for c, k in prof["missing"].items() if k > 0} if n_rows < n_total else {}
+    notes = []
+    if n_rows < n_total:
+        notes.append(_listwise_note(n_total - n_rows, n_total, dropped, warn_dropped))
+    n_used = n_rows if w_all is None else int((keep & (w_all > 0)).sum())
+    _enough_rows(n_used, n_total, columns, dropped, notes)
+    mode = _resample_mode(resample, n_used)
+    shift = _engine.default_shift(prof, cols)
+    M = _engine.moments(data, cols, shift=shift, row_mask=keep, weight_values=w_all,
+                        buckets=_engine.BUCKETS if mode == "buckets" else None, row_id=row_id)
+    design = _Design(_Z=None, _w=None, columns=columns, players=names, sizes=sizes,
+                     outcome=outcome, family="linear", missing="listwise", n_total=n_total,
+                     n_used=n_used, dropped=dropped, weighted=w_all is not None, _frame=None,
+                     notes=notes, n_rows=n_rows, source=data, keep=keep, w_all=w_all,
+                     resample=mode or "rows")
+    _set_moments(design, M, mode)
     _check_variation(design)
-    if p > 0 and fam == "logistic" and p > LOGISTIC_EXACT_MAX_DRIVERS:
-        notes.append(f"{p} players exceed the exact logistic limit ({LOGISTIC_EXACT_MAX_DRIVERS}); "
-                     "Shapley values are sampled.")
+    return design
+
+
+def _set_moments(d: _Design, M, mode) -> None:
+    if mode == "buckets":
+        d.bucket_moments = M
+        d.moments = M.total()
+    else:
+        d.moments = M.total() if len(M.n) > 1 else M
+
+
+#: An engine source whose analysis needs rows (logistic model, pairwise deletion, the row
+#: bootstrap) is collected into memory up to this many rows; beyond, an error says what to do.
+COLLECT_MAX_ROWS = 5_000_000
+
+
+def _prepare_source(data, outcome, columns, names, sizes, *, weights, missing, groups, family,
+                    warn_dropped, min_pairwise_n, resample, row_id) -> _Design:
+    """An engine source (Parquet/CSV path, DuckDB relation, Spark DataFrame): every check and
+    count computed in the engine (:func:`cxlab.engine.profile`), then the moments."""
+    src = _engine.source(data)
+    if weights is not None and not isinstance(weights, str):
+        raise CXDataError("With a file or engine source, weights must be the name of a weight "
+                          "column.")
+    cols = [*columns, outcome]
+    _engine.require_columns(src.columns, cols + [c for c in (weights, row_id) if c])
+    prof = _engine.profile(src, cols, weights=weights)
+    empty = [c for c in cols if prof.loc[c, "missing"] == prof.attrs["rows"]]
+    if prof.attrs["rows"] == 0:
+        raise CXDataError(f"{src.label} has no rows. Check the file and any filter applied before.")
+    if empty:
+        _raise_no_answers(empty, outcome)
+    _text_error(prof, columns, outcome)
+    wr = prof.attrs["weights"]
+    if weights and (wr["missing"] or wr["negative"] or wr["nonfinite"]):
+        raise CXDataError(f"Weight column {weights!r} has {wr['missing']} missing, "
+                          f"{wr['negative']} negative and {wr['nonfinite']} infinite values. "
+                          "Weights must be numbers >= 0.")
+    if weights and not wr["sum"] > 0:
+        raise CXDataError(f"Weight {weights!r} sums to zero.")
+    fam = _family(family, _engine.distinct_values(src, outcome, 3), outcome, missing)
+    if fam != "linear" or missing != "listwise" or \
+            (_resample_mode(resample, prof.attrs["usable"]) == "rows"):
+        # rows needed (and few enough): analyse them in memory, exactly as a DataFrame
+        extra = [c for c in (weights, row_id) if c]
+        rows = _engine.collect(src, cols + extra, limit=COLLECT_MAX_ROWS)
+        return _prepare(rows, outcome, columns if groups is None else list(
+            dict.fromkeys(c for c in columns)), weights=weights, missing=missing, groups=groups,
+            family=family, warn_dropped=warn_dropped, min_pairwise_n=min_pairwise_n,
+            resample=resample, row_id=row_id)
+    n_total, n_rows, n_used = prof.attrs["rows"], prof.attrs["complete"], prof.attrs["usable"]
+    dropped = {c: int(k) for c, k in prof["missing"].items() if k > 0} if n_rows < n_total else {}
+    notes = [f"Computed in {src.kind} from {src.label} (aggregates only; no rows collected)."]
+    if n_rows < n_total:
+        notes.append(_listwise_note(n_total - n_rows, n_total, dropped, warn_dropped))
+    _enough_rows(n_used, n_total, columns, dropped, notes)
+    mode = _resample_mode(resample, n_used)
+    M = _engine.moments(src, cols, weights=weights, shift=_engine.default_shift(prof, cols),
+                        buckets=_engine.BUCKETS if mode == "buckets" else None, row_id=row_id)
+    design = _Design(_Z=None, _w=None, columns=columns, players=names, sizes=sizes,
+                     outcome=outcome, family="linear", missing="listwise", n_total=n_total,
+                     n_used=n_used, dropped=dropped, weighted=weights is not None, _frame=None,
+                     notes=notes, n_rows=n_rows, source=src, weights_col=weights,
+                     resample=mode or "rows")
+    _set_moments(design, M, mode)
+    _check_variation(design)
     return design
 
 
 def _check_variation(d: _Design) -> None:
     """Constant columns, outcome copies, perfect and near collinearity."""
-    pos = d.w > 0
-    Z = d.Z[pos]
-    const = []
-    for k, c in enumerate(d.columns + [d.outcome]):
-        col = Z[:, k]
-        ok = ~np.isnan(col)
-        if ok.sum() == 0 or np.nanmax(col[ok]) == np.nanmin(col[ok]):
-            const.append(c)
+    if d.moments is not None:
+        cov = d.moments.cov()[0]
+        sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+        mean = d.moments.mean()[0]
+        const = [c for c, s, mu in zip(d.columns + [d.outcome], sd, mean)
+                 if not s > 1e-12 * max(1.0, abs(mu))]
+    else:
+        pos = d.w > 0
+        Z = d.Z[pos]
+        const = []
+        for k, c in enumerate(d.columns + [d.outcome]):
+            col = Z[:, k]
+            ok = ~np.isnan(col)
+            if ok.sum() == 0 or np.nanmax(col[ok]) == np.nanmin(col[ok]):
+                const.append(c)
     if const:
         raise CXDataError(f"Column(s) {_preview(const)} do not vary in the rows analysed (every value "
                           "is the same), so they cannot explain anything. Remove them from the "
                           "analysis.")
-    C = _corr_matrices(d.Z, d.w[None, :], d.missing)[0]
+    if d.moments is not None:
+        C = _engine.cov_to_corr(cov)
+    else:
+        C = _corr_matrices(d.Z, d.w[None, :], d.missing)[0]
     d.C = C
     q = d.q
     same = [c for k, c in enumerate(d.columns) if abs(C[k, q]) > 1 - 1e-12]
@@ -401,11 +640,9 @@ def _corr_matrices(Z: np.ndarray, W: np.ndarray, missing: str = "listwise") -> n
         Zc = Z - np.average(Z, axis=0, weights=W[0] if W[0].sum() > 0 else None)
         s0 = W.sum(axis=1)
         s1 = W @ Zc / s0[:, None]
-        iu, ju = np.triu_indices(m)
-        s2u = W @ (Zc[:, iu] * Zc[:, ju])                  # upper triangle only: half the work
         s2 = np.empty((len(W), m, m))
-        s2[:, iu, ju] = s2u
-        s2[:, ju, iu] = s2u
+        for b in range(len(W)):                            # BLAS, O(n·m) memory per resample
+            s2[b] = (Zc * W[b][:, None]).T @ Zc
         cov = s2 / s0[:, None, None] - s1[:, :, None] * s1[:, None, :]
         sd = np.sqrt(np.einsum("bii->bi", cov))
         C = cov / (sd[:, :, None] * sd[:, None, :])
@@ -506,24 +743,72 @@ def _shapley_weights(p: int) -> np.ndarray:
     return np.array([1.0 / (p * math.comb(p - 1, k)) for k in range(p)])
 
 
+@functools.lru_cache(maxsize=4)
+def _shapley_masks_weights(p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per bitmask S: w(|S|) (S as the "without j" term) and w(|S|−1) + w(|S|) (read-only)."""
+    pc = _popcount(p)
+    w = _shapley_weights(p)
+    wa = np.concatenate([[0.0], w])[pc]       # weight of S as "S∪j" term (|S|−1 others)
+    wb = np.concatenate([w, [0.0]])[pc]       # weight of S as "S" term
+    wab = wa + wb
+    wb.flags.writeable = False
+    wab.flags.writeable = False
+    return wb, wab
+
+
 def _shapley_from_values(v: np.ndarray, p: int) -> np.ndarray:
     """Shapley values φ_j = Σ_{S∋j} w(|S|−1) v(S) − Σ_{S∌j} w(|S|) v(S) for values by bitmask.
 
     The per-player sums over "bit j set" are taken by halving (fold the top bit, recurse), so all
     p sums cost 2·2^p additions.
     """
-    pc = _popcount(p)
-    w = _shapley_weights(p)
-    wa = np.concatenate([[0.0], w])[pc]       # weight of S as "S∪j" term (|S|−1 others)
-    wb = np.concatenate([w, [0.0]])[pc]       # weight of S as "S" term
+    wb, wab = _shapley_masks_weights(p)
     total_b = v @ wb
-    g = v * (wa + wb)
+    g = v * wab
     phi = np.empty(v.shape[:-1] + (p,))
     for j in reversed(range(p)):
         h = g.reshape(v.shape[:-1] + (2, -1))
         phi[..., j] = h[..., 1, :].sum(axis=-1)
         g = h[..., 0, :] + h[..., 1, :]
     return phi - total_b[..., None]
+
+
+#: Working memory of the exact LMG per correlation matrix: about 5.2 doubles per subset (measured
+#: with tracemalloc at p = 16 and 20); batches of matrices are split to stay under the budget.
+_LMG_DOUBLES_PER_SUBSET = 5.2
+_LMG_MEMORY_BUDGET = 512e6
+#: From p = 12 matrices go one piece per ~8 MB of working memory (one matrix at p ≥ 18): a
+#: larger piece leaves the cache and is slower per matrix (86 ms instead of 25 ms at p = 20).
+_LMG_CACHE_BYTES = 8e6
+
+
+def _exact_lmg(C: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
+    """Exact LMG (B x p) for a stack of correlation matrices C (B x (q+1) x (q+1)).
+
+    Each matrix is independent, so the stack is cut into pieces (that fit
+    :data:`_LMG_MEMORY_BUDGET`; from p = 12 that stay near the cache size) and the pieces run on
+    two threads (numpy releases the GIL
+    in its array loops; the all-subsets sweep is memory-bound, so two threads give about 2x).
+    The arithmetic per matrix is that of :func:`_all_subset_r2` and
+    :func:`_shapley_from_values`, so the numbers do not depend on the batching.
+    """
+    p = len(sizes)
+    per = _LMG_DOUBLES_PER_SUBSET * 8 * (1 << p)
+    step = max(1, int(_LMG_CACHE_BYTES // per), int(_LMG_MEMORY_BUDGET // (2 * per)) * (p < 12))
+    B = len(C)
+    if B == 1 or p < 12:
+        pieces = [slice(s, min(s + step, B)) for s in range(0, B, step)]
+        return np.concatenate([_shapley_from_values(_all_subset_r2(C[sl], sizes), p)
+                               for sl in pieces])
+    pieces = [slice(s, min(s + step, B)) for s in range(0, B, step)]
+    out = np.empty((B, p))
+
+    def run(sl):
+        out[sl] = _shapley_from_values(_all_subset_r2(C[sl], sizes), p)
+
+    with ThreadPoolExecutor(2) as ex:
+        list(ex.map(run, pieces))
+    return out
 
 
 def _subset_r2(C: np.ndarray, cols: Sequence[int]) -> np.ndarray:
@@ -639,113 +924,30 @@ def _pseudo_r2(ll: np.ndarray, ll0: np.ndarray, n: float, kind: str) -> np.ndarr
     return cs / (1 - np.exp(2 * ll0 / n))
 
 
-def _logit_fit(Xs: np.ndarray, y: np.ndarray, w: np.ndarray, beta: np.ndarray,
-               max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """Batched Newton–Raphson (with step halving) for weighted logistic regressions.
-
-    ``Xs`` is (b, n, k) including the intercept column; returns (β, log-likelihood) per batch item.
-    """
-    def loglik(eta):
-        return (w * (y * eta - np.logaddexp(0.0, eta))).sum(axis=-1)
-
-    eta = np.einsum("bnk,bk->bn", Xs, beta)
-    ll = loglik(eta)
-    for _ in range(max_iter):
-        mu = special.expit(eta)
-        grad = np.einsum("bnk,bn->bk", Xs, w * (y - mu))
-        H = np.matmul(np.swapaxes(Xs, 1, 2), Xs * (w * mu * (1 - mu))[:, :, None])
-        k = Xs.shape[2]
-        H = H + 1e-12 * np.eye(k)
-        step = np.linalg.solve(H, grad[..., None])[..., 0]
-        t = np.ones(len(beta))
-        for _half in range(30):
-            new = beta + t[:, None] * step
-            eta_new = np.einsum("bnk,bk->bn", Xs, new)
-            ll_new = loglik(eta_new)
-            worse = ll_new < ll - 1e-10 * np.abs(ll)
-            if not worse.any():
-                break
-            t = np.where(worse, t / 2, t)
-        beta, eta, ll_old, ll = new, eta_new, ll, ll_new
-        if np.all(np.abs(t[:, None] * step) < 1e-10 * (1 + np.abs(beta))) or \
-                np.all(np.abs(ll - ll_old) < 1e-13 * np.abs(ll)):
-            break
-    return beta, ll
-
-
 class _LogitValues:
-    """Pseudo-R² of the logistic model for subsets of players (weights of one sample)."""
+    """Pseudo-R² of the logistic model for subsets of players (weights of one sample).
+
+    The fits are made by :class:`cxlab._logit_subsets.LogitSubsets` (pattern table, batched
+    Newton steps across subsets, warm starts from the nested models)."""
 
     def __init__(self, X: np.ndarray, y: np.ndarray, w: np.ndarray, sizes, kind: str):
-        self.X = (X - X.mean(axis=0)) / X.std(axis=0)       # standardise for conditioning
-        self.y = y
-        self.w = w * (len(w) / w.sum())                     # normalised to sum n
-        self.n = float(len(w))
-        self.pcols = _player_columns(sizes)
+        self.engine = LogitSubsets(X, y, w, sizes)
+        self.n = self.engine.n
+        self.ll0 = self.engine.ll0
         self.kind = kind
-        ybar = np.sum(self.w * y) / self.n
-        self.ll0 = self.n * (ybar * np.log(ybar) + (1 - ybar) * np.log(1 - ybar))
-        self.b0 = np.log(ybar / (1 - ybar))
 
-    def cols(self, m: int) -> list[int]:
-        return [c for j, pc in enumerate(self.pcols) if (m >> j) & 1 for c in pc]
-
-    def _fit(self, colsets: list[list[int]], init: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n = len(self.y)
-        k = len(colsets[0])
-        chunk = max(1, int(64e6 // (8 * n * (k + 1))))
-        betas, lls = [], []
-        for s in range(0, len(colsets), chunk):
-            cs = np.array(colsets[s:s + chunk])
-            Xs = np.concatenate([np.ones((len(cs), n, 1)), np.moveaxis(self.X[:, cs], 1, 0)], axis=2)
-            b, ll = _logit_fit(Xs, self.y[None, :], self.w[None, :], init[s:s + chunk].copy())
-            betas.append(b)
-            lls.append(ll)
-        return np.concatenate(betas), np.concatenate(lls)
-
-    def all_subsets(self) -> np.ndarray:
-        p = len(self.pcols)
-        masks = np.arange(1 << p)
-        ncols = np.array([len(self.cols(int(m))) for m in masks])
-        q = sum(len(c) for c in self.pcols)
-        beta_store = np.zeros((1 << p, q + 1))
-        beta_store[0, 0] = self.b0
-        ll = np.empty(1 << p)
-        ll[0] = self.ll0
-        for k in range(1, q + 1):
-            ms = masks[ncols == k]
-            if len(ms) == 0:
-                continue
-            colsets = [self.cols(int(m)) for m in ms]
-            init = np.zeros((len(ms), k + 1))
-            for i, m in enumerate(ms):                     # warm start from the parent model
-                top = int(m).bit_length() - 1
-                parent = int(m) & ~(1 << top)
-                kp = ncols[parent]
-                init[i, :kp + 1] = beta_store[parent, :kp + 1]
-            b, l_ = self._fit(colsets, init)
-            beta_store[ms, :k + 1] = b
-            ll[ms] = l_
-        if np.abs(beta_store).max() > 25:
+    def _r2(self, ll: np.ndarray) -> np.ndarray:
+        if self.engine.max_abs_beta > 25:
             warnings.warn("Some logistic sub-models show (quasi-)complete separation (very large "
                           "coefficients); their pseudo-R² is close to its maximum.", CXWarning,
                           stacklevel=5)
         return _pseudo_r2(ll, self.ll0, self.n, self.kind)
 
+    def all_subsets(self) -> np.ndarray:
+        return self._r2(self.engine.all_subsets())
+
     def masks_value(self, masks: np.ndarray) -> np.ndarray:
-        out = np.empty(len(masks))
-        colsets = [self.cols(int(m)) for m in masks]
-        lengths = np.array([len(c) for c in colsets])
-        for k in np.unique(lengths):
-            idx = np.flatnonzero(lengths == k)
-            if k == 0:
-                out[idx] = 0.0
-                continue
-            init = np.zeros((len(idx), k + 1))
-            init[:, 0] = self.b0
-            _, ll = self._fit([colsets[i] for i in idx], init)
-            out[idx] = _pseudo_r2(ll, self.ll0, self.n, self.kind)
-        return out
+        return self._r2(self.engine.values(np.asarray(masks, np.int64)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -763,7 +965,7 @@ def _linear_importance(C: np.ndarray, method: str, sizes: list[int], *, exact: b
     r2_full = _subset_r2(C, range(q))
     if method == "lmg":
         if exact:
-            imp = _shapley_from_values(_all_subset_r2(C, sizes), p)
+            imp = _exact_lmg(C, sizes)
         else:
             imp = np.empty((len(C), p))
             se = np.empty((len(C), p))
@@ -954,7 +1156,7 @@ def _model_label(d: _Design, kind: str) -> str:
 
 def _attrs(d: _Design, method, kind, r2, exact, info, tol) -> dict:
     a = {"method": method, "outcome": d.outcome, "model": _model_label(d, kind), "r2": r2,
-         "n": d.n_used, "n_total": d.n_total, "n_dropped": d.n_total - len(d.Z),
+         "n": d.n_used, "n_total": d.n_total, "n_dropped": d.n_total - d.n_rows,
          "dropped": dict(d.dropped), "missing": d.missing, "exact": exact, "notes": list(d.notes)}
     if "mc_se" in info:
         se = np.asarray(info["mc_se"])
@@ -1391,10 +1593,14 @@ def _bootstrap(d: _Design, method, kind, exact, B, rng, tol, max_permutations, p
     if d.family == "logistic":
         chunk = 1
     else:
-        mem = (1 << len(d.sizes)) * 8 * 4 * (d.q + 1) + n * 8
-        chunk = max(1, min(chunk, int(256e6 // mem)))
+        # resample weights and moments per chunk; the exact LMG splits its own work by memory
+        # (_exact_lmg), so a chunk only bounds W (b x n) and keeps the progress bar moving
+        mem = n * 8 * 2 + (d.q + 1) ** 2 * 8 * 4
+        chunk = max(1, min(chunk, int(256e6 // mem), max(4, (1 << 24) >> len(d.sizes))))
     imps, r2s = [], []
     bar = tqdm(total=B, desc=f"bootstrap ({method})", disable=not progress, leave=False)
+    blas = single_blas_thread()          # many small products: one BLAS thread is faster
+    blas.__enter__()
     try:
         done = 0
         while done < B:
@@ -1428,6 +1634,7 @@ def _bootstrap(d: _Design, method, kind, exact, B, rng, tol, max_permutations, p
             bar.update(b)
     finally:
         bar.close()
+        blas.__exit__(None, None, None)
     return np.concatenate(imps), np.concatenate(r2s)
 
 
