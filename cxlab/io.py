@@ -210,21 +210,24 @@ _LANG_LETTERS = {
         "ц9 ћ7 њ6 х4 ж6 љ5 ђ2 џ1 ф1 ѓ0.5 ќ0.5 ѕ0.3"),                                   # Serbian, Macedonian
     ],
 }
-_PLAUSIBLE = {}
-for enc, langs in _LANG_LETTERS.items():
-    table: dict = {}
+def _letter_tables(langs: list[str]) -> list[dict]:
+    """Per language: {letter: log share of all letters}."""
+    tables = []
     for lang in langs:
-        for item in lang.split():
-            ch, pm = item[0], float(item[1:])
-            table[ch] = max(table.get(ch, 0.0), pm)
-    _PLAUSIBLE[enc] = {ch: math.log(pm / 1000) for ch, pm in table.items()}
-_PLAUSIBLE["iso8859_2"] = _PLAUSIBLE["cp1250"]
-_PLAUSIBLE["latin-1"] = _PLAUSIBLE["cp1252"]
+        items = (item for item in lang.split())
+        tables.append({it[0]: math.log(float(it[1:]) / 1000) for it in items})
+    return tables
+
+
+_LANG_TABLES = {enc: _letter_tables(langs) for enc, langs in _LANG_LETTERS.items()}
+_LANG_TABLES["iso8859_2"] = _LANG_TABLES["cp1250"]
+_LANG_TABLES["latin-1"] = _LANG_TABLES["cp1252"]
 #: Log prior of each single-byte code page (cp1252 is by far the most common Windows export).
 _PRIOR = {"cp1252": 0.0, "cp1250": -6.0, "cp1251": -6.0, "iso8859_2": -8.0, "latin-1": -10.0}
 _LOG = {"letter_floor": math.log(1e-5), "symbol_inside": math.log(1e-7),
-        "symbol_edge": math.log(1e-4), "control": math.log(1e-11), "case": math.log(1e-4),
-        "mixed_script": math.log(1e-7), "run": math.log(1e-3)}
+        "symbol_edge": math.log(1e-6), "punct_edge": math.log(0.1), "control": math.log(1e-11),
+        "case": math.log(1e-4), "mixed_script": math.log(1e-7), "run": math.log(1e-3)}
+_EDGE_PUNCT = set("¿¡«»“”‘’„‚‹›·–—…")   # punctuation that may touch a word
 _WORD = re.compile(rb"[A-Za-z\x80-\xff]*[\x80-\xff][A-Za-z\x80-\xff]*")
 _MAX_WORDS = 20_000
 
@@ -234,7 +237,10 @@ def _script(ch):
     return "cyrillic" if name.startswith("CYRILLIC") else "latin" if name.startswith("LATIN") else "other"
 
 
-def _word_score(word: str, logp: dict) -> float:
+def _word_shape(word: str, letters: list) -> float:
+    """Log penalty for what no language writes (symbols in words, control characters, lower-
+    then-upper case, mixed scripts, long runs of accented letters); the non-ASCII letters are
+    appended to ``letters`` for the language score."""
     score, run, scripts = 0.0, 0, set()
     n = len(word)
     for i, ch in enumerate(word):
@@ -250,11 +256,12 @@ def _word_score(word: str, logp: dict) -> float:
             score += _LOG["control"]
             continue
         if cat[0] == "L":
-            scripts.add(_script(ch))
-            score += logp.get(ch.lower(), _LOG["letter_floor"])
+            script = _script(ch)
+            scripts.add(script)
+            letters.append(ch.lower())
             if i and ch.isupper() and word[i - 1].islower():
                 score += _LOG["case"]
-            if _script(ch) == "latin":
+            if script == "latin":
                 run += 1
                 if run > 3:
                     score += _LOG["run"]
@@ -262,27 +269,33 @@ def _word_score(word: str, logp: dict) -> float:
         run = 0
         if n > 1:
             inside = 0 < i < n - 1 and word[i - 1].isalpha() and word[i + 1].isalpha()
-            score += _LOG["symbol_inside"] if inside else _LOG["symbol_edge"]
+            score += (_LOG["symbol_inside"] if inside else _LOG["punct_edge"] if ch in _EDGE_PUNCT
+                      else _LOG["symbol_edge"])
     if len(scripts - {"other"}) > 1:
         score += _LOG["mixed_script"]
     return score
 
 
-def _score_encodings(words) -> dict:
+def _score_encodings(words, prior: bool = True) -> dict:
+    """Log plausibility of each code page's reading of ``words`` (distinct byte strings): the
+    shape penalties plus log of the mean over the code page's languages of the likelihood of
+    all non-ASCII letters in that one language (a file is written in one language, mostly)."""
     out = {}
-    for enc, prior in _PRIOR.items():
-        total = prior
-        for w in words:
-            try:
-                text = w.decode(enc)
-            except UnicodeDecodeError:
-                total = -math.inf
-                break
-            total += _word_score(text, _PLAUSIBLE[enc])
-        out[enc] = total
+    for enc in _PRIOR:
+        total, letters = (_PRIOR[enc] if prior else 0.0), []
+        try:
+            for w in words:
+                total += _word_shape(w.decode(enc), letters)
+        except UnicodeDecodeError:
+            out[enc] = -math.inf
+            continue
+        counts = Counter(letters)
+        per_lang = [sum(k * t.get(ch, _LOG["letter_floor"]) for ch, k in counts.items())
+                    for t in _LANG_TABLES[enc]]
+        top = max(per_lang)
+        mix = top + math.log(sum(math.exp(v - top) for v in per_lang) / len(per_lang))
+        out[enc] = total + mix
     return out
-
-
 
 
 def _decide_single_byte(words) -> tuple[str, str | None, float]:
@@ -300,13 +313,16 @@ def _decide_single_byte(words) -> tuple[str, str | None, float]:
                 break
         except UnicodeDecodeError:
             continue
-    return best, rival, (sc[best] - sc[rival]) if rival else math.inf
+    if rival is None:
+        return best, None, math.inf
+    data = _score_encodings(words, prior=False)       # the margin the bytes alone give
+    return best, rival, data[best] - data[rival]
 
 
 #: Single-byte code pages tried when a file is not UTF-8, and what they are called in messages.
 _CODE_PAGES = {"cp1252": "Western European", "cp1250": "Central European",
                "cp1251": "Cyrillic", "iso8859_2": "Latin-2", "latin-1": "Latin-1"}
-_CLOSE_CALL = 7.0     # log-likelihood margin under which the choice is reported as uncertain
+_CLOSE_CALL = 3.0     # log-likelihood margin (without priors) under which the choice is uncertain
 
 
 def _utf16_without_bom(head: bytes) -> str | None:
@@ -489,7 +505,7 @@ def _guess_decimal(rows: list[list[str]], delimiter: str) -> str:
     cells = [c.strip() for r in rows[1:] for c in r]
     # "1,234" could be either mark (thousands or three decimals): it is no evidence here
     comma = sum(bool(_DEC_COMMA.match(c)) and not _GROUPED[","].match(c) for c in cells)
-    dot = sum(bool(re.match(r"^[+-]?\d+\.\d+$", c)) for c in cells)
+    dot = sum(bool(re.match(r"^[+-]?\d+\.\d+$", c)) and not _GROUPED["."].match(c) for c in cells)
     return "," if comma > 0 and comma >= 3 * dot else "."
 
 
@@ -845,9 +861,8 @@ def _csv_kwargs(fmt: CsvFormat, decimal: str | None, usecols) -> dict:
               "on_bad_lines": "error"}
     if fmt.compression:
         kw["compression"] = {"gz": "gzip", "bz2": "bz2", "xz": "xz", "zip": "zip"}[fmt.compression]
-    if kw["decimal"] == kw["sep"]:
-        raise CXDataError(f"The decimal mark and the delimiter are both {kw['sep']!r}; "
-                          "pass decimal= or delimiter= explicitly.")
+    if kw["decimal"] == kw["sep"]:   # decimal commas in a comma-delimited file sit in quotes;
+        kw["decimal"] = "."          # the text cleaning reads them with decimal=','
     return kw
 
 
