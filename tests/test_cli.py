@@ -48,7 +48,7 @@ def test_datasets_lists_the_bundled_company(capsys):
     (["report", "quarterly", "--period", "2019Q1"], "not in the data"),
     (["report", "quarterly", "--by", "regoin"], "no such column"),
     (["report", "quarterly", "--segments", "Atlantis"], "Unknown region value(s) 'Atlantis'"),
-    (["report", "quarterly", "--param", "bootstrapp=3"], "Did you mean 'bootstrap'"),
+    (["report", "quarterly", "--param", "bootstrapp=3"], "(did you mean 'bootstrap'?)"),
     (["report", "no_such_template"], "Unknown report template"),
     (["report", "quarterly", "--data", "missing_folder/"], "neither a bundled dataset"),
     (["report", "quarterly", "--by", "none", "--segments", "North"], "without a segment column"),

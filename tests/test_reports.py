@@ -7,6 +7,7 @@ stays at a few seconds. The real templates run in tests/test_reports_batch.py.
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from cxlab.report import data as rd
 from cxlab.report import html as rh
+from cxlab.report import parameters as rpar
 from cxlab.report import quarterly as rc
 from cxlab.report import record as rr
 from cxlab.report import runner as rp
@@ -71,9 +73,45 @@ def test_prepare_defaults_to_latest_wave_and_previous(kestrel):
 
 
 def test_run_rejects_unknown_params_before_any_kernel(tmp_path):
-    with pytest.raises(CXDataError, match="Did you mean 'bootstrap'"):
+    with pytest.raises(CXDataError, match=r"did you mean 'bootstrap'\?"):
         rp.run("quarterly", params={"bootstrapp": 10}, out=tmp_path, progress=False)
     assert not any(tmp_path.iterdir())
+
+
+# ---------------------------------------------------- parameters: one declaration, three users
+
+@pytest.mark.parametrize("name", list(rpar.TEMPLATES))
+def test_template_parameter_cell_is_the_declaration(name):
+    """The notebook's parameter cell (what papermill replaces) assigns exactly the declared
+    parameters, in order, with the declared defaults; its text is the generated cell."""
+    spec = rpar.template_spec(name)
+    nb = nbformat.read(spec.path, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1
+    tree = ast.parse(cells[0].source)
+    assigned = {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body}
+    assert list(assigned) == list(spec.names) and assigned == spec.defaults
+    assert cells[0].source == rpar.cell_source(name), "regenerate with cell_source()"
+
+
+def test_cli_default_and_checks_come_from_the_declaration(capsys):
+    from cxlab import cli
+    declared = rpar.template_spec("quarterly").parameter("min_base")
+    args = cli.build_parser("report").parse_args(["report"])
+    assert args.min_base == declared.default == 30          # contract.MIN_BASE
+    for name in ("bootstrap", "confidence", "top_actions"):
+        p = rpar.template_spec("quarterly").parameter(name)
+        with pytest.raises(CXDataError, match=name):
+            rpar.validate_parameters("quarterly", {name: p.high + 1})
+
+
+def test_report_sections_have_no_defaults_of_their_own():
+    """Sections read validated parameters (``ctx.options[name]``), never ``.get(name, default)``."""
+    import inspect
+
+    from cxlab.report import common, context, team_scorecard
+    for module in (common, context, rc, team_scorecard):
+        assert "options.get(" not in inspect.getsource(module), module.__name__
 
 
 # ------------------------------------------------------------------------------ KPI numbers

@@ -70,6 +70,16 @@ def test_schema_forms_and_kind_inference(tmp_path):
     assert st.data_file(s) == cfg.parent.resolve() / "survey.csv"
 
 
+def test_minimum_base_has_one_name_and_one_default():
+    from cxlab.contract import MIN_BASE
+    spec = {"outcome": {"column": "ltr", "scale": [0, 10]}, "drivers": ["a"]}
+    assert st.load_schema(spec).min_base == MIN_BASE
+    assert st.load_schema({**spec, "min_base": 50}).min_base == 50
+    assert st.load_schema({**spec, "min_segment": 40}).min_base == 40      # former name
+    with pytest.raises(CXDataError, match="minimum base once"):
+        st.load_schema({**spec, "min_base": 50, "min_segment": 40})
+
+
 @pytest.mark.parametrize("spec,match", [
     ({"outcome": "ltr", "drivrs": ["a"]}, "did you mean 'drivers'"),
     ({"outcome": {"column": "sat"}, "drivers": ["a"]}, "state its scale"),

@@ -37,7 +37,12 @@ _PUBLIC = {
     "prepare": "context",
 }
 
-__all__ = sorted(_PUBLIC)
+__all__ = [
+    "Batch", "Job", "TEMPLATES", "TemplateSpec", "atomic_write", "base_count", "execute_job",
+    "html_to_pdf", "index_html", "load_data", "page", "prepare", "read_manifest", "run",
+    "run_notebook", "slug", "stakeholder_html", "template_spec", "validate_parameters",
+    "waves_of",
+]
 
 
 _MODULES = ("common", "context", "data", "html", "parameters", "quarterly", "record", "runner",

@@ -72,6 +72,9 @@ footer { color:var(--muted); font-size:12px; margin-top:18px; }
 
 def page(title: str, body: str, subtitle: str = "", back: str | None = None,
           footer: str = "") -> str:
+    """A complete, self-contained HTML page in the cxlab style (no scripts, nothing fetched):
+    a header with ``title``/``subtitle`` and an optional link ``back`` to the index, then
+    ``body`` (HTML) and ``footer`` (HTML)."""
     back_link = f'<a href="{html.escape(back)}">&larr; All reports</a>' if back else ""
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

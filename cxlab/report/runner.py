@@ -41,7 +41,7 @@ from .data import (
     waves_of,
 )
 from .html import _first_line, html_to_pdf, index_html, stakeholder_html
-from .parameters import TemplateSpec, template_spec, validate_parameters
+from .parameters import template_spec, validate_parameters
 from .record import read_record
 
 __all__ = ["Batch", "Job", "atomic_write", "execute_job", "read_manifest", "run", "run_notebook",
@@ -295,17 +295,11 @@ class Batch:
                 f"{self.manifest['seconds']:.1f} s: {parts}. Open {self.index}")
 
 
-def _check_params(spec: TemplateSpec, params: Mapping) -> None:
-    import difflib
-    reserved = {"data", "period", "by", "segment"}
+def _check_reserved(params: Mapping) -> None:
+    """The four parameters that choose the data and the scope are ``run``'s own arguments."""
     for name in params:
-        if name in reserved:
+        if name in {"data", "period", "by", "segment"}:
             raise CXDataError(f"Give {name!r} as its own argument, not inside params.")
-        if name not in spec.names:
-            close = difflib.get_close_matches(name, spec.names, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise CXDataError(f"Unknown parameter {name!r} for the {spec.name} template.{hint} "
-                              f"Known parameters: {', '.join(spec.names)}.")
 
 
 def _default_workers() -> int:
@@ -337,7 +331,7 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
         raise CXDataError(f"Template notebook {str(tpl)!r} is missing. Reinstall cxlab from a full "
                           "checkout (notebooks/templates/).")
     params = dict(params or {})
-    _check_params(spec, params)
+    _check_reserved(params)
     # values too, before any kernel starts (the notebook checks them again)
     checked = validate_parameters(str(template), {**params, "min_base": min_base})
     min_base = checked["min_base"]

@@ -222,14 +222,14 @@ def quadrant(sd: StudyData, comparison: ImportanceComparison) -> pd.DataFrame:
 
 
 def segment_metrics(sd: StudyData, by: str) -> pd.DataFrame:
-    """Outcome metric per segment with intervals; segments below ``min_segment`` suppressed."""
+    """Outcome metric per segment with intervals; segments below ``min_base`` suppressed."""
     from .. import metrics
     s, o = sd.schema, sd.schema.outcome
     df = sd.data[sd.data[o.column].notna()]
     if s.weight:
         df = df[df[s.weight] > 0]
     df = df.assign(**{by: df[by].astype("str").where(df[by].notna(), "(missing)")})
-    kw = {"by": by, "weight": s.weight, "min_base": s.min_segment, "confidence": s.confidence}
+    kw = {"by": by, "weight": s.weight, "min_base": s.min_base, "confidence": s.confidence}
     if o.kind == "nps":
         return metrics.table(df, o.column, metric="nps", **kw)
     if o.kind == "rating":
@@ -241,27 +241,24 @@ def segment_metrics(sd: StudyData, by: str) -> pd.DataFrame:
 
 
 def segment_performance(sd: StudyData, by: str) -> pd.DataFrame:
-    """Mean rating of each driver (rows) per segment (columns), NaN where n < ``min_segment``;
-    ``attrs["n"]`` holds the answers per segment."""
+    """Mean rating of each driver (rows) per segment (columns), NaN where n < ``min_base`` (the
+    answers per segment are in :func:`segment_metrics`)."""
     s = sd.schema
     df = sd.data.assign(**{by: sd.data[by].astype("str").where(sd.data[by].notna(), "(missing)")})
     w = df[s.weight] if s.weight else pd.Series(1.0, index=df.index)
-    out, n = {}, {}
+    out = {}
     for seg, part in df.groupby(by, sort=True):
-        n[seg] = len(part)
         means = {}
         for c in s.driver_columns:
             ok = part[c].notna() & (w[part.index] > 0)
             means[c] = (np.average(part.loc[ok, c], weights=w[part.index][ok])
-                        if ok.sum() >= s.min_segment else np.nan)
+                        if ok.sum() >= s.min_base else np.nan)
         out[seg] = means
-    tab = pd.DataFrame(out)
-    tab.attrs["n"] = n
-    return tab
+    return pd.DataFrame(out)
 
 
 def segment_importance(sd: StudyData, by: str, comparison: ImportanceComparison):
-    """Primary method per segment (point estimates; segments need ``min_segment`` and
+    """Primary method per segment (point estimates; segments need ``min_base`` and
     5 × (drivers + 1) complete rows). Returns a SegmentedDriverResult or None; its CXWarnings
     reach the reader through :func:`run` (``segments[by]["notes"]``)."""
     from .. import drivers
@@ -270,7 +267,7 @@ def segment_importance(sd: StudyData, by: str, comparison: ImportanceComparison)
     run = next(r for r in _plan(sd) if r["label"] == comparison.primary)
     df = sd.complete.assign(**{by: sd.complete[by].astype("str")
                                .where(sd.complete[by].notna(), "(missing)")})
-    need = max(s.min_segment, 5 * (len(s.drivers) + 1))
+    need = max(s.min_base, 5 * (len(s.drivers) + 1))
     try:
         return drivers.analyze(df, s.outcome.column, s.driver_columns, method=res0.method,
                                bootstrap=0, seed=s.seed, weights=s.weight, by=by,

@@ -78,7 +78,7 @@ class StudySchema:
     id: str | None = None
     customers: CustomerFile | None = None
     filter: dict = field(default_factory=dict)
-    min_segment: int = MIN_BASE
+    min_base: int = MIN_BASE            # fewer answers in a segment: its results are suppressed
     straightliners: str = "keep"        # "keep" (warn) or "drop" (counted)
     methods: tuple[str, ...] = METHODS
     bootstrap: int = 200
@@ -138,8 +138,8 @@ class StudySchema:
             raise CXDataError(f"The study configuration must be a mapping (YAML key: value pairs), "
                               f"got {type(spec).__name__}.")
         known = {"title", "data", "read", "missing_codes", "outcome", "drivers", "driver_scale",
-                 "groups", "segments", "weight", "id", "customers", "filter", "min_segment",
-                 "straightliners", "analysis", "methods", "bootstrap", "seed", "confidence"}
+                 "groups", "segments", "weight", "id", "customers", "filter", "min_base",
+                 "min_segment", "straightliners", "analysis", "methods", "bootstrap", "seed", "confidence"}
         _unknown(spec, known, "study configuration")
         for key in ("outcome", "drivers"):
             if key not in spec or spec[key] in (None, "", [], {}):
@@ -165,7 +165,7 @@ class StudySchema:
             weight=_opt_str(spec.get("weight")), id=_opt_str(spec.get("id")),
             customers=_parse_customers(spec.get("customers")),
             filter=dict(spec.get("filter") or {}),
-            min_segment=_positive_int(spec.get("min_segment", MIN_BASE), "min_segment"),
+            min_base=_min_base(spec),
             straightliners=str(spec.get("straightliners", "keep")),
             methods=methods,
             bootstrap=_positive_int(analysis.get("bootstrap", 200), "bootstrap", allow_zero=True),
@@ -211,6 +211,15 @@ def _as_list(v) -> list:
     if isinstance(v, (str, int, float, bool)):
         return [v]
     return list(v)
+
+
+def _min_base(spec: Mapping) -> int:
+    """``min_base`` (``min_segment`` is its former name, still read)."""
+    if "min_base" in spec and "min_segment" in spec:
+        raise CXDataError("Give the minimum base once: min_base (min_segment is its former "
+                          "name).")
+    key = "min_segment" if "min_segment" in spec else "min_base"
+    return _positive_int(spec.get(key, MIN_BASE), key)
 
 
 def _opt_str(v) -> str | None:

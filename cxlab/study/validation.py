@@ -622,13 +622,13 @@ class _Validator:
                 self._issue("warning", "segments", c, f"Segment column {c!r} has more than "
                             f"{_MAX_LEVELS} levels; is it an id? Segment comparisons skip it.")
                 continue
-            small = {k: v for k, v in counts.items() if v < s.min_segment}
+            small = {k: v for k, v in counts.items() if v < s.min_base}
             if small:
                 shown = ", ".join(f"{k} (n = {v})" for k, v in sorted(small.items(),
                                                                             key=lambda kv: kv[1])[:8])
                 self._issue("warning", "small segments", c,
                             f"{len(small)} of {len(counts)} {c!r} segment(s) have fewer than "
-                            f"{s.min_segment} answers: {shown}. Their results are suppressed.",
+                            f"{s.min_base} answers: {shown}. Their results are suppressed.",
                             n=len(small))
 
     def _finish_join(self) -> None:
