@@ -530,10 +530,9 @@ def _prepare_source(data, outcome, columns, names, sizes, *, weights, missing, g
         # rows needed (and few enough): analyse them in memory, exactly as a DataFrame
         extra = [c for c in (weights, row_id) if c]
         rows = _engine.collect(src, cols + extra, limit=COLLECT_MAX_ROWS)
-        return _prepare(rows, outcome, columns if groups is None else list(
-            dict.fromkeys(c for c in columns)), weights=weights, missing=missing, groups=groups,
-            family=family, warn_dropped=warn_dropped, min_pairwise_n=min_pairwise_n,
-            resample=resample, row_id=row_id)
+        return _prepare(rows, outcome, columns, weights=weights, missing=missing, groups=groups,
+                        family=family, warn_dropped=warn_dropped, min_pairwise_n=min_pairwise_n,
+                        resample=resample, row_id=row_id)
     n_total, n_rows, n_used = prof.attrs["rows"], prof.attrs["complete"], prof.attrs["usable"]
     dropped = {c: int(k) for c, k in prof["missing"].items() if k > 0} if n_rows < n_total else {}
     notes = [f"Computed in {src.kind} from {src.label} (aggregates only; no rows collected)."]
@@ -1038,9 +1037,12 @@ def _resolve_exact(exact, p: int, family: str) -> bool:
 
 def _importance_for_weights(d: _Design, W: np.ndarray, method: str, pseudo_r2: str, exact: bool,
                             rng, tol: float, max_permutations: int | None):
-    """Importances (B x p), R² (B,) and info for a batch of weight vectors W (B x n)."""
+    """Importances (B x p), R² (B,) and info for a batch of weight vectors W (B x n); ``W=None``:
+    the design's own weights (a moments design never materialises its rows for it)."""
+    if W is None and (d.family != "linear" or d.C is None):
+        W = d.w[None, :]
     if d.family == "linear":
-        if W.shape[0] == 1 and d.C is not None and np.array_equal(W[0], d.w):
+        if W is None or (W.shape[0] == 1 and d.C is not None and np.array_equal(W[0], d.w)):
             C = d.C[None]
         else:
             C = _corr_matrices(d.Z, W, d.missing)
@@ -1119,7 +1121,7 @@ def _point_estimate(d: _Design, method: str, groups, pseudo_r2, exact, seed, tol
     kind = _pseudo_name(pseudo_r2)
     ex = _resolve_exact(exact, len(d.players), d.family) if method == "lmg" else True
     rng = np.random.default_rng(seed)
-    imp, r2, info = _importance_for_weights(d, d.w[None, :], method, kind, ex, rng, tol,
+    imp, r2, info = _importance_for_weights(d, None, method, kind, ex, rng, tol,
                                             max_permutations)
     table = _tidy(d.players, imp[0], float(r2[0]))
     table.attrs["r2"] = float(r2[0])
@@ -1449,6 +1451,14 @@ def population_importance(cov, method: str = "lmg", group_sizes: Sequence[int] |
 def _performance(d: _Design, top_box: float | None = None) -> pd.Series:
     """Weighted mean rating per player (a group: the mean of its items' means) on the analysis
     rows, or with ``top_box`` the weighted share of ratings >= top_box."""
+    if d.moments is not None and (top_box is None or not isinstance(d.source, pd.DataFrame)):
+        if top_box is None:                        # weighted means of the analysis rows
+            val = dict(zip(d.columns, d.moments.mean()[0]))
+        else:                                      # an engine source: shares computed there
+            val = _engine.top_box_shares(d.source, d.columns, top_box,
+                                         complete=d.columns + [d.outcome], weights=d.weights_col)
+        return pd.Series({name: float(np.mean([val[c] for c in cols])) for name, cols in
+                          zip(d.players, _player_members(d))}, name="performance")
     pos = d.w > 0
     F = d.frame.loc[pos]
     w = d.w[pos]
@@ -1477,14 +1487,38 @@ def analyze(data: pd.DataFrame, outcome: str, drivers: Sequence[str], method: st
             pseudo_r2: str = "mcfadden", confidence: float = 0.95, ci: str = "percentile",
             by: str | None = None, min_segment_n: int | None = None, progress: bool = True,
             exact: bool | None = None, tol: float = 5e-4, max_permutations: int | None = None,
-            chunk: int = 100, min_pairwise_n: int | None = None, conf: float | None = None
+            chunk: int = 100, min_pairwise_n: int | None = None, resample: str = "auto",
+            row_id: str | None = None, conf: float | None = None
             ) -> DriverResult | SegmentedDriverResult:
     """Key driver analysis with bootstrap confidence intervals (level ``confidence``; the old
     name ``conf`` still works for one release, with a DeprecationWarning).
 
-    Point estimates as :func:`relative_importance` (same options). ``bootstrap`` resamples of the
-    rows (case resampling, as relaimpo's ``boot.relimp``), each computed from a resampled
-    weighted covariance (resampling counts × case weights) — no row copies. Intervals:
+    Point estimates as :func:`relative_importance` (same options; ``data`` may also be a
+    Parquet/CSV path, a DuckDB relation or a Spark DataFrame, see :mod:`cxlab.engine`).
+
+    ``bootstrap`` replicates, by ``resample``:
+
+    * ``"rows"`` — case resampling of the rows (as relaimpo's ``boot.relimp``), each replicate
+      from a resampled weighted covariance (multinomial counts × case weights). Cost n × B.
+    * ``"buckets"`` — the bucket (Poisson) bootstrap: rows are hashed into
+      :data:`cxlab.engine.BUCKETS` = 1024 buckets by ``row_id`` (an integer column) or the row
+      position (:func:`cxlab.engine.bucket_ids`), and each bucket's weighted moments (Σw, Σwz,
+      Σwzz') are computed once, in the engine that holds the data. A replicate gives every
+      bucket an independent Poisson(1) weight and adds the weighted bucket moments, so its cost
+      is G × B, whatever n. Row-level Poisson weights are the Poisson bootstrap (Hanley &
+      MacGibbon 2006, Comput. Methods Programs Biomed. 83:57; Chamandy, Muralidharan, Najmi &
+      Naik 2012, "Estimating uncertainty for massive data streams", Google), asymptotically
+      equivalent to case resampling; giving one weight to a random group of rows is the
+      random-group method (Wolter 2007, "Introduction to Variance Estimation", ch. 2): buckets
+      are iid random groups, the statistic is a smooth function of their sums, so the bootstrap
+      of the 1024 bucket sums is valid, with a variance estimate whose relative error is about
+      sqrt(2/1024) = 4%. The same buckets in memory and in every engine give the same intervals.
+    * ``"auto"`` (default) — rows up to :data:`ROW_BOOTSTRAP_MAX_N` = 50,000 usable rows
+      (the classical method, exactly reproducible against refits on resampled rows, and
+      affordable there), buckets beyond; an engine source with at most that many rows is
+      collected and resampled by rows, so the method depends on n only, never on the engine.
+
+    Intervals:
     ``ci="percentile"`` with ``boot.ci(type="perc")`` order statistics (see
     :func:`percentile_interval`), or ``ci="bca"`` (bias-corrected and accelerated; acceleration
     from a delete-a-group jackknife with :data:`BCA_JACKKNIFE_GROUPS` groups, full jackknife when
@@ -1522,7 +1556,8 @@ def analyze(data: pd.DataFrame, outcome: str, drivers: Sequence[str], method: st
                                "family": family, "pseudo_r2": pseudo_r2, "confidence": conf,
                                "ci": ci,
                                "exact": exact, "tol": tol, "max_permutations": max_permutations,
-                               "chunk": chunk, "min_pairwise_n": min_pairwise_n})
+                               "chunk": chunk, "min_pairwise_n": min_pairwise_n,
+                               "resample": resample, "row_id": row_id})
     method = _method_name(method)
     if not 0 < conf < 1:
         raise CXDataError(f"confidence must be between 0 and 1, e.g. 0.95; got {conf}.")
@@ -1533,7 +1568,8 @@ def analyze(data: pd.DataFrame, outcome: str, drivers: Sequence[str], method: st
     if bootstrap < 0:
         raise CXDataError("bootstrap must be >= 0 (0 = no intervals).")
     d = _prepare(data, outcome, drivers, weights=weights, missing=missing, groups=groups,
-                 family=family, min_pairwise_n=min_pairwise_n)
+                 family=family, min_pairwise_n=min_pairwise_n,
+                 resample=resample if bootstrap else None, row_id=row_id)
     table, kind, ex, rng, info = _point_estimate(d, method, groups, pseudo_r2, exact, seed, tol,
                                                  max_permutations)
     imp0, r20 = table["importance"].to_numpy(), table.attrs["r2"]
@@ -1548,6 +1584,10 @@ def analyze(data: pd.DataFrame, outcome: str, drivers: Sequence[str], method: st
     if bootstrap:
         boot, boot_r2 = _bootstrap(d, method, kind, ex, bootstrap, rng, tol, max_permutations,
                                    progress, chunk)
+        if d.resample == "buckets":
+            notes.append(f"Bootstrap: {bootstrap} Poisson replicates of "
+                         f"{len(d.bucket_moments.n)} hashed row buckets (bucket moments computed "
+                         "once; see analyze's resample).")
         ok = np.all(np.isfinite(boot), axis=1) & np.isfinite(boot_r2)
         if (~ok).any():
             notes.append(f"{(~ok).sum()} of {bootstrap} bootstrap resamples could not be "
@@ -1601,7 +1641,10 @@ def _in_range(imp: np.ndarray, r2: np.ndarray, method: str, d: _Design, eps: flo
 
 
 def _bootstrap(d: _Design, method, kind, exact, B, rng, tol, max_permutations, progress, chunk):
-    """B case-resampling replicates via multinomial count weights on the rows."""
+    """B case-resampling replicates via multinomial count weights on the rows (or, for a
+    bucket design, :func:`_bucket_bootstrap`)."""
+    if d.resample == "buckets":
+        return _bucket_bootstrap(d, method, exact, B, rng, tol, max_permutations, progress, chunk)
     tqdm = _tqdm(progress)
     n = len(d.Z)
     if d.family == "logistic":
@@ -1674,7 +1717,80 @@ def _resample_counts(rng: np.random.Generator, n: int, b: int) -> np.ndarray:
     return np.bincount(flat, minlength=b * n).reshape(b, n).astype(float)
 
 
+def _bucket_stats(bm) -> np.ndarray:
+    """Per-bucket moments as rows [Σw, Σw(z−c), upper triangle of Σw(z−c)(z−c)']."""
+    iu, ju = np.triu_indices(bm.s1.shape[1])
+    return np.concatenate([bm.s0[:, None], bm.s1, bm.s2[:, iu, ju]], axis=1)
+
+
+def _stats_corr(R: np.ndarray, m: int) -> np.ndarray:
+    """Correlation matrices from rows of summed bucket moments (see :func:`_bucket_stats`)."""
+    iu, ju = np.triu_indices(m)
+    s0 = R[:, 0]
+    m1 = R[:, 1:1 + m] / s0[:, None]
+    s2 = np.empty((len(R), m, m))
+    s2[:, iu, ju] = R[:, 1 + m:]
+    s2[:, ju, iu] = R[:, 1 + m:]
+    cov = s2 / s0[:, None, None] - m1[:, :, None] * m1[:, None, :]
+    return _engine.cov_to_corr(cov)
+
+
+def _importance_from_corr(d: _Design, C, method, exact, rng, tol, max_permutations):
+    """Importances for a batch of correlation matrices; a singular one is evaluated alone and
+    left NaN (counted by analyze)."""
+    mp = max_permutations or 200_000
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        try:
+            imp, r2, _ = _linear_importance(C, method, d.sizes, exact=exact, rng=rng, tol=tol,
+                                            max_permutations=mp)
+        except np.linalg.LinAlgError:
+            imp = np.full((len(C), len(d.sizes)), np.nan)
+            r2 = np.full(len(C), np.nan)
+            for i in range(len(C)):
+                try:
+                    ii, rr, _ = _linear_importance(C[i:i + 1], method, d.sizes, exact=exact,
+                                                   rng=rng, tol=tol, max_permutations=mp)
+                    imp[i], r2[i] = ii[0], rr[0]
+                except np.linalg.LinAlgError:
+                    pass
+    return imp, r2
+
+
+def _bucket_bootstrap(d: _Design, method, exact, B, rng, tol, max_permutations, progress, chunk):
+    """B Poisson bootstrap replicates from the per-bucket moments (see :func:`analyze`): each
+    replicate's moments are Σ_g P_g · moments_g with P_g ~ Poisson(1) independent, so the
+    rows are never read again (cost G x B, not n x B)."""
+    T = _bucket_stats(d.bucket_moments)
+    m = d.q + 1
+    tqdm = _tqdm(progress)
+    imps, r2s = [], []
+    bar = tqdm(total=B, desc=f"bootstrap ({method}, buckets)", disable=not progress, leave=False)
+    try:
+        done = 0
+        while done < B:
+            b = min(chunk, B - done)
+            P = rng.poisson(1.0, size=(b, len(T))).astype(float)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                C = _stats_corr(P @ T, m)
+            imp, r2 = _importance_from_corr(d, C, method, exact, rng, tol, max_permutations)
+            imps.append(imp)
+            r2s.append(r2)
+            done += b
+            bar.update(b)
+    finally:
+        bar.close()
+    return np.concatenate(imps), np.concatenate(r2s)
+
+
 def _jackknife(d: _Design, method, kind, exact, rng, tol, max_permutations):
+    if d.resample == "buckets":      # delete-a-group over groups of buckets (bucket mod G)
+        T = _bucket_stats(d.bucket_moments)
+        grp = d.bucket_moments.keys["bucket"].to_numpy() % BCA_JACKKNIFE_GROUPS
+        Tg = np.zeros((BCA_JACKKNIFE_GROUPS, T.shape[1]))
+        np.add.at(Tg, grp, T)
+        Tg = Tg[np.bincount(grp, minlength=BCA_JACKKNIFE_GROUPS) > 0]
+        C = _stats_corr(T.sum(axis=0)[None, :] - Tg, d.q + 1)
+        return _importance_from_corr(d, C, method, exact, rng, tol, max_permutations)
     n = len(d.Z)
     G = min(n, BCA_JACKKNIFE_GROUPS)
     group = rng.permutation(np.arange(n) % G)
@@ -1686,12 +1802,25 @@ def _jackknife(d: _Design, method, kind, exact, rng, tol, max_permutations):
 
 def _analyze_by(data, outcome, drivers, method, bootstrap, seed, *, by, min_segment_n, progress,
                 kw) -> SegmentedDriverResult:
-    data = require_frame(data)
-    require_columns(data, [by])
-    if data[by].isna().any():
-        warnings.warn(f"{int(data[by].isna().sum())} rows have no {by!r} value and are not in any "
-                      "segment.", CXWarning, stacklevel=3)
-    segments = [s for s in pd.unique(data[by].dropna())]
+    if _engine.is_engine_source(data):          # segments filtered in the engine
+        src = _engine.source(data)
+        _engine.require_columns(src.columns, [by])
+        sizes = _engine.category_counts(src, by)
+        n_na = int(sizes.loc[sizes[by].isna(), "n"].sum())
+        sizes = sizes.loc[sizes[by].notna()]
+        size_of = dict(zip(sizes[by], sizes["n"].astype(int)))
+        data, part_of = src, lambda s: _engine.filter_equal(src, by, s)
+    else:
+        data = require_frame(data)
+        require_columns(data, [by])
+        n_na = int(data[by].isna().sum())
+        vc = data[by].value_counts()
+        size_of = {s: int(vc[s]) for s in pd.unique(data[by].dropna())}
+        part_of = lambda s: data.loc[data[by] == s]          # noqa: E731
+    if n_na:
+        warnings.warn(f"{n_na} rows have no {by!r} value and are not in any segment.", CXWarning,
+                      stacklevel=3)
+    segments = list(size_of)
     try:
         segments = sorted(segments)
     except TypeError:
@@ -1699,10 +1828,10 @@ def _analyze_by(data, outcome, drivers, method, bootstrap, seed, *, by, min_segm
     seeds = np.random.SeedSequence(seed).spawn(len(segments))
     results, failed = {}, {}
     for s, ss in zip(segments, seeds):
-        part = data.loc[data[by] == s]
-        if min_segment_n is not None and len(part) < min_segment_n:
-            failed[str(s)] = f"only {len(part)} rows (< min_segment_n={min_segment_n})"
+        if min_segment_n is not None and size_of[s] < min_segment_n:
+            failed[str(s)] = f"only {size_of[s]} rows (< min_segment_n={min_segment_n})"
             continue
+        part = part_of(s)
         try:
             res = analyze(part, outcome, drivers, method, bootstrap,
                           int(ss.generate_state(1)[0]), progress=progress, **kw)
