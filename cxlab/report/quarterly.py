@@ -211,7 +211,7 @@ def driver_result(ctx: ReportContext):
     labels = {t: nice(t) for t in used}         # readable names in tables and charts
     res, warned = recorded(drivers.analyze, frame[["ltr", *used]].rename(columns=labels), "ltr",
                            list(labels.values()), bootstrap=ctx.options["bootstrap"],
-                           seed=ctx.seed, conf=ctx.confidence, progress=False)
+                           seed=ctx.seed, confidence=ctx.confidence, progress=False)
     ctx.notes += [f"drivers: {m}" for m in warned]
     return res
 
@@ -279,7 +279,7 @@ def revenue_at_risk(ctx: ReportContext):
             out = value.revenue_at_risk(
                 churn, "nps_group", value={g: 12 * v for g, v in
                                            zip(churn["nps_group"], churn["monthly_revenue"])},
-                customers=mix, baseline="Promoter", scale="percent", level=ctx.confidence)
+                customers=mix, baseline="Promoter", scale="percent", confidence=ctx.confidence)
     return out
 
 

@@ -199,7 +199,7 @@ def scorecard_validity(ctx: ReportContext):
             out = (frontline.scorecard_validity(
                 sub[["csat", *items]].rename(columns=labels), "csat", list(labels.values()),
                 bootstrap=ctx.options["bootstrap"], seed=ctx.seed,
-                confidence=ctx.confidence, min_n=len(used), progress=False), label)
+                confidence=ctx.confidence, min_base=len(used), progress=False), label)
             break
     return out
 
@@ -286,7 +286,7 @@ def engagement_link(ctx: ReportContext) -> dict | None:
     if data.pulse is None or data.contacts is None:
         return None
     try:
-        link = frontline.engagement_link(data.pulse, data.contacts, level="team_wave",
+        link = frontline.engagement_link(data.pulse, data.contacts, unit="team_wave",
                                          confidence=ctx.confidence)
     except CXDataError:
         return None

@@ -186,7 +186,7 @@ def importance(sd: StudyData, progress: bool = False) -> ImportanceComparison:
         res, warned = recorded(drivers.analyze, df, s.outcome.column, s.driver_columns,
                                method=run["method"], bootstrap=s.bootstrap, seed=s.seed,
                                weights=s.weight, groups=run["groups"], family=run["family"],
-                               conf=s.confidence, progress=progress)
+                               confidence=s.confidence, progress=progress)
         notes += [f"{run['label']}: {m}" for m in warned]
         results[run["label"]] = res
         t = res.importance.reset_index().rename(columns={res.importance.index.name or "index":
@@ -353,7 +353,7 @@ def retention_link(sd: StudyData) -> RetentionLink | None:
         try:
             val = value.revenue_at_risk(tab, group="group", value=annual.to_dict(),
                                         customers=n_customers, baseline=best, scale="percent",
-                                        level=s.confidence)
+                                        confidence=s.confidence)
             notes.append(f"Value at stake: churn above the {best!r} group's rate × one year of "
                          f"revenue ({c.revenue} × {c.revenue_periods_per_year:g}), projected to "
                          f"{n_customers:,.0f} customers in proportion to {base:,} respondents.")
