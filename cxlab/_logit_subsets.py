@@ -90,12 +90,16 @@ class LogitSubsets:
         self.c = self.Xwt @ y                                         # X'(w y)
         self.a = w * (1 - y)                                          # ℓ = −a'η − w'log1p(e^−η)
         self.w = w
+        f4 = np.float32
+        self.X1_32, self.Xwt_32 = self.X1.astype(f4), self.Xwt.astype(f4)
+        self.a32, self.w32 = self.a.astype(f4), w.astype(f4)
         self.iu, self.ju = np.triu_indices(self.m)
         Qt = (X1[:, self.iu] * X1[:, self.ju] * w[:, None]).T
         G = self.Xwt @ X1
         lam = np.linalg.eigvalsh(G[1:, 1:]) if self.m > 1 else np.ones(1)
         single = lam[0] > 1e-4 * lam[-1]          # well conditioned: float32 Hessians suffice
         self.Qwt = np.ascontiguousarray(Qt, dtype=np.float32 if single else float)
+        self.single = single
         ybar = float(w @ y) / self.n
         self.ybar = ybar
         self.ll0 = self.n * (ybar * np.log(ybar) + (1 - ybar) * np.log(1 - ybar))
@@ -115,12 +119,13 @@ class LogitSubsets:
 
     # ------------------------------------------------------------------ Newton on a batch
 
-    def _loglik(self, neta: np.ndarray, E: np.ndarray) -> np.ndarray:
+    def _loglik(self, neta: np.ndarray, E: np.ndarray, single: bool = False) -> np.ndarray:
         """ℓ per column, given −η and E = exp(−η): ℓ = −a'η − w'log1p(E), a = w(1 − y)."""
-        ll = self.a @ neta - self.w @ np.log1p(E)
+        a, w = (self.a32, self.w32) if single else (self.a, self.w)
+        ll = (a @ neta - w @ np.log1p(E)).astype(float)
         bad = ~np.isfinite(ll)
         if bad.any():                                 # η < −709 somewhere: the stable form
-            nb = neta[:, bad]
+            nb = neta[:, bad].astype(float)
             ll[bad] = self.a @ nb - self.w @ np.logaddexp(0.0, nb)
         return ll
 
@@ -137,7 +142,11 @@ class LogitSubsets:
         out_l = np.empty(b)
 
         def run(sl):
-            out_b[sl], out_l[sl] = self._fit_chunk(M[sl], beta[sl])
+            H = None
+            b1 = beta[sl]
+            if self.single:        # single-precision iterations, then double to finish
+                b1, _, H = self._fit_chunk(M[sl], b1, 10 * self.tol, single=True)
+            out_b[sl], out_l[sl], _ = self._fit_chunk(M[sl], b1, self.tol, H=H)
 
         with single_blas_thread():
             if self.threads > 1 and len(chunks) > 1:
@@ -159,33 +168,41 @@ class LogitSubsets:
         H[:, np.arange(m), np.arange(m)] += ~M
         return H
 
-    def _fit_chunk(self, M: np.ndarray, beta: np.ndarray):
-        """Newton iterations for one batch. The Hessian is recomputed at the start and whenever
-        the decrement did not fall tenfold (else the previous one is reused: a chord step)."""
+    def _fit_chunk(self, M: np.ndarray, beta: np.ndarray, tol: float, H=None,
+                   single: bool = False):
+        """Newton iterations for one batch until the decrement is ≤ ``tol``. The Hessian is
+        recomputed at the start (unless ``H`` is given) and whenever the decrement did not fall
+        tenfold (else the previous one is reused: a chord step). ``single``: linear predictors,
+        μ and gradients in float32 (half the memory traffic) — used to get close; the final
+        iterations, ℓ and the decrement are always double. Returns (β, ℓ̂, H)."""
         b, m = M.shape
+        dt = np.float32 if single else np.float64
+        X1, Xwt = (self.X1_32, self.Xwt_32) if single else (self.X1, self.Xwt)
+        rel = 1e-5 if single else 1e-12          # ℓ noise of the precision used
         beta = beta.copy()
         ll_out = np.full(b, np.nan)
         beta_out = beta.copy()
         ll_prev = np.full(b, -np.inf)
         dec_prev = np.full(b, np.inf)
         step_prev = np.zeros((b, m))
-        H = np.zeros((b, m, m))
-        fresh = np.ones(b, bool)                 # Hessian to be recomputed at this iterate
+        fresh = np.full(b, H is None)            # Hessian to be recomputed at this iterate
+        H = np.zeros((b, m, m)) if H is None else H.copy()
         halvings = np.zeros(b, int)
         act = np.arange(b)
         for it in range(MAX_ITER):
-            neta = self.X1 @ -beta[act].T                        # −η, K × a
-            E = np.exp(neta)
-            ll = self._loglik(neta, E)
+            neta = X1 @ (-beta[act].T).astype(dt)                # −η, K × a
+            with np.errstate(over="ignore"):        # e^−η = inf: μ = 0, ℓ by the stable form
+                E = np.exp(neta)
+            ll = self._loglik(neta, E, single)
             np.add(E, 1.0, out=E)
             np.reciprocal(E, out=E)                              # μ
-            worse = (ll < ll_prev[act] - 1e-12 * np.abs(ll_prev[act])) & (halvings[act] < 40)
+            worse = (ll < ll_prev[act] - rel * np.abs(ll_prev[act])) & (halvings[act] < 40)
             need = fresh[act] & ~worse
             if need.any():
                 Ma = M[act[need]]
                 mu = E[:, need]
                 H[act[need]] = self._hessians(mu - mu * mu, Ma)
-            g = (self.c[:, None] - self.Xwt @ E).T * M[act]       # a × m
+            g = (self.c[:, None] - Xwt @ E).T * M[act]            # a × m
             Ha = H[act]
             try:
                 st = np.linalg.solve(Ha, g[..., None])[..., 0]
@@ -201,12 +218,13 @@ class LogitSubsets:
                 fresh[wi] = True
             ok = ~worse
             last = it == MAX_ITER - 1
-            conv = ok & ((dec <= self.tol) | last)
+            conv = ok & ((dec <= tol) | last)
             ci = act[conv]
             beta_out[ci] = beta[ci] + st[conv]
             ll_out[ci] = ll[conv] + 0.5 * dec[conv]
             if last:
-                self.not_converged += int(((dec > self.tol) & ok).sum() + worse.sum())
+                if not single:
+                    self.not_converged += int(((dec > tol) & ok).sum() + worse.sum())
                 wi2 = act[worse]
                 beta_out[wi2] = beta[wi2]
                 ll_out[wi2] = ll[worse]
@@ -222,8 +240,10 @@ class LogitSubsets:
             act = act[~conv]
             if len(act) == 0:
                 break
-        self.max_abs_beta = max(self.max_abs_beta, float(np.abs(beta_out[:, 1:]).max(initial=0)))
-        return beta_out, ll_out
+        if not single:
+            self.max_abs_beta = max(self.max_abs_beta,
+                                    float(np.abs(beta_out[:, 1:]).max(initial=0)))
+        return beta_out, ll_out, H
 
     # ------------------------------------------------------------------ all subsets / some
 
