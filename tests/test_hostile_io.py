@@ -108,8 +108,8 @@ ENCODED = [
     ("iso8859_2", "Łódź", "id;miasto\n1;Łódź\n2;Świętokrzyskie\n3;Zielona Góra\n4;Gdańsk\n"),
     ("cp1252", "Zürich", "id;région\n1;Zürich\n2;Genève\n3;Liège à côté\n4;déçu\n"),
     ("cp1252", "Málaga", "id;ciudad\n1;Málaga\n2;España\n3;¿Qué?\n4;Córdoba\n"),
-    ("cp1252", "São Paulo", "id;cidade\n1;São Paulo\n2;Conceição\n3;não sei\n4;Brasília\n"
-     "5;avaliação\n"),
+    ("cp1252", "São Paulo",
+     "id;cidade\n1;São Paulo\n2;Conceição\n3;não sei\n4;Brasília\n5;avaliação\n"),
     ("cp1252", "Göteborg", "id;stad\n1;Göteborg\n2;Malmö\n3;Västerås\n4;Umeå\n"),
 ]
 
