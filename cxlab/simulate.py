@@ -953,11 +953,11 @@ _FIRST = {"en": ["John", "Sarah", "Michael", "Emma", "David", "Laura"],
 _LAST = {"en": ["Smith", "Taylor", "Brown", "Wilson", "Evans", "Walker"],
          "pl": ["Kowalski", "Nowak", "Wiśniewska", "Wójcik", "Kamińska", "Lewandowski"]}
 _PII = {"en": ["my account number is {acct}", "call me on {phone}", "email me at {email}",
-               "my name is {first} {last}", "regards, {first}", "card {card} was charged",
-               "refund to {iban} please", "ask for Mrs {last}"],
+               "my name is {first} {last}", "regards, {first}", "my card number is {card}",
+               "my bank account is {iban}", "ask for Mrs {last}"],
         "pl": ["mój numer klienta to {acct}", "proszę dzwonić na {phone}", "mail: {email}",
-               "nazywam się {first} {last}", "pozdrawiam, {first} {last}", "karta {card} obciążona",
-               "zwrot na konto {iban}", "Pan {last} z infolinii obiecał"]}
+               "nazywam się {first} {last}", "pozdrawiam, {first} {last}", "numer karty {card}",
+               "moje konto {iban}", "rozmawiałem z Panem {last}"]}
 _DIACRITICS = str.maketrans("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ", "acelnoszzACELNOSZZ")
 
 
