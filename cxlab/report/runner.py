@@ -24,7 +24,7 @@ import sys
 import time
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -68,7 +68,7 @@ class Job:
     kernel_name: str | None = None      # None: this interpreter's ipykernel (kernel_argv)
     base: int | None = None
     threads: int | None = None          # BLAS threads per kernel when kernels run in parallel
-    html: Path = field(default=None)    # default: <name>.html
+    html: Path | None = None            # default: <name>.html
 
     def __post_init__(self):
         if self.html is None:
