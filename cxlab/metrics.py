@@ -384,6 +384,7 @@ def _estimate(spec: _Spec, st: dict, confidence: float, min_base: int) -> dict:
     n, sw = st["n"], st["sw"]
     with np.errstate(invalid="ignore", divide="ignore"):
         n_eff = np.where(sw > 0, st.get("n_eff_lin", sw * sw / st["sw2"]), 0.0)
+        n_kish = np.where(sw > 0, sw * sw / st["sw2"], 0.0)
         ok = (n >= max(min_base, 1)) & (sw > 0)
         ne = np.where(ok, n_eff, np.nan)
         shares = {}
@@ -410,7 +411,7 @@ def _estimate(spec: _Spec, st: dict, confidence: float, min_base: int) -> dict:
     res = {"value": np.where(ok, value, nan), "ci_low": np.where(ok, lo, nan),
            "ci_high": np.where(ok, hi, nan), "se": np.where(ok, se, nan),
            "n": n, "n_eff": n_eff, "n_missing": st["n_missing"], "suppressed": ~ok,
-           "n_eff_kish": np.where(sw > 0, sw * sw / st["sw2"], 0.0)}
+           "n_eff_kish": n_kish}
     res.update({k: np.where(ok, v, nan) for k, v in shares.items()})
     return res
 

@@ -437,11 +437,26 @@ def _response_flag(frame: pd.DataFrame, responded: str) -> np.ndarray:
 
 def _propensity(frame: pd.DataFrame, covariates, responded: str) -> np.ndarray:
     """Fitted P(answer | covariates) from a main-effects logistic model (statsmodels GLM)."""
-    import statsmodels.api as sm
     y = _response_flag(frame, responded)
     X = _design(frame, covariates)
-    fit = sm.GLM(y, X, family=sm.families.Binomial()).fit()
-    return np.asarray(fit.fittedvalues)
+    patterns, row = np.unique(X, axis=0, return_inverse=True)
+    return _logit_fit(patterns, row.ravel(), y, np.ones(len(y)))
+
+
+def _logit_fit(patterns: np.ndarray, row: np.ndarray, y: np.ndarray, count: np.ndarray):
+    """Binomial GLM on the distinct covariate patterns (successes, failures per pattern): the
+    same maximum-likelihood fit as on the individual rows, in a fraction of the time."""
+    import statsmodels.api as sm
+    k = len(patterns)
+    yes = np.bincount(row, count * y, minlength=k)
+    tot = np.bincount(row, count, minlength=k)
+    keep = tot > 0
+    endog = np.column_stack([yes[keep], tot[keep] - yes[keep]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = sm.GLM(endog, patterns[keep], family=sm.families.Binomial()).fit()
+    p = 1 / (1 + np.exp(-(patterns @ np.asarray(fit.params))))
+    return p[row]
 
 
 def _design(frame: pd.DataFrame, covariates) -> np.ndarray:
@@ -601,21 +616,24 @@ def r_indicator(frame: pd.DataFrame, covariates, *, responded: str = "responded"
     Schouten, B. (2012). Estimation of an indicator of the representativeness of survey response.
     Journal of Statistical Planning and Inference 142, 201–211.
     """
-    import statsmodels.api as sm
     y = _response_flag(frame, responded)
     X = _design(frame, covariates)
+    patterns, row = np.unique(X, axis=0, return_inverse=True)
+    row = row.ravel()
 
-    def r_of(idx):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fit = sm.GLM(y[idx], X[idx], family=sm.families.Binomial()).fit()
-        return 1 - 2 * np.std(fit.fittedvalues, ddof=1), np.std(fit.fittedvalues, ddof=1)
+    def r_of(count):                      # count: how often each invited row is drawn
+        p = _logit_fit(patterns, row, y, count)
+        m = np.average(p, weights=count)
+        sd = np.sqrt(np.sum(count * (p - m) ** 2) / (count.sum() - 1))
+        return 1 - 2 * sd, sd
 
-    r, sd = r_of(np.arange(len(y)))
+    r, sd = r_of(np.ones(len(y)))
     lo = hi = np.nan
     if bootstrap:
         rng = np.random.default_rng(seed)
-        draws = np.array([r_of(rng.integers(0, len(y), len(y)))[0] for _ in range(bootstrap)])
+        n = len(y)
+        draws = np.array([r_of(np.bincount(rng.integers(0, n, n), minlength=n).astype(float))[0]
+                          for _ in range(bootstrap)])
         lo, hi = np.quantile(draws, [(1 - confidence) / 2, (1 + confidence) / 2])
     cov = tuple(np.atleast_1d(covariates))
     return RIndicator(r=float(r), r_ci_low=float(lo), r_ci_high=float(hi),

@@ -69,9 +69,9 @@ _ex11_q2 = NumericExercise(
            "everyone invited? (respondents' NPS − true NPS of the invited)",
     hints=["The true NPS uses `true_ltr` of every invited row; the respondents' NPS only the rows "
            "with responded == 1.",
-           "nps(invited.loc[invited['responded'] == 1, 'true_ltr']) - nps(invited['true_ltr'])"],
-    solution="bias = (nps(invited.loc[invited['responded'] == 1, 'true_ltr'])\n"
-             "        - nps(invited['true_ltr']))   # +12.0",
+           "cx.metrics.nps(answered['true_ltr']).value - cx.metrics.nps(invited['true_ltr']).value"],
+    solution="bias = cx.metrics.nps(answered['true_ltr']).value - "
+             "cx.metrics.nps(invited['true_ltr']).value   # +12.0",
     explain="Twelve points, in a quarter where the interval is ±4: the bias is three times the "
             "noise, and no interval shows it.")
 
@@ -83,8 +83,8 @@ _ex11_q3 = ChoiceExercise(
           "only remove what those attributes predict of their score.",
      "d": "Weights widen the interval; the wider interval already accounts for the bias.",
      "e": "A higher response rate always means a smaller bias.",
-     "f": "Response rates by later churn (customers who left after the wave answered less) are "
-          "evidence of the bias that the customer file can show without any true score."},
+     "f": "Comparing the response rates of customers who later left with those who stayed is "
+          "one way the customer file can hint at the bias without any true score."},
     {"a", "c", "f"},
     feedback={"b": "(b): matching margins fixes the composition, not who answers within a group. "
                    "Kestrel's weights match every margin exactly and the bias stays at 8-14 points.",
