@@ -5,17 +5,32 @@
     cx.io.variable_labels(df)      # question texts (SPSS/Stata labels, survey-platform header rows)
     cx.io.value_labels(df)         # {column: {code: label}}
 
+**One reader path for every job.** The study, the report batch and the notebooks read files only
+through :func:`read_survey` (:func:`iter_survey` for the same cleaning chunk by chunk,
+:func:`columns_of` for the names): one detection, one read report, and a :class:`CXDataError`
+naming the file, the problem and the fix instead of a pandas, zip or codec traceback.
+
 What the reader does (and records in the read report, never silently):
 
-* CSV: detects the encoding (BOM, UTF-8, else cp1252/latin-1), the delimiter (``, ; tab |``) and
-  decimal commas; skips the extra header rows of survey-platform exports (question text and
-  ``{"ImportId": ...}`` rows under the column names, as Qualtrics writes them) and keeps the question
-  text as variable labels.
+* CSV: detects the encoding -- byte-order mark; UTF-16 without one (by its NUL bytes); strict
+  UTF-8; else the most plausible of cp1252, cp1250 (Polish, Czech, Hungarian ...), cp1251
+  (Russian, Ukrainian ...), ISO 8859-2 and Latin-1 (see :func:`detect_encoding`; a close call is
+  warned with the alternative) -- the delimiter (``, ; tab |``) and the decimal mark; skips the
+  extra header rows of survey-platform exports (question text and ``{"ImportId": ...}`` rows, as
+  Qualtrics writes them) and keeps the question text as variable labels. A file whose bytes are
+  a workbook, SPSS or Parquet file is named as such.
 * Text answer codes such as "Don't know", "N/A", "Refused" in an otherwise numeric column become
   missing (counted per column and code). Numeric codes (98, 99, -1 ...) become missing only when you
   name them in ``missing_codes``, or when SPSS declares them user-missing, or their value label says
   "don't know"/"not applicable" (``label_missing=True``).
-* Numbers written with a decimal comma ("3,5") are converted.
+* Numbers with a decimal comma ("3,5") or thousands separators ("1,234.5", "1.234,5", "1 234")
+  are converted; "1,234" (thousands, or three decimals?) follows the column's other values, else
+  the file's decimal mark, with a warning. Whole numbers of more than 15 digits (ids) stay text.
+* Excel: error cells (``#DIV/0!``, ``#VALUE!``, ``#N/A``) are counted and read as their text,
+  exactly like the same cell in a CSV; formulas saved without a result are counted and warned.
+  Sheets are sized by their filled cells, so a stray cell at XFD1048576 costs one cell.
+* Limits, refused with the reason: :data:`MAX_COLUMNS` columns, :data:`MAX_CELLS` cells and the
+  memory free (estimated before reading).
 
 The metadata rides along in ``DataFrame.attrs["cxlab"]``; the accessors above read it.
 """
@@ -27,6 +42,7 @@ import codecs
 import csv
 import difflib
 import gzip
+import inspect
 import io as _io
 import lzma
 import math
@@ -47,15 +63,20 @@ from .checks import CXDataError, CXWarning, _preview
 
 __all__ = [
     "FORMATS",
+    "MAX_CELLS",
+    "MAX_COLUMNS",
     "NA_TEXT",
+    "READ_OPTIONS",
     "CsvFormat",
     "apply_value_labels",
     "columns_of",
+    "detect_encoding",
     "iter_survey",
     "read_report",
     "read_survey",
     "recode_missing",
     "sniff_csv",
+    "suggest_columns",
     "survey_info",
     "value_labels",
     "variable_labels",
@@ -94,6 +115,7 @@ _SAMPLE_BYTES = 256 * 1024
 MAX_COLUMNS = 32_767
 #: Most cells (rows x columns) a reader builds in one frame: 250 million is 2 GB as float64.
 MAX_CELLS = 250_000_000
+_CELL_BYTES = 128       # a streamed Excel cell held as Python objects (dict entry, value)
 
 
 # --------------------------------------------------------------------------------------- metadata
@@ -1040,6 +1062,13 @@ def _xlsx_cells(path: Path, sheet) -> tuple[dict, list, list, str]:
                         errors.append((cell["row"], cell["column"], value))
                     cols.setdefault(cell["column"], {})[cell["row"]] = value
                     n += 1
+                    if not n % (1 << 20) and (free := _available_memory()) is not None \
+                            and n * _CELL_BYTES > free:
+                        raise CXDataError(
+                            f"Sheet {name!r} of {path.name} holds more than {n:,} filled cells, "
+                            f"about {n * _CELL_BYTES / 1e9:.1f} GB while reading, more than the "
+                            f"{free / 1e9:.1f} GB of memory free. Export it as CSV and read it in "
+                            "chunks (chunksize=...).")
                     if n > MAX_CELLS:
                         raise CXDataError(
                             f"Sheet {name!r} of {path.name} holds more than {MAX_CELLS:,} filled "
@@ -1137,6 +1166,35 @@ class _Source:
     chunks: Iterator[pd.DataFrame]
 
 
+def _check_options(*, delimiter, encoding, decimal, header_rows, usecols, text_columns,
+                   sheet) -> None:
+    """Refuse option values the readers cannot use, saying what would work."""
+    if decimal is not None and decimal not in (".", ","):
+        raise CXDataError(f"decimal must be '.' or ',', got {decimal!r}.")
+    if delimiter is not None and not (isinstance(delimiter, str) and len(delimiter) == 1):
+        raise CXDataError(f"delimiter must be one character such as ',', ';', '\\t' or '|', got "
+                          f"{delimiter!r}.")
+    if encoding is not None:
+        try:
+            codecs.lookup(str(encoding))
+        except LookupError:
+            known = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "cp1250", "cp1251",
+                     "cp1252", "iso8859_2", "latin-1"]
+            close = difflib.get_close_matches(str(encoding).lower(), known, n=2)
+            hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+            raise CXDataError(f"Unknown encoding {encoding!r}.{hint} Common ones: "
+                              f"{', '.join(known)}.") from None
+    if not (header_rows == "auto" or (isinstance(header_rows, (int, np.integer))
+                                      and not isinstance(header_rows, bool) and header_rows >= 0)):
+        raise CXDataError(f"header_rows must be 'auto' or a whole number >= 0, got {header_rows!r}.")
+    for name, cols in (("usecols", usecols), ("text_columns", text_columns)):
+        if cols is not None and (isinstance(cols, (str, bytes)) or not all(
+                isinstance(c, str) for c in cols)):
+            raise CXDataError(f"{name} must be a list of column names, got {cols!r}.")
+    if isinstance(sheet, bool) or not isinstance(sheet, (int, np.integer, str)):
+        raise CXDataError(f"sheet must be a sheet name or a number from 0, got {sheet!r}.")
+
+
 def _open_source(path, fmt, *, sheet, delimiter, encoding, decimal, header_rows, usecols,
                  chunksize, text_columns=None, stacked=True) -> _Source:
     """Check the path, detect the format and open the reader (``stacked``: the chunks end up
@@ -1150,8 +1208,8 @@ def _open_source(path, fmt, *, sheet, delimiter, encoding, decimal, header_rows,
     fmt = _format_of(path, fmt)
     if path.stat().st_size == 0:
         raise CXDataError(f"{path.name} is empty (0 bytes). Export the survey again.")
-    if decimal is not None and decimal not in (".", ","):
-        raise CXDataError(f"decimal must be '.' or ',', got {decimal!r}.")
+    _check_options(delimiter=delimiter, encoding=encoding, decimal=decimal,
+                   header_rows=header_rows, usecols=usecols, text_columns=text_columns, sheet=sheet)
     info: dict = {"source": str(path), "format": fmt, "variable_labels": {}, "value_labels": {},
                   "user_missing": {}, "decimal_explicit": decimal is not None,
                   "text_columns": list(text_columns or [])}
@@ -1485,3 +1543,7 @@ def columns_of(path: str | Path, **options) -> list[str]:
     options.pop("chunksize", None)
     first = next(iter_survey(path, chunksize=1, **options))
     return list(survey_info(first).get("file_columns") or map(str, first.columns))
+
+
+#: The options of :func:`read_survey` (what a configuration's ``read:`` section may set).
+READ_OPTIONS = tuple(p for p in inspect.signature(read_survey).parameters if p != "path")

@@ -367,3 +367,43 @@ def test_cp1250_file_reads_through_the_single_entry_point(tmp_path):
     df = read_quietly(path)
     assert df["region"].tolist() == ["Łódź", "Wrocław", "Poznań"]
     assert df["nps"].tolist() == [9, 7, 10]
+
+
+def test_formula_with_a_saved_result_is_read_and_not_counted(tmp_path):
+    import zipfile
+    src = tmp_path / "calc.xlsx"
+    _error_workbook(src)
+    done = tmp_path / "saved.xlsx"                    # as Excel saves it: the result beside <f>
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(done, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"<f>A4*2</f><v />", b"<f>A4*2</f><v>8</v>")
+            zout.writestr(item, data)
+    df = cx.io.read_survey(done)
+    assert df["s"].tolist() == [1, 2, 8, 4]
+    assert report_n(df, "s", "formula without a saved result") == 0
+
+
+# ------------------------------------------------------------------ 14 (io side): read options
+
+@pytest.mark.parametrize("options,match", [
+    ({"encoding": "klingon"}, "Unknown encoding 'klingon'"),
+    ({"encoding": "utf8x"}, "Did you mean 'utf-8'"),
+    ({"delimiter": ";;"}, "delimiter must be one character"),
+    ({"decimal": "comma"}, "decimal must be '.' or ','"),
+    ({"header_rows": -1}, "header_rows must be 'auto'"),
+    ({"usecols": "id"}, "usecols must be a list of column names"),
+    ({"chunksize": -1}, "chunksize must be a positive whole number"),
+    ({"sheet": 1.5}, "sheet must be a sheet name"),
+])
+def test_unusable_read_options_are_refused(tmp_path, options, match):
+    path = tmp_path / "s.csv"
+    path.write_text("id,q\n1,2\n", encoding="utf-8")
+    with pytest.raises(CXDataError, match=match):
+        cx.io.read_survey(path, **options)
+
+
+def test_read_options_list_matches_read_survey():
+    assert "encoding" in cx.io.READ_OPTIONS and "text_columns" in cx.io.READ_OPTIONS
+    assert "path" not in cx.io.READ_OPTIONS
