@@ -33,7 +33,7 @@ Methods:
 * **Engagement link** (:func:`engagement_link`): team mean engagement (pulse) against team CSAT
   (share 4–5, or mean 1–5), pooled over the chosen waves: Pearson r with a Fisher-z interval and a
   weighted least-squares slope (weights: CSAT answers) with a t interval on n − 2 df. With
-  ``level="team_wave"`` one point per team-quarter, standard errors clustered by team.
+  ``unit="team_wave"`` one point per team-quarter, standard errors clustered by team.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ import pandas as pd
 
 from . import intervals
 from .checks import CXDataError, CXWarning, require_columns, require_frame
-from .contract import QA_ITEMS
+from .contract import CONFIDENCE, QA_ITEMS
 
 __all__ = [
     "QA_ITEMS",
@@ -89,7 +89,7 @@ class CascadeResult:
         ok = self.table["target"].notna()
         return float(np.average(self.table.loc[ok, "target"], weights=self.table.loc[ok, "n"]))
 
-    def plot(self, ax=None, xlabel: str = "value"):
+    def plot(self, *, ax=None, xlabel: str = "value"):
         """Dumbbell: each unit's value now → its target, company now and target as lines."""
         import matplotlib.pyplot as plt
         t = self.table.dropna(subset=["target"]).sort_values("value")
@@ -213,7 +213,7 @@ class DriverTargets:
         t = self.table
         return float((t["slope"] * t["change"]).sum())
 
-    def plot(self, ax=None):
+    def plot(self, *, ax=None):
         import matplotlib.pyplot as plt
         t = self.table.sort_values("change")
         if ax is None:
@@ -295,7 +295,7 @@ class ScorecardValidity:
         """Items scored on the scorecard but not shown to drive the outcome."""
         return [i for i in self.table.index if not self.table.loc[i, "drives"]]
 
-    def plot(self, ax=None):
+    def plot(self, *, ax=None):
         """Each item's effect on the outcome (OLS slope with interval), flagged items in grey."""
         import matplotlib.pyplot as plt
         t = self.table.sort_values("slope")
@@ -315,13 +315,15 @@ class ScorecardValidity:
 
 def scorecard_validity(contacts: pd.DataFrame, outcome: str = "csat",
                        items: Sequence[str] = QA_ITEMS, *, bootstrap: int = 200, seed: int = 0,
-                       confidence: float = 0.95, min_n: int = 100,
+                       confidence: float = CONFIDENCE, min_base: int = 100,
                        progress: bool = False) -> ScorecardValidity:
     """Contact-level driver analysis of the scorecard items for ``outcome``.
 
     Rows: contacts evaluated on every item and with an ``outcome`` answer (the count of others is
     in ``notes``). LMG shares with bootstrap percentile intervals (``cxlab.drivers.analyze``),
     OLS slopes with HC3 intervals (statsmodels), mean item scores over all evaluated contacts.
+    ``min_base``: fewest such contacts to analyse (100: a model of seven items needs more than
+    the reporting minimum :data:`cxlab.contract.MIN_BASE`).
     """
     import statsmodels.api as sm
 
@@ -332,12 +334,12 @@ def scorecard_validity(contacts: pd.DataFrame, outcome: str = "csat",
     used = contacts[[outcome, *items]].apply(pd.to_numeric, errors="coerce").dropna()
     notes = [(f"{len(used):,} of {len(contacts):,} contacts were evaluated on every item and "
               f"answered {outcome!r}; the rest are left out.")]
-    if len(used) < min_n:
-        raise CXDataError(f"scorecard_validity needs at least {min_n} contacts evaluated on every "
+    if len(used) < min_base:
+        raise CXDataError(f"scorecard_validity needs at least {min_base} contacts evaluated on every "
                           f"item with an {outcome!r} answer; got {len(used)}.")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CXWarning)
-        res = analyze(used, outcome, items, bootstrap=bootstrap, seed=seed, conf=confidence,
+        res = analyze(used, outcome, items, bootstrap=bootstrap, seed=seed, confidence=confidence,
                       progress=progress)
     fit = sm.OLS(used[outcome].to_numpy(float), sm.add_constant(used[items].to_numpy(float))
                  ).fit(cov_type="HC3")
@@ -366,9 +368,14 @@ class EngagementLink:
     ci_low: float
     ci_high: float
     intercept: float
-    level: str
+    unit: str
     outcome: str
     confidence: float
+
+    @property
+    def level(self) -> str:
+        """Deprecated name of :attr:`unit`."""
+        return self.unit
 
     @property
     def teams(self) -> int:
@@ -376,7 +383,7 @@ class EngagementLink:
 
     def summary(self) -> pd.DataFrame:
         return pd.DataFrame([{
-            "level": self.level, "points": len(self.points), "teams": self.teams,
+            "unit": self.unit, "points": len(self.points), "teams": self.teams,
             "r": self.r, "r_ci_low": self.r_ci[0], "r_ci_high": self.r_ci[1],
             "slope": self.slope, "slope_ci_low": self.ci_low, "slope_ci_high": self.ci_high}])
 
@@ -384,7 +391,7 @@ class EngagementLink:
         return {"slope": self.slope, "ci_low": self.ci_low, "ci_high": self.ci_high,
                 "points": len(self.points), "teams": self.teams}
 
-    def plot(self, ax=None):
+    def plot(self, *, ax=None):
         """Scatter of the points (size ∝ CSAT answers) with the fitted line and team labels."""
         import matplotlib.pyplot as plt
         p = self.points
@@ -395,7 +402,7 @@ class EngagementLink:
         ax.margins(x=0.12, y=0.1)
         xs = np.linspace(p["engagement"].min(), p["engagement"].max(), 50)
         ax.plot(xs, self.intercept + self.slope * xs, color="C1", lw=2)
-        if self.level == "team":
+        if self.unit == "team":
             _label_points(ax, p["engagement"].to_numpy(float), p["csat"].to_numpy(float),
                           p["team"].astype(str).tolist())
         unit = "% answers 4–5" if self.outcome == "top2" else "mean 1–5"
@@ -439,12 +446,14 @@ def _label_points(ax, x, y, names, fontsize: int = 11) -> None:
 
 
 def engagement_link(pulse: pd.DataFrame, contacts: pd.DataFrame, *, waves=None,
-                    level: str = "team", outcome: str = "top2", confidence: float = 0.95,
-                    min_pulse: int = 3, min_csat: int = 10) -> EngagementLink:
+                    unit: str = "team", outcome: str = "top2", confidence: float = CONFIDENCE,
+                    min_pulse: int = 3, min_csat: int = 10, level: str | None = None
+                    ) -> EngagementLink:
     """Team engagement (pulse mean) against team post-contact CSAT.
 
-    ``level="team"``: one point per team pooled over ``waves`` (default: waves present in both
+    ``unit="team"``: one point per team pooled over ``waves`` (default: waves present in both
     tables); ``"team_wave"``: one point per team-quarter, standard errors clustered by team.
+    (``level=`` is the old name of ``unit``, kept for one release with a DeprecationWarning.)
     ``outcome="top2"`` (% of answers 4–5) or ``"mean"`` (1–5). Points with fewer than
     ``min_pulse`` pulse answers or ``min_csat`` CSAT answers are left out. Pearson r with a
     Fisher-z interval (on the number of points; clustered points make it optimistic), WLS slope
@@ -453,8 +462,12 @@ def engagement_link(pulse: pd.DataFrame, contacts: pd.DataFrame, *, waves=None,
     import statsmodels.api as sm
     require_columns(pulse, ["team", "wave", "engagement"], "pulse")
     require_columns(contacts, ["team", "wave", "csat"], "contacts")
-    if level not in ("team", "team_wave") or outcome not in ("top2", "mean"):
-        raise CXDataError("level must be 'team' or 'team_wave'; outcome 'top2' or 'mean'.")
+    if level is not None:
+        warnings.warn("engagement_link(level=...) is now engagement_link(unit=...); level will "
+                      "be removed in the next release.", DeprecationWarning, stacklevel=2)
+        unit = level
+    if unit not in ("team", "team_wave") or outcome not in ("top2", "mean"):
+        raise CXDataError("unit must be 'team' or 'team_wave'; outcome 'top2' or 'mean'.")
     p = pulse.assign(team=pulse["team"].astype(str), wave=pulse["wave"].astype(str))
     c = contacts.dropna(subset=["csat"])
     c = c.assign(team=c["team"].astype(str), wave=c["wave"].astype(str))
@@ -463,18 +476,18 @@ def engagement_link(pulse: pd.DataFrame, contacts: pd.DataFrame, *, waves=None,
     waves = [waves] if isinstance(waves, str) else list(waves)
     p, c = p.loc[p["wave"].isin(waves)], c.loc[c["wave"].isin(waves)]
     c = c.assign(y=(c["csat"] >= 4) * 100.0 if outcome == "top2" else c["csat"].astype(float))
-    keys = ["team"] if level == "team" else ["team", "wave"]
+    keys = ["team"] if unit == "team" else ["team", "wave"]
     eng = p.groupby(keys)["engagement"].agg(engagement="mean", n_pulse="size")
     cs = c.groupby(keys)["y"].agg(csat="mean", n_csat="size")
     pts = eng.join(cs, how="inner").reset_index()
     pts = pts.loc[(pts["n_pulse"] >= min_pulse) & (pts["n_csat"] >= min_csat)]
     if len(pts) < 4:
-        raise CXDataError(f"engagement_link needs at least 4 {level} points with ≥ {min_pulse} "
+        raise CXDataError(f"engagement_link needs at least 4 {unit} points with ≥ {min_pulse} "
                           f"pulse and ≥ {min_csat} CSAT answers; got {len(pts)}.")
     X = sm.add_constant(pts["engagement"].to_numpy(float))
     y = pts["csat"].to_numpy(float)
     w = pts["n_csat"].to_numpy(float)
-    if level == "team":
+    if unit == "team":
         fit = sm.WLS(y, X, weights=w).fit()
     else:
         fit = sm.WLS(y, X, weights=w).fit(cov_type="cluster",
@@ -486,5 +499,5 @@ def engagement_link(pulse: pd.DataFrame, contacts: pd.DataFrame, *, waves=None,
     params = np.asarray(fit.params)
     return EngagementLink(pts.reset_index(drop=True), r,
                           (float(np.tanh(z - q * se)), float(np.tanh(z + q * se))),
-                          float(params[1]), float(lo), float(hi), float(params[0]), level, outcome,
+                          float(params[1]), float(lo), float(hi), float(params[0]), unit, outcome,
                           confidence)

@@ -8,7 +8,7 @@ inside each function so that ``import cxlab`` stays fast for command-line and ba
 
 # ---- key driver analysis (cxlab.drivers) -------------------------------------------------------
 
-def driver_importance(table, ax=None, value: str = "share", title: str | None = None):
+def driver_importance(table, *, ax=None, value: str = "share", title: str | None = None):
     """Horizontal bars of driver importance with bootstrap intervals, most important on top.
 
     ``table`` is ``DriverResult.importance`` (or ``relative_importance(...)``); ``value`` is
@@ -38,17 +38,34 @@ def driver_importance(table, ax=None, value: str = "share", title: str | None = 
     return ax
 
 
-def quadrant(frame, ax=None, title: str | None = None):
-    """Importance × performance map from ``DriverResult.quadrant()``: performance on x, importance
-    share on y, split at the frame's cuts, each driver labelled and coloured by quadrant."""
+def quadrant(frame, *, ax=None, title: str | None = None, importance_cut: float | None = None,
+             performance_cut: float | None = None, performance_label: str | None = None,
+             outcome: str | None = None):
+    """Importance × performance map: performance on x, importance share on y, split at the
+    cuts, each driver labelled and coloured by quadrant.
+
+    ``frame``: a driver result (its ``quadrant()`` is drawn) or the table ``quadrant()``
+    returns. The cuts and labels are explicit arguments; left out, they are read from what the
+    table carries (``DriverResult.quadrant()`` records them), else the mean importance and
+    performance are used.
+    """
     import matplotlib.pyplot as plt
+
+    if hasattr(frame, "quadrant") and callable(frame.quadrant):
+        outcome = outcome or getattr(frame, "outcome", None)
+        frame = frame.quadrant()
+    meta = getattr(frame, "attrs", {}) or {}
+    icut = importance_cut if importance_cut is not None else meta.get(
+        "importance_cut", frame["importance"].mean())
+    pcut = performance_cut if performance_cut is not None else meta.get(
+        "performance_cut", frame["performance"].mean())
+    plabel = performance_label or meta.get("performance_label", "mean rating")
+    outcome = outcome or meta.get("outcome")
 
     colors = {"Fix": "#C44E52", "Maintain": "#55A868", "Monitor": "#8C8C8C",
               "Don't over-invest": "#DD8452"}
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 5.5))
-    icut = frame.attrs.get("importance_cut", frame["importance"].mean())
-    pcut = frame.attrs.get("performance_cut", frame["performance"].mean())
     for label, part in frame.groupby("quadrant", sort=False):
         ax.scatter(part["performance"], part["importance"], s=60, label=label,
                    color=colors.get(label, "#4C72B0"), zorder=3)
@@ -68,16 +85,16 @@ def quadrant(frame, ax=None, title: str | None = None):
     ax.text(x0, y0, " Monitor", va="bottom", ha="left", color=colors["Monitor"], **style)
     ax.text(x1, y0, "Don't over-invest ", va="bottom", ha="right",
             color=colors["Don't over-invest"], **style)
-    ax.set_xlabel(f"performance ({frame.attrs.get('performance_label', 'mean rating')})")
+    ax.set_xlabel(f"performance ({plabel})")
     ax.set_ylabel("importance (share of explained variance)")
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
     ax.set_title(title or "Importance × performance"
-                 + (f" for {frame.attrs['outcome']}" if frame.attrs.get("outcome") else ""))
+                 + (f" for {outcome}" if outcome else ""))
     ax.legend(loc="best", fontsize="small", frameon=False)
     return ax
 
 
-def driver_importance_by_segment(long, ax=None, value: str = "share"):
+def driver_importance_by_segment(long, *, ax=None, value: str = "share"):
     """Grouped horizontal bars of each driver's importance by segment, from
     ``SegmentedDriverResult.importance`` (columns segment, driver, share, ...)."""
     import matplotlib.pyplot as plt
@@ -102,7 +119,7 @@ def driver_importance_by_segment(long, ax=None, value: str = "share"):
 
 # ---- lifetime value and money on every contact (cxlab.value) -----------------------------------
 
-def sbg_plot(fit, horizon: int | None = None, ax=None):
+def sbg_plot(fit, horizon: int | None = None, *, ax=None):
     """Actual vs fitted sBG survival (% of the starting cohort), projected to ``horizon``."""
     import matplotlib.pyplot as plt
     import numpy as np
@@ -127,7 +144,7 @@ def sbg_plot(fit, horizon: int | None = None, ax=None):
     return ax
 
 
-def bgnbd_frequency_plot(fit, max_x: int = 7, ax=None):
+def bgnbd_frequency_plot(fit, max_x: int = 7, *, ax=None):
     """Actual vs BG/NBD-expected number of customers by repeat purchases in calibration."""
     import matplotlib.pyplot as plt
     import numpy as np
@@ -146,7 +163,7 @@ def bgnbd_frequency_plot(fit, max_x: int = 7, ax=None):
     return ax
 
 
-def clv_by_group_plot(result, ax=None):
+def clv_by_group_plot(result, *, ax=None):
     """Mean CLV per group with bootstrap intervals (small bases hatched)."""
     import matplotlib.pyplot as plt
     import numpy as np
@@ -169,7 +186,7 @@ def clv_by_group_plot(result, ax=None):
     return ax
 
 
-def revenue_at_risk_plot(result, ax=None):
+def revenue_at_risk_plot(result, *, ax=None):
     """Revenue at risk per group with intervals."""
     import matplotlib.pyplot as plt
     import numpy as np
@@ -182,7 +199,7 @@ def revenue_at_risk_plot(result, ax=None):
     err = np.vstack([t["revenue_at_risk"] - t["ci_low"], t["ci_high"] - t["revenue_at_risk"]])
     ax.errorbar(t["revenue_at_risk"], y, xerr=np.clip(err, 0, None), fmt="none",
                 ecolor="#222222", capsize=3)
-    base = t.attrs.get("baseline")
+    base = getattr(result, "baseline", None)
     ax.set_yticks(y, [f"{g} (baseline)" if g == base else str(g) for g in t["group"]])
     ax.invert_yaxis()
     tot = result.total
@@ -193,7 +210,7 @@ def revenue_at_risk_plot(result, ax=None):
     return ax
 
 
-def market_damage_plot(result, ax=None):
+def market_damage_plot(result, *, ax=None):
     """Waterfall of value lost by complaint path and word of mouth, ending in the total."""
     import matplotlib.pyplot as plt
     import numpy as np
@@ -223,7 +240,7 @@ def market_damage_plot(result, ax=None):
 
 # ---- metrics with their uncertainty (cxlab.metrics) -------------------------------------------
 
-def metric_intervals(table, x: str, ax=None, value: str = "value", low: str = "ci_low",
+def metric_intervals(table, x: str, *, ax=None, value: str = "value", low: str = "ci_low",
                      high: str = "ci_high", title: str | None = None, xlabel: str | None = None,
                      ylabel: str | None = None, reference: float | None = None,
                      color: str = "#4C72B0"):
@@ -262,7 +279,7 @@ def metric_intervals(table, x: str, ax=None, value: str = "value", low: str = "c
     return ax
 
 
-def metric_trend(table, x: str = "wave", hue: str | None = None, ax=None,
+def metric_trend(table, x: str = "wave", hue: str | None = None, *, ax=None,
                  title: str | None = None, ylabel: str | None = None):
     """Metric over waves as a line with its confidence band, one line per ``hue`` group.
 
@@ -311,7 +328,7 @@ def metric_trend(table, x: str = "wave", hue: str | None = None, ax=None,
     return ax
 
 
-def nps_stack(table, group: str | None = None, ax=None, title: str | None = None):
+def nps_stack(table, group: str | None = None, *, ax=None, title: str | None = None):
     """Promoter / passive / detractor shares per group as 100 % stacked bars, NPS and its CI
     written beside each bar; suppressed groups are an empty hatched bar labelled with their n.
 
@@ -321,8 +338,8 @@ def nps_stack(table, group: str | None = None, ax=None, title: str | None = None
     import numpy as np
 
     t = table.reset_index(drop=True)
-    if group is None:
-        by = t.attrs.get("by") or []
+    if group is None:                 # the grouping cx.metrics.table recorded, if any
+        by = (getattr(table, "attrs", {}) or {}).get("by") or []
         group = by[0] if by else None
     labels = [str(v) for v in t[group]] if group is not None else ["All"] * len(t)
     if ax is None:
@@ -359,7 +376,7 @@ def nps_stack(table, group: str | None = None, ax=None, title: str | None = None
 
 # ---- retention (cxlab.retention) ---------------------------------------------------------------
 
-def churn_rates_plot(result, ax=None, title: str | None = None):
+def churn_rates_plot(result, *, ax=None, title: str | None = None):
     """Churn rate (%) per group with Wilson intervals, from ``churn_by_group(...)``."""
     import matplotlib.pyplot as plt
     import numpy as np
@@ -387,7 +404,7 @@ def churn_rates_plot(result, ax=None, title: str | None = None):
     return ax
 
 
-def forest_plot(terms, estimate: str = "hazard_ratio", label: str = "ratio", ax=None,
+def forest_plot(terms, estimate: str = "hazard_ratio", label: str = "ratio", *, ax=None,
                 title: str | None = None):
     """Ratios (odds or hazard) with intervals on a log axis, one row per model term; the dashed
     line at 1 is "no effect". ``terms`` needs columns term, ``estimate``, ci_low, ci_high."""
@@ -424,7 +441,7 @@ def forest_plot(terms, estimate: str = "hazard_ratio", label: str = "ratio", ax=
     return ax
 
 
-def km_plot(km, ax=None, bands: bool = True, title: str | None = None,
+def km_plot(km, *, ax=None, bands: bool = True, title: str | None = None,
             xlabel: str | None = None):
     """Kaplan–Meier retention curves per group with pointwise interval bands and the log-rank
     test, from ``kaplan_meier(...)``."""
@@ -461,7 +478,7 @@ def km_plot(km, ax=None, bands: bool = True, title: str | None = None,
     return ax
 
 
-def driver_comparison_plot(comparison, ax=None, title: str | None = None):
+def driver_comparison_plot(comparison, *, ax=None, title: str | None = None):
     """"What drives the score" vs "what drives leaving": each driver's share of explained
     variance (score) and of pseudo-R² (churn) side by side, with intervals when bootstrapped,
     sorted by importance for churn. From ``compare_driver_lists(...)``."""
@@ -497,7 +514,7 @@ def driver_comparison_plot(comparison, ax=None, title: str | None = None):
 
 # ---- driver studies (cxlab.study) ---------------------------------------------------------------
 
-def importance_by_method(long, order=None, ax=None, title: str | None = None):
+def importance_by_method(long, order=None, *, ax=None, title: str | None = None):
     """Each driver's share of explained variance by method, with bootstrap intervals: one row per
     driver, one marker per method, so agreement and disagreement between methods is visible.
 
@@ -532,7 +549,7 @@ def importance_by_method(long, order=None, ax=None, title: str | None = None):
     return ax
 
 
-def outcome_distribution(table, ax=None, title: str | None = None, xlabel: str = "answer"):
+def outcome_distribution(table, *, ax=None, title: str | None = None, xlabel: str = "answer"):
     """Bar chart of the share (%) of answers per outcome value (``cx.study.outcome_distribution``)."""
     import matplotlib.pyplot as plt
 
@@ -550,7 +567,7 @@ def outcome_distribution(table, ax=None, title: str | None = None, xlabel: str =
 
 # ---- what-if chain (cxlab.whatif) ----------------------------------------------------------------
 
-def whatif_plot(result, ax=None, value: str = "net_value", title: str | None = None):
+def whatif_plot(result, *, ax=None, value: str = "net_value", title: str | None = None):
     """Candidate actions ranked by value (``net_value``, ``delta_value``, ``retained`` or
     ``delta_churn``) with bootstrap intervals; each bar is annotated with the churn change and
     the customers kept. From ``cx.whatif.chain(...)``."""

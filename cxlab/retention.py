@@ -61,9 +61,13 @@ __all__ = [
     "churn_by_group",
     "churn_cox",
     "churn_drivers",
+    "churn_flag",
     "churn_logit",
     "compare_driver_lists",
     "customer_periods",
+    "design_matrix",
+    "durations",
+    "is_categorical",
     "kaplan_meier",
     "monthly_intervals",
     "nps_group",
@@ -137,8 +141,9 @@ def _numeric_series(s: pd.Series, name: str, scale=None, integer=False) -> pd.Se
     return numeric_series(s, name, scale=scale, integer=integer, require_values=False)
 
 
-def _flag(data: pd.DataFrame, column: str, what: str = "churn flag") -> pd.Series:
-    """Return a 0/1 column as float (missing kept); anything else raises with the fix."""
+def churn_flag(data: pd.DataFrame, column: str, what: str = "churn flag") -> pd.Series:
+    """A 0/1 (or boolean) column as float, missing kept; anything else raises a
+    :class:`CXDataError` naming the values, the rows and the recode that fixes it."""
     raw = data[column]
     if pd.api.types.is_bool_dtype(raw):
         return raw.astype(float)
@@ -153,7 +158,8 @@ def _flag(data: pd.DataFrame, column: str, what: str = "churn flag") -> pd.Serie
     return values.astype(float)
 
 
-def _durations(data: pd.DataFrame, column: str) -> pd.Series:
+def durations(data: pd.DataFrame, column: str) -> pd.Series:
+    """A duration column as numbers, checked: no negative or infinite values (missing kept)."""
     values = _numeric_series(data[column], f"Duration column {column!r}")
     neg = values < 0
     if neg.any():
@@ -187,12 +193,14 @@ def _complete(data: pd.DataFrame, columns: Sequence[str], what: str) -> tuple[pd
     return data.loc[keep], {"rows_excluded": n_out, "missing_by_column": excluded}
 
 
-def _is_categorical(s: pd.Series) -> bool:
+def is_categorical(s: pd.Series) -> bool:
+    """True for text / categorical columns (they enter models as treatment dummies)."""
     return not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s))
 
 
-def _design(df: pd.DataFrame, predictors: Sequence[str], controls: Sequence[str],
-            reference: Mapping[str, object] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def design_matrix(df: pd.DataFrame, predictors: Sequence[str], controls: Sequence[str] = (),
+                  reference: Mapping[str, object] | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Numeric design matrix (no intercept) and a term table (term, variable, role, reference).
 
     Numeric columns enter as they are; text/categorical columns as treatment dummies against a
@@ -204,7 +212,7 @@ def _design(df: pd.DataFrame, predictors: Sequence[str], controls: Sequence[str]
     for role, names in (("predictor", predictors), ("control", controls)):
         for name in names:
             s = df[name]
-            if _is_categorical(s):
+            if is_categorical(s):
                 levels = (list(s.cat.categories) if isinstance(s.dtype, pd.CategoricalDtype)
                           else sorted(pd.unique(s.astype(str))))
                 counts = s.astype(str).value_counts()
@@ -273,7 +281,7 @@ class ChurnByGroup:
     def summary(self) -> pd.DataFrame:
         return self.table.copy()
 
-    def plot(self, ax=None, **kwargs):
+    def plot(self, *, ax=None, **kwargs):
         from .plots import churn_rates_plot
         return churn_rates_plot(self, ax=ax, **kwargs)
 
@@ -293,7 +301,7 @@ def churn_by_group(data: pd.DataFrame, group: str, churned: str = "churned",
     flag such as ``churn_12m`` from :func:`analysis_frame`, or :func:`kaplan_meier`.
     """
     df, excluded = _complete(data, [group, churned], "churn_by_group")
-    y = _flag(df, churned)
+    y = churn_flag(df, churned)
     g = df[group]
     labels = g.astype(str) if not isinstance(g.dtype, pd.CategoricalDtype) else g
     if order is not None:
@@ -383,7 +391,7 @@ class LogitChurn:
         X = _design_like(data, self.terms, with_const=True)
         return pd.Series(self.fit.predict(X), index=data.index, name="churn_probability")
 
-    def plot(self, ax=None, **kwargs):
+    def plot(self, *, ax=None, **kwargs):
         from .plots import forest_plot
         t = self.terms[self.terms["role"] != "intercept"]
         kwargs.setdefault("title", f"Logistic model of {self.churned}: odds ratios "
@@ -424,12 +432,12 @@ def churn_logit(data: pd.DataFrame, churned: str, predictors: str | Sequence[str
     if not predictors:
         raise CXDataError("churn_logit needs at least one predictor, e.g. predictors='ltr'.")
     df, excluded = _complete(data, [churned, *predictors, *controls], "churn_logit")
-    y = _flag(df, churned)
+    y = churn_flag(df, churned)
     events = int(y.sum())
     if events == 0 or events == len(y):
         raise CXDataError(f"{churned!r} is {int(y.iloc[0])} for all {len(y)} rows analysed: a churn "
                           "model needs both churners and stayers.")
-    X, terms = _design(df, predictors, controls, reference)
+    X, terms = design_matrix(df, predictors, controls, reference)
     min_rows(len(y), X.shape[1] + 2, "churn_logit")
     _events_per_term(min(events, len(y) - events), X.shape[1], "churn_logit")
     Xc = sm.add_constant(X, has_constant="add").rename(columns={"const": "Intercept"})
@@ -588,7 +596,7 @@ class KaplanMeier:
         frame.index.name, frame.columns.name = "group", "churned_share"
         return frame.loc[[g for g in self.counts["group"] if g in frame.index]]
 
-    def plot(self, ax=None, **kwargs):
+    def plot(self, *, ax=None, **kwargs):
         from .plots import km_plot
         return km_plot(self, ax=ax, **kwargs)
 
@@ -597,20 +605,20 @@ class KaplanMeier:
 SURVIVAL_TOLERANCE = 1e-8
 
 
-def survival_quantile(times, survival, level: float) -> float:
-    """First time a step survival curve is at or below ``level``; the midpoint where the curve
-    equals ``level`` over an interval (to :data:`SURVIVAL_TOLERANCE`), as R's survival does.
+def survival_quantile(times, survival, threshold: float) -> float:
+    """First time a step survival curve is at or below ``threshold``; the midpoint where the curve
+    equals ``threshold`` over an interval (to :data:`SURVIVAL_TOLERANCE`), as R's survival does.
 
     ``times`` are the curve's event times in increasing order, ``survival`` its values there.
     Examples: all of 1, 2, 3, 4 churn -> median 2.5; all of 1..10 -> 5.5. Where the curve
-    stays at ``level`` to the end of follow-up (no later drop), the first time it got there.
+    stays at ``threshold`` to the end of follow-up (no later drop), the first time it got there.
     """
     t, sv = np.asarray(times, dtype=float), np.asarray(survival, dtype=float)
-    at_or_below = np.nonzero(sv <= level + SURVIVAL_TOLERANCE)[0]
+    at_or_below = np.nonzero(sv <= threshold + SURVIVAL_TOLERANCE)[0]
     if not len(at_or_below):
         return np.nan
     i = at_or_below[0]
-    if abs(sv[i] - level) <= SURVIVAL_TOLERANCE:
+    if abs(sv[i] - threshold) <= SURVIVAL_TOLERANCE:
         lower = np.nonzero(sv < sv[i] - SURVIVAL_TOLERANCE)[0]
         if len(lower):
             return float((t[i] + t[lower[0]]) / 2)
@@ -629,8 +637,8 @@ def kaplan_meier(data: pd.DataFrame, duration: str, event: str, group: str | Non
 
     cols = [duration, event] + ([group] if group else [])
     df, excluded = _complete(data, cols, "kaplan_meier")
-    t = _durations(df, duration).to_numpy()
-    e = _flag(df, event, "event flag").to_numpy()
+    t = durations(df, duration).to_numpy()
+    e = churn_flag(df, event, "event flag").to_numpy()
     if e.sum() == 0:
         raise CXDataError(f"{event!r} has no events (no customer churned) in the {len(df)} rows: "
                           "a survival curve needs at least one churn.")
@@ -706,7 +714,7 @@ class CoxChurn:
     def hazard_ratio(self, term: str) -> pd.Series:
         return self.terms.set_index("term").loc[term, ["hazard_ratio", "ci_low", "ci_high"]]
 
-    def plot(self, ax=None, **kwargs):
+    def plot(self, *, ax=None, **kwargs):
         from .plots import forest_plot
         kwargs.setdefault("title", f"Cox model of time to churn: hazard ratios "
                                    f"(n = {self.n:,}, churners = {self.events:,})")
@@ -736,21 +744,21 @@ def churn_cox(data: pd.DataFrame, duration: str, event: str, predictors: str | S
     cols = [duration, event, *predictors, *controls] + ([strata] if strata else []) + \
         ([entry] if entry else [])
     df, excluded = _complete(data, cols, "churn_cox")
-    t = _durations(df, duration)
+    t = durations(df, duration)
     t0 = None
     if entry:
-        t0 = _durations(df, entry)
+        t0 = durations(df, entry)
         bad = t0 >= t
         if bad.any():
             raise CXDataError(f"Entry column {entry!r} is not before {duration!r} in {bad.sum()} row(s) "
                               f"(rows {_preview(df.index[bad])}): each row must cover a time span.")
         t0 = _strict_entry(t0.to_numpy(), t.to_numpy())
-    e = _flag(df, event, "event flag")
+    e = churn_flag(df, event, "event flag")
     events = int(e.sum())
     if events == 0:
         raise CXDataError(f"{event!r} has no events (no customer churned) in the {len(df)} rows "
                           "analysed: a Cox model needs churners. Widen the follow-up or the selection.")
-    X, terms = _design(df, predictors, controls, reference)
+    X, terms = design_matrix(df, predictors, controls, reference)
     _events_per_term(events, X.shape[1], "churn_cox")
     st = df[strata].astype(str).to_numpy() if strata else None
     with warnings.catch_warnings():
@@ -890,12 +898,12 @@ def analysis_frame(company=None, *, customers: pd.DataFrame | None = None,
     cust = customers.copy()
     cust["start_date"] = _dates(cust, "start_date", "customers")
     cust["end_date"] = _dates(cust, "end_date", "customers")
-    churn_flag = _flag(cust, "churned")
+    flag = churn_flag(cust, "churned")
     dup = cust["customer_id"].duplicated(keep=False)
     if dup.any():
         raise CXDataError(f"customers has duplicated customer_id values "
                           f"{_preview(pd.unique(cust.loc[dup, 'customer_id']))}: one row per customer is needed.")
-    mismatch = (churn_flag == 1) != cust["end_date"].notna()
+    mismatch = (flag == 1) != cust["end_date"].notna()
     if mismatch.any():
         raise CXDataError(f"customers: churned and end_date disagree in {mismatch.sum()} row(s) "
                           f"(rows {_preview(cust.index[mismatch])}): churned = 1 needs an end_date and "
@@ -1075,7 +1083,7 @@ def churn_drivers(data: pd.DataFrame, churned: str, drivers: Sequence[str], meth
     from . import drivers as _drivers
 
     df, _ = _complete(data, [churned, *drivers], "churn_drivers")
-    y = _flag(df, churned)
+    y = churn_flag(df, churned)
     if y.sum() == 0 or y.sum() == len(y):
         raise CXDataError(f"{churned!r} has no churners (or only churners) in the {len(y)} rows: "
                           "nothing to explain.")
@@ -1097,7 +1105,7 @@ class DriverComparison:
     score: str
     churned: str
     table: pd.DataFrame
-    score_result: object = field(repr=False)
+    score_result: object = field(repr=False)    # the two DriverResults: R², model, method
     churn_result: object = field(repr=False)
     n: int = 0
     excluded: dict = field(default_factory=dict)
@@ -1105,7 +1113,7 @@ class DriverComparison:
     def summary(self) -> pd.DataFrame:
         return self.table.copy()
 
-    def plot(self, ax=None, **kwargs):
+    def plot(self, *, ax=None, **kwargs):
         from .plots import driver_comparison_plot
         return driver_comparison_plot(self, ax=ax, **kwargs)
 
@@ -1126,7 +1134,7 @@ def compare_driver_lists(data: pd.DataFrame, score: str, churned: str, drivers: 
     if len(drivers) < 2:
         raise CXDataError("compare_driver_lists needs at least two drivers to rank.")
     df, excluded = _complete(data, [score, churned, *drivers], "compare_driver_lists")
-    y = _flag(df, churned)
+    y = churn_flag(df, churned)
     if y.sum() == 0 or y.sum() == len(y):
         raise CXDataError(f"{churned!r} has no churners (or only churners) among the {len(y)} "
                           "complete rows: nothing to compare.")
@@ -1144,8 +1152,6 @@ def compare_driver_lists(data: pd.DataFrame, score: str, churned: str, drivers: 
         table["churn_ci_low"], table["churn_ci_high"] = ib["share_ci_low"].to_numpy(), ib["share_ci_high"].to_numpy()
     table["rank_change"] = table["rank_score"] - table["rank_churn"]
     table = table.sort_values("rank_churn", kind="stable").reset_index(drop=True)
-    table.attrs = {"r2_score": a.r2, "pseudo_r2_churn": b.r2, "n": len(df), "method": a.method,
-                   "score_model": a.model, "churn_model": b.model}
     return DriverComparison(score, churned, table, a, b, len(df), excluded)
 
 

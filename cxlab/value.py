@@ -38,6 +38,7 @@ from scipy import optimize, special
 
 from . import intervals
 from .checks import CXDataError, CXWarning, _preview, progress_bar, require_columns, require_frame
+from .contract import CONFIDENCE, MIN_BASE
 
 __all__ = [
     "TARP_DEFAULTS",
@@ -183,9 +184,9 @@ def _fit_log_params(nll_grad, starts, names, what: str, gtol: float = 1e-7) -> _
     return _Fit(theta, se, cov_log, -float(best.fun), int(best.nit))
 
 
-def _param_table(names, fit: _Fit, level: float = 0.95) -> pd.DataFrame:
+def _param_table(names, fit: _Fit, confidence: float = CONFIDENCE) -> pd.DataFrame:
     """Estimates with SEs (observed information) and Wald intervals on the log scale."""
-    z = intervals.z_value(level)
+    z = intervals.z_value(confidence)
     se_log = np.sqrt(np.diag(fit.cov_log))
     return pd.DataFrame({"estimate": fit.params, "se": fit.se,
                          "ci_low": fit.params * np.exp(-z * se_log),
@@ -347,7 +348,7 @@ class SBGResult:
         out.attrs["periods"] = self.survivors.size - 1
         return out
 
-    def plot(self, horizon: int | None = None, ax=None):
+    def plot(self, horizon: int | None = None, *, ax=None):
         """Actual vs fitted survival (and the projection to ``horizon`` periods)."""
         from .plots import sbg_plot
         return sbg_plot(self, horizon=horizon, ax=ax)
@@ -775,7 +776,7 @@ class BGNBDResult:
         out.attrs["customers"] = int(self.T.size)
         return out
 
-    def plot(self, max_x: int = 7, ax=None):
+    def plot(self, max_x: int = 7, *, ax=None):
         """Actual vs expected repeat-purchase frequency in the calibration period."""
         from .plots import bgnbd_frequency_plot
         return bgnbd_frequency_plot(self, max_x=max_x, ax=ax)
@@ -969,11 +970,13 @@ class ClvByGroupResult:
     gaps: pd.DataFrame
     draws: pd.DataFrame = field(repr=False)   # bootstrap draws, one column per group
     method: str = ""
+    confidence: float = CONFIDENCE
+    bootstrap: int = 0
 
     def summary(self) -> pd.DataFrame:
         return self.table
 
-    def plot(self, ax=None):
+    def plot(self, *, ax=None):
         from .plots import clv_by_group_plot
         return clv_by_group_plot(self, ax=ax)
 
@@ -982,7 +985,7 @@ def clv_by_group(data: pd.DataFrame, group: str, value: str | None = None, *,
                  revenue: str | None = None, churned: str | None = None,
                  tenure: str | None = None, margin: float = 1.0, discount: float = 0.01,
                  horizon: int | None = None, reference=None, bootstrap: int = 1000,
-                 level: float = 0.95, seed: int = 0, min_n: int = 30,
+                 confidence: float = CONFIDENCE, seed: int = 0, min_base: int = MIN_BASE,
                  progress: bool = True) -> ClvByGroupResult:
     """Mean customer lifetime value per group (e.g. NPS promoters / passives / detractors).
 
@@ -997,7 +1000,7 @@ def clv_by_group(data: pd.DataFrame, group: str, value: str | None = None, *,
 
     Intervals are percentile bootstrap intervals, resampling customers within each group
     (``bootstrap`` draws, fixed ``seed``). ``gaps`` gives each group minus ``reference`` (default:
-    the first group) with intervals from the same draws. Groups with fewer than ``min_n``
+    the first group) with intervals from the same draws. Groups with fewer than ``min_base``
     customers are flagged ``small_base`` (and warned about); groups with < 2 customers raise.
     Rows with a missing group are excluded and reported.
     """
@@ -1024,8 +1027,8 @@ def clv_by_group(data: pd.DataFrame, group: str, value: str | None = None, *,
             raise CXDataError(f"Column {churned!r} must be 0/1 (1 = churned).")
         if (num[tenure][~bad] < 0).any():
             raise CXDataError(f"Column {tenure!r} has negative exposure.")
-    if not 0 < level < 1:
-        raise CXDataError("level must be between 0 and 1, e.g. 0.95.")
+    if not 0 < confidence < 1:
+        raise CXDataError("confidence must be between 0 and 1, e.g. 0.95.")
     rng = np.random.default_rng(seed)
     tqdm = progress_bar()
     rows, draws = [], {}
@@ -1057,13 +1060,13 @@ def clv_by_group(data: pd.DataFrame, group: str, value: str | None = None, *,
             rows.append({"group": lv, "n": n, "mean_revenue": rev.mean(), "churn_rate": rate,
                          "retention": 1 - rate, "clv": est})
         draws[lv] = np.asarray(boot, dtype=float)
-    alpha = (1 - level) / 2
+    alpha = (1 - confidence) / 2
     table = pd.DataFrame(rows)
     table["ci_low"] = [np.quantile(draws[g], alpha) for g in table["group"]]
     table["ci_high"] = [np.quantile(draws[g], 1 - alpha) for g in table["group"]]
-    table["small_base"] = table["n"] < min_n
+    table["small_base"] = table["n"] < min_base
     if table["small_base"].any():
-        warnings.warn(f"Groups with fewer than {min_n} customers: "
+        warnings.warn(f"Groups with fewer than {min_base} customers: "
                       f"{_preview(table.loc[table['small_base'], 'group'].tolist())}; "
                       "their CLV is too uncertain to publish.", CXWarning, stacklevel=2)
     ref = levels[0] if reference is None else reference
@@ -1080,8 +1083,8 @@ def clv_by_group(data: pd.DataFrame, group: str, value: str | None = None, *,
                          "ci_low": np.quantile(diff, alpha), "ci_high": np.quantile(diff, 1 - alpha)})
     gaps = pd.DataFrame(gap_rows, columns=["group", "reference", "gap", "ci_low", "ci_high"])
     method = "mean of value" if value else "margin·revenue·r/(1+d−r) from churn per period"
-    table.attrs.update(level=level, bootstrap=bootstrap, method=method)
-    return ClvByGroupResult(table=table, gaps=gaps, draws=pd.DataFrame(draws), method=method)
+    return ClvByGroupResult(table=table, gaps=gaps, draws=pd.DataFrame(draws), method=method,
+                            confidence=confidence, bootstrap=bootstrap)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1094,12 +1097,15 @@ class RevenueAtRiskResult:
 
     table: pd.DataFrame
     total: pd.Series
+    baseline: object = None          # the baseline group label or rate (None: all churn)
+    interval: str = ""               # how the intervals were made
+    confidence: float = CONFIDENCE
 
     def summary(self) -> pd.DataFrame:
         total = self.total.to_frame().T.assign(group="Total")
         return pd.concat([self.table, total], ignore_index=True)
 
-    def plot(self, ax=None):
+    def plot(self, *, ax=None):
         from .plots import revenue_at_risk_plot
         return revenue_at_risk_plot(self, ax=ax)
 
@@ -1125,7 +1131,7 @@ def _per_group(spec, table, group, what):
 def revenue_at_risk(churn, group: str | None = None, *, value, customers=None, baseline=None,
                     rate: str = "churn_rate", n: str = "n", churned: str = "churned",
                     ci: tuple[str, str] = ("ci_low", "ci_high"), scale: str = "proportion",
-                    level: float = 0.95) -> RevenueAtRiskResult:
+                    confidence: float = CONFIDENCE) -> RevenueAtRiskResult:
     """Revenue at risk = customers × (linked) churn rate × annual value, per group and in total.
 
     ``churn`` is a tidy table with one row per group (NPS group, problem type, …): the group
@@ -1184,7 +1190,7 @@ def revenue_at_risk(churn, group: str | None = None, *, value, customers=None, b
             raise CXDataError(f"Columns {ci} must bracket the churn rate in every row.")
         ci_source = "table"
     elif churned in tab.columns:
-        lo, hi = intervals.wilson(pd.to_numeric(tab[churned]).to_numpy(dtype=float), nn, level)
+        lo, hi = intervals.wilson(pd.to_numeric(tab[churned]).to_numpy(dtype=float), nn, confidence)
         ci_source = "Wilson"
     else:
         raise CXDataError(f"churn table needs interval columns {ci} or {churned!r} counts.")
@@ -1244,9 +1250,9 @@ def revenue_at_risk(churn, group: str | None = None, *, value, customers=None, b
     tot = intervals.mover(weights, ests, lows, highs)
     total = pd.Series({"customers": cust.sum(), "revenue_at_risk": tot[0], "ci_low": tot[1],
                        "ci_high": tot[2]})
-    table.attrs.update(baseline=baseline, interval=f"{ci_source} per rate; MOVER for "
-                       "differences and totals", level=level)
-    return RevenueAtRiskResult(table=table, total=total)
+    return RevenueAtRiskResult(table=table, total=total, baseline=baseline,
+                               interval=f"{ci_source} per rate; MOVER for differences and totals",
+                               confidence=confidence)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1292,7 +1298,7 @@ class MarketDamageResult:
     def summary(self) -> pd.DataFrame:
         return self.table
 
-    def plot(self, ax=None):
+    def plot(self, *, ax=None):
         from .plots import market_damage_plot
         return market_damage_plot(self, ax=ax)
 

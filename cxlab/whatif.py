@@ -35,7 +35,9 @@ import numpy as np
 import pandas as pd
 
 from . import retention as _ret
-from .checks import CXDataError, CXWarning, _preview, progress_bar, require_columns, require_frame
+from .contract import CONFIDENCE
+from .checks import (CXDataError, CXWarning, _preview, numeric_series, progress_bar,
+                     require_columns, require_frame)
 
 __all__ = ["Action", "WhatIfResult", "chain", "move_detractors", "raise_driver"]
 
@@ -83,6 +85,37 @@ def _as_action(a) -> Action:
 
 
 # ----------------------------------------------------------------------------- numeric fits
+
+def _as_list(x) -> list[str]:
+    return [] if x is None else [x] if isinstance(x, str) else list(x)
+
+
+def _numeric(s: pd.Series, name: str, scale=None) -> pd.Series:
+    return numeric_series(s, name, scale=scale, require_values=False)
+
+
+#: A driver missing for more than this share of the answers with a score counts as asked of
+#: only some respondents (``missing="auto"`` in :func:`chain`).
+ASKED_OF_SOME = 0.25
+
+
+def _fill_unrated(df: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Missing-indicator coding for ratings not given: each missing value set to the raters'
+    mean, and a 0/1 ``<column>[not rated]`` column returned beside. The rating's coefficient is
+    then its effect among the raters, which is what an action changes (non-raters are not
+    touched), and no answer is dropped. This is the usual model for items *not asked* (support
+    items after a contact only); for items skipped at random it can bias the other coefficients
+    (Jones 1996, JASA 91:222-230), which is why ``missing="auto"`` uses it only for drivers
+    asked of some respondents."""
+    df = df.copy()
+    flags = {}
+    for col in columns:
+        miss = df[col].isna()
+        if miss.any() and (~miss).any():
+            df[col] = df[col].fillna(pd.to_numeric(df.loc[~miss, col]).mean())
+            flags[f"{col}[not rated]"] = miss.astype(float).to_numpy()
+    return df, pd.DataFrame(flags, index=df.index)
+
 
 def _wls(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Weighted least squares by the normal equations (X'WX) b = X'Wy."""
@@ -215,7 +248,7 @@ class WhatIfResult:
         value, net of cost, each with its interval; ranked by net value."""
         return self.table.copy()
 
-    def plot(self, ax=None, value: str = "net_value", **kwargs):
+    def plot(self, *, ax=None, value: str = "net_value", **kwargs):
         from .plots import whatif_plot
         return whatif_plot(self, ax=ax, value=value, **kwargs)
 
@@ -235,8 +268,8 @@ def chain(data, actions: Sequence, drivers: Sequence[str], *, score: str = "ltr"
           margin: float = 1.0, discount: float = 0.10, years: int | None = 3,
           customers: float | None = None, score_scale: tuple[float, float] = (0, 10),
           driver_scale: tuple[float, float] = (1, 10), bootstrap: int = 1000, seed: int = 0,
-          confidence: float = 0.95, min_events: int = 5, max_failed: float = 0.05,
-          progress: bool = True) -> WhatIfResult:
+          confidence: float = CONFIDENCE, missing: str = "auto", min_events: int = 5,
+          max_failed: float = 0.05, progress: bool = True) -> WhatIfResult:
     """Chain each action through driver → score → churn → value, with bootstrap intervals.
 
     ``data`` is a company (``.customers``, ``.survey``; the episode frame is built with
@@ -253,6 +286,19 @@ def chain(data, actions: Sequence, drivers: Sequence[str], *, score: str = "ltr"
     base the result is scaled to (default: customers active at the end of observation, or the
     number of distinct customers in ``data``). ``years``: CLV horizon in years (None = lifetime).
     Values are in the currency of ``revenue``; ``margin`` turns revenue into margin.
+
+    Ratings not given (``missing``): drivers are often asked of only some respondents (support
+    items after a contact, onboarding in the first year); fitting on complete cases would then
+    drop most answers. ``"auto"`` (default): a driver missing for more than
+    :data:`ASKED_OF_SOME` (25 %) of the answers enters both the driver and the hazard link with a
+    missing indicator (value set to the raters' mean plus a 0/1 ``<driver>[not rated]`` term), so
+    its coefficient is its effect among those asked, an action changes only them, and no answer
+    is dropped; sporadic item non-response below that share is handled by complete cases.
+    ``"indicator"``: indicators for every driver with missing values; ``"complete"``: complete
+    cases throughout. Every row left out of a link is counted in ``settings["excluded"]`` (rows
+    and missing values per column) and announced by a :class:`CXWarning`; rows whose
+    ``churned`` horizon is not yet observed are counted there too (not warned: their outcome
+    is unknown, not missing).
 
     Sparse controls: a control level with fewer than ``min_events`` churn events in the hazard
     model's rows (or fewer than ``min_events`` churners or stayers in the baseline model's rows)
@@ -278,7 +324,7 @@ def chain(data, actions: Sequence, drivers: Sequence[str], *, score: str = "ltr"
     if len(set(names)) < len(names):
         raise CXDataError(f"Action names must be unique: {_preview(names)}.")
     drivers, controls = list(drivers), list(controls)
-    direct = list(drivers) if isinstance(direct, str) and direct == "all" else _ret._as_list(direct)
+    direct = list(drivers) if isinstance(direct, str) and direct == "all" else _as_list(direct)
     unknown = [c for c in direct if c not in drivers]
     if unknown:
         raise CXDataError(f"direct= names {_preview(unknown)}, which are not among the drivers.")
@@ -288,6 +334,8 @@ def chain(data, actions: Sequence, drivers: Sequence[str], *, score: str = "ltr"
                               f"{_preview(drivers, 12)} of the driver model. Add it to drivers=.")
     if not 0 < confidence < 1:
         raise CXDataError(f"confidence must be between 0 and 1, got {confidence!r}.")
+    if missing not in ("auto", "indicator", "complete"):
+        raise CXDataError(f"missing must be 'auto', 'indicator' or 'complete', not {missing!r}.")
     churned = churned or f"churn_{horizon:g}m"
     if not 0 <= max_failed <= 1:
         raise CXDataError(f"max_failed is a share between 0 and 1 (e.g. 0.05), got {max_failed!r}.")
@@ -301,26 +349,63 @@ def chain(data, actions: Sequence, drivers: Sequence[str], *, score: str = "ltr"
     clus = (pd.factorize(frame[cluster])[0] if cluster else np.arange(len(frame)))
     n_clus = clus.max() + 1
     notes = []
-    drv_rows = frame[[score, *drivers]].notna().all(axis=1).to_numpy()
-    haz_cols = [score, *controls, *direct, duration, event]
+    answered = frame[score].notna()
+    share_missing = frame.loc[answered, drivers].isna().mean()
+    if missing == "complete":
+        flagged = []
+    elif missing == "indicator":
+        flagged = [c for c in drivers if share_missing[c] > 0]
+    else:
+        flagged = [c for c in drivers if share_missing[c] > ASKED_OF_SOME]
+    if flagged:
+        notes.append("drivers asked of only some respondents, entered with a 'not rated' "
+                     "indicator: " + ", ".join(f"{c} ({share_missing[c]:.0%} not rated)"
+                                               for c in flagged))
+    listwise = [c for c in drivers if c not in flagged]
+    drv_cols = [score, *listwise]
+    drv_rows = frame[drv_cols].notna().all(axis=1).to_numpy()
+    haz_cols = [score, *controls, *[c for c in direct if c not in flagged], duration, event]
     haz_rows = frame[haz_cols].notna().all(axis=1).to_numpy()
-    pop_rows = frame[[score, *controls, churned, revenue]].notna().all(axis=1).to_numpy()
-    for label, rows in (("driver model", drv_rows), ("hazard model", haz_rows),
-                        ("baseline churn model / population", pop_rows)):
-        if rows.sum() < 30:
-            raise CXDataError(f"The {label} has only {rows.sum()} complete rows: too few. Check the "
-                              "columns for missing values or use fewer drivers.")
+    pop_cols = [score, *controls, revenue]
+    pop_rows = frame[pop_cols].notna().all(axis=1).to_numpy()
+    horizon_known = frame[churned].notna().to_numpy()
+    excluded = {}
+    for label, rows, cols in (("driver model", drv_rows, drv_cols),
+                              ("hazard model", haz_rows, haz_cols),
+                              ("baseline churn model / population", pop_rows, pop_cols)):
+        if (rows & horizon_known if "population" in label else rows).sum() < 30:
+            raise CXDataError(f"The {label} has only {rows.sum()} usable rows: too few. Missing "
+                              f"values per column: {_missing_counts(frame, cols)}. Use fewer "
+                              "drivers or fill the missing values.")
         if (~rows).any():
-            notes.append(f"{label}: {(~rows).sum()} of {len(frame)} rows left out for missing values")
+            by_col = _missing_counts(frame.loc[~rows], cols)
+            excluded[label] = {"rows": int((~rows).sum()), "of": len(frame),
+                               "missing_by_column": by_col}
+            notes.append(f"{label}: {(~rows).sum():,} of {len(frame):,} rows left out for missing "
+                         f"values ({', '.join(f'{c}: {k:,}' for c, k in by_col.items())})")
+    if excluded:
+        hint = "" if missing != "complete" else ("; missing='auto' keeps the answers of drivers "
+                                                 "asked of only some respondents")
+        warnings.warn("what-if chain: " + "; ".join(notes[len(notes) - len(excluded):])
+                      + f". See settings['excluded']{hint}.", CXWarning, stacklevel=2)
+    unknown = pop_rows & ~horizon_known
+    if unknown.any():
+        excluded["baseline churn model / population (outcome not yet observed)"] = {
+            "rows": int(unknown.sum()), "of": len(frame), "missing_by_column": {churned: int(
+                unknown.sum())}}
+        notes.append(f"population: {unknown.sum():,} answers whose {churned!r} horizon is not yet "
+                     "observed are left out (outcome unknown)")
+    pop_rows = pop_rows & horizon_known
     # sparse control levels: merged into the reference, separately for each model's rows
     hz = frame.loc[haz_rows]
-    if _ret._flag(hz, event, "event flag").sum() == 0:
+    hz, unrated = _fill_unrated(hz, [c for c in direct if c in flagged])
+    if _ret.churn_flag(hz, event, "event flag").sum() == 0:
         raise CXDataError(f"{event!r} has no events in the hazard model's rows: no churn to link.")
     hz, h_controls, merged = _merge_sparse_levels(
-        hz, controls, reference, {"churn events": _ret._flag(hz, event, "event flag")},
+        hz, controls, reference, {"churn events": _ret.churn_flag(hz, event, "event flag")},
         "hazard model", min_events)
     pop = frame.loc[pop_rows]
-    yp_ = _ret._flag(pop, churned)
+    yp_ = _ret.churn_flag(pop, churned)
     pop, p_controls, merged_p = _merge_sparse_levels(
         pop, controls, reference, {"churners": yp_, "stayers": 1 - yp_}, "baseline churn model",
         min_events)
@@ -328,29 +413,37 @@ def chain(data, actions: Sequence, drivers: Sequence[str], *, score: str = "ltr"
     for m in merged:
         notes.append(m["note"])
         warnings.warn(m["note"] + ".", CXWarning, stacklevel=2)
-    score_v = _ret._numeric_series(frame[score], f"Column {score!r}", scale=score_scale).to_numpy()
+    score_v = _numeric(frame[score], f"Column {score!r}", scale=score_scale).to_numpy()
     for col in drivers:
-        _ret._numeric_series(frame[col], f"Driver {col!r}", scale=driver_scale)
+        _numeric(frame[col], f"Driver {col!r}", scale=driver_scale)
 
-    # driver link: OLS score ~ 1 + drivers
-    Xd = np.column_stack([np.ones(drv_rows.sum()), frame.loc[drv_rows, drivers].to_numpy(float)])
+    # driver link: OLS score ~ 1 + drivers (+ 'not rated' indicators, last)
+    dr, d_unrated = _fill_unrated(frame.loc[drv_rows], flagged)
+    Xd = np.column_stack([np.ones(drv_rows.sum()), dr[drivers].to_numpy(float),
+                          d_unrated.to_numpy(float)])
     yd = score_v[drv_rows]
     # hazard link: Cox on score + controls + direct (first column = score)
-    Xh_df, h_terms = _ret._design(hz, [score, *direct], h_controls, reference)
-    t = _ret._durations(hz, duration).to_numpy()
-    e = _ret._flag(hz, event, "event flag").to_numpy()
+    Xh_df, h_terms = _ret.design_matrix(hz, [score, *direct], h_controls, reference)
+    if unrated.shape[1]:                      # indicators last: direct coefficients keep places
+        Xh_df = pd.concat([Xh_df, unrated], axis=1)
+        h_terms = pd.concat([h_terms, pd.DataFrame({"term": list(unrated.columns),
+                                                    "variable": list(unrated.columns),
+                                                    "role": "not rated", "reference": None})],
+                            ignore_index=True)
+    t = _ret.durations(hz, duration).to_numpy()
+    e = _ret.churn_flag(hz, event, "event flag").to_numpy()
     if e.sum() == 0:
         raise CXDataError(f"{event!r} has no events in the hazard model's rows: no churn to link.")
     cox = _Cox(Xh_df.to_numpy(float), t, e)
     # baseline link: logistic churned ~ 1 + score + controls, on the population
-    Xp_df, p_terms = _ret._design(pop, [score], p_controls, reference)
+    Xp_df, p_terms = _ret.design_matrix(pop, [score], p_controls, reference)
     Xp = np.column_stack([np.ones(len(pop)), Xp_df.to_numpy(float)])
-    yp = _ret._flag(pop, churned).to_numpy()
+    yp = _ret.churn_flag(pop, churned).to_numpy()
     if yp.sum() == 0 or yp.sum() == len(yp):
         raise CXDataError(f"{churned!r} has no churners (or only churners) in the population.")
     # the population's covariates and each action's per-row change
     pop_score = score_v[pop_rows]
-    annual = 12 * _ret._numeric_series(pop[revenue], f"Column {revenue!r}").to_numpy() * margin
+    annual = 12 * _numeric(pop[revenue], f"Column {revenue!r}").to_numpy() * margin
     changes = _changes(acts, pop, pop_score, direct, driver_scale, score_scale)
     direct_idx = {c: 1 + i for i, c in enumerate(direct)}     # position in the Cox coefficients
     mix = np.array([1.0 if a.driver is not None else a.share for a in acts])
@@ -472,11 +565,20 @@ def chain(data, actions: Sequence, drivers: Sequence[str], *, score: str = "ltr"
                 "failed_share": failed_share, "merged_levels": merged, "confidence": confidence,
                 "seed": seed, "n_driver_model": int(drv_rows.sum()),
                 "n_hazard_model": int(haz_rows.sum()), "events_hazard_model": int(e.sum()),
-                "n_population": int(pop_rows.sum()), "notes": notes,
-                "coefficients": {"driver_model": dict(zip(["Intercept", *drivers], b_d)),
+                "n_population": int(pop_rows.sum()), "missing": missing,
+                "not_rated_indicator": flagged,
+                "excluded": excluded, "notes": notes,
+                "coefficients": {"driver_model": dict(zip(["Intercept", *drivers,
+                                                           *d_unrated.columns], b_d)),
                                  "hazard_model": dict(zip(h_terms["term"], b_h)),
                                  "baseline_model": dict(zip(["Intercept", *p_terms["term"]], b_p))}}
     return WhatIfResult(table, links, long, settings)
+
+
+def _missing_counts(df: pd.DataFrame, columns: Sequence[str]) -> dict[str, int]:
+    """Missing values per column (only columns with some), in the order given."""
+    counts = df[list(dict.fromkeys(columns))].isna().sum()
+    return {c: int(k) for c, k in counts.items() if k}
 
 
 def _merge_sparse_levels(df, controls, reference, counts: Mapping[str, np.ndarray], model: str,
@@ -488,7 +590,7 @@ def _merge_sparse_levels(df, controls, reference, counts: Mapping[str, np.ndarra
     merged, kept = [], []
     for col in controls:
         s = df[col]
-        if not _ret._is_categorical(s):
+        if not _ret.is_categorical(s):
             kept.append(col)
             continue
         lab = s.astype(str).where(s.notna())
@@ -532,7 +634,7 @@ def _frame(data, horizon, customers):
         warnings.simplefilter("ignore", CXWarning)
         frame = _ret.analysis_frame(data, responses="all", follow_up="quarter", horizon=horizon)
     if customers is None:
-        customers = float((_ret._flag(data.customers, "churned") == 0).sum())
+        customers = float((_ret.churn_flag(data.customers, "churned") == 0).sum())
     return frame, float(customers)
 
 

@@ -70,7 +70,7 @@ def test_q4_r_interval_matches_frontline(company):
     link = fl.engagement_link(company.pulse, company.contacts)
     assert ex07.q4.evaluate(link.summary().loc[0, "r_ci_low"]).correct
     assert "r itself" in ex07.q4.evaluate(link.r).message
-    tw = fl.engagement_link(company.pulse, company.contacts, level="team_wave")
+    tw = fl.engagement_link(company.pulse, company.contacts, unit="team_wave")
     assert "team-quarter" in ex07.q4.evaluate(tw.r_ci[0]).message
     wrong = np.tanh(np.arctanh(link.r) - 1.959964 / np.sqrt(12))
     assert "1/√(n − 3)" in ex07.q4.evaluate(wrong).message

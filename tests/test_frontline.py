@@ -207,7 +207,7 @@ def test_engagement_slope_covers_the_true_effect(k):
     interval must be wider (small n)."""
     true = k.truth["contact_csat"]["effect_on_mean_csat"]["team_engagement_point"]
     team = fl.engagement_link(k.pulse, k.contacts, outcome="mean")
-    tw = fl.engagement_link(k.pulse, k.contacts, outcome="mean", level="team_wave")
+    tw = fl.engagement_link(k.pulse, k.contacts, outcome="mean", unit="team_wave")
     for res in (team, tw):
         assert res.ci_low <= true <= res.ci_high
     assert team.teams == tw.teams == 12 and len(team.points) == 12

@@ -110,13 +110,13 @@ def test_clv_by_group_bad_input():
         cx.value.clv_by_group(one, "g", "v", progress=False)
     with pytest.warns(CXWarning, match="excluded 1 row"):
         cx.value.clv_by_group(pd.DataFrame({"g": ["a", "a", None, "b", "b"],
-                                            "v": [1.0, 2, 3, 4, 5]}), "g", "v", min_n=1,
+                                            "v": [1.0, 2, 3, 4, 5]}), "g", "v", min_base=1,
                               bootstrap=50, progress=False)
     with pytest.raises(CXDataError, match="either value"):
         cx.value.clv_by_group(one, "g", progress=False)
     with pytest.raises(CXDataError, match="reference"):
         cx.value.clv_by_group(pd.DataFrame({"g": ["a", "a", "b", "b"], "v": [1.0, 2, 3, 4]}),
-                              "g", "v", reference="z", min_n=1, bootstrap=20, progress=False)
+                              "g", "v", reference="z", min_base=1, bootstrap=20, progress=False)
 
 
 # ------------------------------------------------------------------------ revenue at risk

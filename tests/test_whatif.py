@@ -47,7 +47,7 @@ def chain_1000(kestrel):
 
 def _cox_data(episodes):
     d = episodes.dropna(subset=["ltr", "price_value", *CONTROLS])
-    X, _ = r._design(d, ["ltr", "price_value"], CONTROLS, None)
+    X, _ = r.design_matrix(d, ["ltr", "price_value"], CONTROLS, None)
     return d, X
 
 
@@ -315,3 +315,75 @@ def test_failed_draws_are_counted_and_warned(central, episodes, monkeypatch):
         warnings.simplefilter("ignore", CXWarning)
         fixed = wi.chain(d, acts, DRIVERS, bootstrap=200, seed=2, progress=False)
     assert fixed.settings["failed_draws"] == 0 and fixed.settings["bootstrap"] == 200
+
+
+# ------------------------------------------------------------------ no silent drops (issue 12)
+
+SUPPORT_DRIVERS = [*DRIVERS, "support_resolution", "support_speed"]
+
+
+def test_complete_cases_are_warned_and_counted_per_column(kestrel):
+    # issue 12: complete cases on drivers asked of only some respondents drop 8,243 of the
+    # 12,284 answers; now a CXWarning names the count and the columns
+    survey = kestrel.survey
+    drivers = ["network_reliability", "network_speed", "billing_clarity", "billing_accuracy",
+               "price_value", "support_resolution", "support_speed", "digital_selfservice"]
+    expected = int(survey[["ltr", *drivers]].isna().any(axis=1).sum())
+    with pytest.warns(CXWarning, match=r"driver model: 8,243 of 12,284 rows left out") as rec:
+        res = wi.chain(kestrel, [wi.raise_driver("support_resolution", 1)], drivers,
+                       bootstrap=0, missing="complete", progress=False)
+    assert expected == 8243
+    ex = res.settings["excluded"]["driver model"]
+    assert ex["rows"] == expected and ex["of"] == len(survey)
+    assert ex["missing_by_column"]["support_resolution"] == int(survey["support_resolution"].isna().sum())
+    message = " ".join(str(w.message) for w in rec if issubclass(w.category, CXWarning))
+    assert "support_resolution: 5,958" in message and "missing='auto'" in message
+
+
+def test_default_keeps_the_answers_of_drivers_asked_of_some(kestrel):
+    drivers = ["network_reliability", "network_speed", "billing_clarity", "billing_accuracy",
+               "price_value", "support_resolution", "support_speed", "digital_selfservice"]
+    survey = kestrel.survey
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        res = wi.chain(kestrel, [wi.raise_driver("support_resolution", 1)], drivers,
+                       bootstrap=0, progress=False)
+    flagged = res.settings["not_rated_indicator"]
+    # support items are asked after a contact only (~48 % not rated); digital self-service
+    # (~19 %, app/web users) stays below ASKED_OF_SOME = 25 % and is handled by complete cases
+    assert set(flagged) == {"support_resolution", "support_speed"}
+    # only the rest of the item non-response is left out, and it is warned about
+    sporadic = [d for d in drivers if d not in flagged]
+    left_out = int(survey[["ltr", *sporadic]].isna().any(axis=1).sum())
+    assert res.settings["n_driver_model"] == len(survey) - left_out
+    assert res.settings["excluded"]["driver model"]["rows"] == left_out < 0.35 * len(survey)
+    assert any(issubclass(w.category, CXWarning) and f"{left_out:,} of 12,284" in str(w.message)
+               for w in rec)
+    coef = res.settings["coefficients"]
+    assert "support_resolution[not rated]" in coef["driver_model"]
+    assert "support_resolution[not rated]" in coef["hazard_model"]
+    # the slope among those asked is close to the simulator's true weight (0.22 per point)
+    assert coef["driver_model"]["support_resolution"] == pytest.approx(
+        kestrel.truth["ltr_drivers"]["weights"]["support_resolution"], abs=0.04)
+
+
+def test_indicator_coding_equals_an_independent_statsmodels_fit(kestrel, episodes):
+    # the driver link with missing indicators = statsmodels OLS on the same coding done by hand
+    import statsmodels.api as sm
+    drivers = ["network_reliability", "price_value", "support_resolution"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CXWarning)
+        res = wi.chain(episodes, [wi.raise_driver("support_resolution", 1)], drivers,
+                       bootstrap=0, direct=(), progress=False)
+    d = episodes.dropna(subset=["ltr", "network_reliability", "price_value"])
+    x = d["support_resolution"]
+    X = pd.DataFrame({"network_reliability": d["network_reliability"], "price_value": d["price_value"],
+                      "support_resolution": x.fillna(x.mean()),
+                      "not_rated": x.isna().astype(float)})
+    fit = sm.OLS(d["ltr"].astype(float), sm.add_constant(X)).fit()
+    coef = res.settings["coefficients"]["driver_model"]
+    for name in drivers:
+        assert coef[name] == pytest.approx(fit.params[name], rel=1e-9)
+    assert coef["support_resolution[not rated]"] == pytest.approx(fit.params["not_rated"], rel=1e-9)
+    with pytest.raises(CXDataError, match="missing must be"):
+        wi.chain(episodes, [wi.move_detractors(0.1)], drivers, bootstrap=0, missing="pairwise")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from ..contract import MIN_BASE
 from .core import *  # noqa: F403
 from .recipes import *  # noqa: F403
 
@@ -74,7 +75,7 @@ def _big_moves(c, previous: str = "2026Q1", current: str = PREVIOUS, points: flo
     return list(diff.index[diff.abs() >= points])
 
 
-def _agents_suppressed(c, min_base: int = 30) -> int:
+def _agents_suppressed(c, min_base: int = MIN_BASE) -> int:
     answers = _wave(c.contacts).groupby("agent_id")["csat"].count()
     return int((answers < min_base).sum())
 
@@ -112,11 +113,11 @@ _ex02_q3 = NumericExercise(
     prompt=f"How many of the agents who handled contacts in {LATEST} have fewer than 30 "
            "post-contact CSAT answers, so that their personal CSAT must not be published?",
     mistakes=[Mistake("contacts", lambda c: int((_wave(c.contacts).groupby("agent_id").size()
-                                                 < 30).sum()),
+                                                 < MIN_BASE).sum()),
                       "You counted contacts. Only contacts whose customer answered the survey "
                       "(csat not missing) count towards the base."),
               Mistake("published", lambda c: int((_wave(c.contacts).groupby("agent_id")["csat"]
-                                                  .count() >= 30).sum()),
+                                                  .count() >= MIN_BASE).sum()),
                       "That is the number of agents who CAN be published (30 answers or more)."),
               ],
     hints=["agent_csat has one row per agent and a True/False column 'suppressed'.",

@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..contract import MIN_BASE  # the package-wide minimum base (30)
 from .core import *
 from .course03 import WIDELY_RATED, lmg_brute_force
 from .recipes import *
 
 # ============================================================ 08 democratising data
-MIN_BASE = 30
 #: The waves pooled for the accountability map's driver model (the last four).
 DRIVER_WAVES = ("2025Q4", "2026Q1", "2026Q2", LATEST)
 #: Who is accountable for each touchpoint at Kestrel (the notebook's owner table).
