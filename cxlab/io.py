@@ -600,7 +600,7 @@ def _add(report: list, column, action, value, n) -> None:
 
 
 def _clean_text_column(s: pd.Series, na_text: set, col: str, report: list, decimal: str = ".",
-                       explicit: bool = False) -> pd.Series:
+                       explicit: bool = False, marks: dict | None = None) -> pd.Series:
     """Turn a text column that is numeric apart from answer codes, decimal commas and thousands
     separators into numbers; whole numbers longer than 15 digits (ids) stay text."""
     head = s.dropna().iloc[:200].astype("str").str.strip()
@@ -625,12 +625,13 @@ def _clean_text_column(s: pd.Series, na_text: set, col: str, report: list, decim
     nums = None
     try:
         nums = rest.astype(float)            # fast path: every remaining cell is a number
-        if decimal == "," and rest.str.match(_GROUPED["."]).any():
+        known = (marks or {}).get(col, {}).get("mark", decimal)
+        if known == "," and rest.str.match(_GROUPED["."]).any():
             nums = None                      # "1.234" in a decimal-comma file: see below
     except (ValueError, TypeError):
         pass
     if nums is None:
-        nums = _separated_numbers(rest, col, decimal, explicit, report)
+        nums = _separated_numbers(rest, col, decimal, explicit, report, marks)
     if nums.isna().any():
         # real text remains: keep the column as text so the validator can name it; in a mostly
         # numeric column the answer codes still become missing (counted)
@@ -647,14 +648,17 @@ def _clean_text_column(s: pd.Series, na_text: set, col: str, report: list, decim
 
 
 def _separated_numbers(rest: pd.Series, col: str, decimal: str, explicit: bool,
-                       report: list) -> pd.Series:
+                       report: list, marks: dict | None = None) -> pd.Series:
     """Numbers with a decimal comma or thousands separators -> float (NaN for other text).
 
     ``1,5`` and ``1.234,5`` show a decimal comma, ``3.75`` and ``1,234.5`` a decimal point; the
     ambiguous ``1,234`` / ``1.234`` (thousands, or three decimals) follow the column's evidence,
     else ``decimal`` (the file's mark; warned about), and a column with both marks and
     ambiguous cells is refused. Spaces, no-break spaces and apostrophes group thousands.
+    ``marks`` carries each column's decision from chunk to chunk, so all chunks agree.
     """
+    marks = {} if marks is None else marks
+    prev = marks.get(col)
     m = {key: rest.str.match(rx) for key, rx in (
         ("gc", _GROUPED[","]), ("gd", _GROUPED["."]), ("tc", _THOUSANDS_THEN_DECIMAL[","]),
         ("td", _THOUSANDS_THEN_DECIMAL["."]), ("dc", _DECIMAL_ONLY[","]),
@@ -667,11 +671,22 @@ def _separated_numbers(rest: pd.Series, col: str, decimal: str, explicit: bool,
         mark = decimal
     elif evidence["."] != evidence[","]:
         mark = "." if evidence["."] else ","
+        if prev and prev["default"] and prev["ambiguous"] and prev["mark"] != mark:
+            raise CXDataError(
+                f"Column {col!r}: earlier rows held values like {prev['example']!r} read with "
+                f"the file's decimal mark {prev['mark']!r}, but later rows show {mark!r} as the "
+                f"decimal mark (e.g. {rest[m['dc'] | m['td'] | m['dd'] | m['tc']].iloc[0]!r}). "
+                f"Pass decimal={mark!r} (or decimal={prev['mark']!r}) to read them one way.")
     elif not any(evidence.values()):
-        mark, by_default = decimal, True
+        mark, by_default = (prev["mark"], prev["default"]) if prev else (decimal, True)
     else:
         mark = None
     ambiguous = m["gc"] | m["gd"]
+    if mark is not None and (ambiguous.any() or not by_default):
+        marks[col] = {"mark": mark, "default": by_default,
+                      "ambiguous": bool(ambiguous.any()) or bool(prev and prev["ambiguous"]),
+                      "example": rest[ambiguous].iloc[0] if ambiguous.any() else
+                      (prev or {}).get("example"), "warned": bool(prev and prev["warned"])}
     if mark is None and ambiguous.any():
         raise CXDataError(
             f"Column {col!r} mixes decimal commas and decimal points (e.g. "
@@ -702,7 +717,8 @@ def _separated_numbers(rest: pd.Series, col: str, decimal: str, explicit: bool,
     nums = pd.to_numeric(norm, errors="coerce")
     _add(report, col, "thousands separators removed", None, int((thousands & nums.notna()).sum()))
     _add(report, col, "decimal comma converted to number", None, int((commas & nums.notna()).sum()))
-    if by_default and read_as.any():
+    if by_default and read_as.any() and not marks[col]["warned"]:
+        marks[col]["warned"] = True
         ex = rest[read_as].iloc[0]
         other = "," if mark == "." else "."
         warnings.warn(
@@ -770,7 +786,8 @@ def recode_missing(data: pd.DataFrame, codes: Sequence | Mapping[str, Sequence] 
 
 def _clean(df: pd.DataFrame, *, na_text, missing_codes, labels: dict, value_labels_: dict,
            user_missing: dict, label_missing: bool, report: list, decimal: str = ".",
-           explicit_decimal: bool = False, text_columns=()) -> pd.DataFrame:
+           explicit_decimal: bool = False, text_columns=(), marks: dict | None = None
+           ) -> pd.DataFrame:
     na_set = {t.strip().lower() for t in na_text} if na_text else set()
     dtypes = list(df.dtypes)
     names = list(df.columns)
@@ -788,7 +805,7 @@ def _clean(df: pd.DataFrame, *, na_text, missing_codes, labels: dict, value_labe
         df = df.copy(deep=False)
         for j in text:
             df.isetitem(j, _clean_text_column(df.iloc[:, j], na_set, names[j], report, decimal,
-                                              explicit_decimal))
+                                              explicit_decimal, marks))
     codes: dict = {}
     for col, vals in user_missing.items():
         if col in df.columns:
@@ -1388,7 +1405,8 @@ def _iter_survey(path, chunksize, *, stacked: bool, format, sheet, delimiter, en
                        label_missing=label_missing, chunked=True)
 
 
-_PRIVATE_INFO = ("user_missing", "pending_report", "decimal_explicit", "repeated_names")
+_PRIVATE_INFO = ("user_missing", "pending_report", "decimal_explicit", "repeated_names",
+                 "column_marks")
 
 
 def _iter_clean(src: _Source, *, missing_codes, na_text, label_missing, chunked):
@@ -1427,7 +1445,7 @@ def _iter_clean(src: _Source, *, missing_codes, na_text, label_missing, chunked)
                     label_missing=label_missing, report=report,
                     decimal=src.info.get("decimal") or ".",
                     explicit_decimal=src.info.get("decimal_explicit", False),
-                    text_columns=text_columns)
+                    text_columns=text_columns, marks=src.info.setdefault("column_marks", {}))
         info = {k: v for k, v in src.info.items() if k not in _PRIVATE_INFO}
         info["user_missing"] = {k: sorted(map(str, v)) for k, v in
                                 src.info.get("user_missing", {}).items()}

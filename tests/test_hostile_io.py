@@ -407,3 +407,16 @@ def test_unusable_read_options_are_refused(tmp_path, options, match):
 def test_read_options_list_matches_read_survey():
     assert "encoding" in cx.io.READ_OPTIONS and "text_columns" in cx.io.READ_OPTIONS
     assert "path" not in cx.io.READ_OPTIONS
+
+
+def test_chunks_read_ambiguous_numbers_one_way(tmp_path):
+    path = tmp_path / "chunks.csv"
+    path.write_text('id,x\n1,"1,5"\n2,"2,25"\n3,"1,234"\n4,"4,5"\n', encoding="utf-8")
+    whole = read_quietly(path)
+    parts = pd.concat(cx.io.iter_survey(path, chunksize=2))
+    assert whole["x"].tolist() == parts["x"].tolist() == [1.5, 2.25, 1.234, 4.5]
+    late = tmp_path / "late_evidence.csv"                 # the default was used, then refuted
+    late.write_text('id,x\n1,"1,234"\n2,7\n3,"1,5"\n', encoding="utf-8")
+    with pytest.raises(CXDataError, match=r"earlier rows held values like '1,234'.*decimal="):
+        with pytest.warns(CXWarning):
+            list(cx.io.iter_survey(late, chunksize=2))
