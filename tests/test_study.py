@@ -440,3 +440,21 @@ def test_cli_runs_the_study_notebook_end_to_end(tmp_path):
         assert text in page or text.lower() in page.lower()
     assert "Traceback" not in page and "def " not in page
     assert (tmp_path / "driver_study.ipynb").exists() and (tmp_path / "index.html").exists()
+
+
+def test_near_collinear_drivers_are_reported_to_the_reader_not_silenced(capsys):
+    """One warning policy (cxlab.notes.recorded): drivers' near-collinearity CXWarning reaches
+    the study's importance notes, and so the page, once per method run that raised it."""
+    rng = np.random.default_rng(3)
+    a = rng.integers(1, 11, size=400)
+    b = a.copy()
+    b[:3] = np.clip(b[:3] + 1, 1, 10)                 # the same question asked twice, almost
+    data = pd.DataFrame({"a": a, "b": b, "c": rng.integers(1, 11, size=400)})
+    data["y"] = np.clip(np.round(0.5 * data["a"] + 0.4 * data["c"] + rng.normal(size=400)), 0, 10)
+    res = st.run({"outcome": {"column": "y", "scale": [0, 10]},
+                  "drivers": {"scale": [1, 10], "columns": ["a", "b", "c"]},
+                  "analysis": {"bootstrap": 20, "methods": ["lmg", "pratt"]}}, data=data)
+    notes = [n for n in res.importance.notes if "nearly collinear" in n]
+    assert len(notes) == 1 and notes[0].startswith("lmg, pratt: Drivers are nearly collinear")
+    st.show_importance(res)                                   # outside Jupyter: printed
+    assert "nearly collinear" in capsys.readouterr().out

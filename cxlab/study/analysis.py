@@ -181,13 +181,14 @@ def importance(sd: StudyData, progress: bool = False) -> ImportanceComparison:
     from .. import drivers
     s = sd.schema
     df = sd.complete
-    results, frames, notes = {}, [], []
+    results, frames, warned_by = {}, [], {}
     for run in _plan(sd):
         res, warned = recorded(drivers.analyze, df, s.outcome.column, s.driver_columns,
                                method=run["method"], bootstrap=s.bootstrap, seed=s.seed,
                                weights=s.weight, groups=run["groups"], family=run["family"],
                                confidence=s.confidence, progress=progress)
-        notes += [f"{run['label']}: {m}" for m in warned]
+        for message in warned:                    # one note per message, naming its runs
+            warned_by.setdefault(message, []).append(run["label"])
         results[run["label"]] = res
         t = res.importance.reset_index().rename(columns={res.importance.index.name or "index":
                                                          "driver"})
@@ -195,6 +196,7 @@ def importance(sd: StudyData, progress: bool = False) -> ImportanceComparison:
             t = t.rename(columns={t.columns[0]: "driver"})
         frames.append(t.assign(label=run["label"], method=run["method"], model=res.model,
                                grouped=run["groups"] is not None, r2=res.r2))
+    notes = [f"{', '.join(labels)}: {message}" for message, labels in warned_by.items()]
     if s.outcome.kind == "binary" and len(s.drivers) > LOGISTIC_LMG_MAX:
         notes.append(f"Logistic LMG per driver needs 2^{len(s.drivers)} model fits per resample; "
                      f"with more than {LOGISTIC_LMG_MAX} drivers the study shows logistic 'first' "
