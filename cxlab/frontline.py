@@ -149,7 +149,7 @@ def cascade_targets(current: pd.DataFrame, company_target: float, low: float = 0
     cur["uplift"] = np.where(ok, target - cur["value"], np.nan)
     cur["target"] = np.where(ok, target, np.nan)
     cur["note"] = np.where(ok, "", "no value: no target")
-    cur.attrs.update(company_now=now, company_target=T)
+    cur.attrs.update(company_now=now, company_target=T)   # read by report.team_scorecard's test
     return CascadeResult(cur, now, T, rule, unit)
 
 

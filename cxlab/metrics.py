@@ -599,7 +599,6 @@ def table(data: pd.DataFrame, column: str, metric: str = "nps", by=None, weight:
     for k in ("promoters", "passives", "detractors", "sd"):
         if k in est:
             out[k] = est[k]
-    out.attrs.update({"column": column, "by": byl, "weight": weight})
     return out.reset_index(drop=True)
 
 
@@ -736,5 +735,4 @@ def change(data: pd.DataFrame, column: str, metric: str = "nps", period: str = "
     out["n_previous"], out["n_current"] = ests["previous"]["n"], ests["current"]["n"]
     out["previous_period"], out["current_period"] = previous, current
     out["confidence"], out["method"], out["min_base"] = confidence, _diff_method(spec), min_base
-    out.attrs.update({"column": column, "by": byl, "period": period, "weight": weight})
     return out.reset_index(drop=True)

@@ -332,14 +332,16 @@ def nps_stack(table, group: str | None = None, *, ax=None, title: str | None = N
     """Promoter / passive / detractor shares per group as 100 % stacked bars, NPS and its CI
     written beside each bar; suppressed groups are an empty hatched bar labelled with their n.
 
-    ``table`` is ``cx.metrics.table(data, "ltr", metric="nps", by=group)``. Returns the Axes.
+    ``table`` is ``cx.metrics.table(data, "ltr", metric="nps", by=group)`` (``group`` defaults
+    to its first grouping column). Returns the Axes.
     """
     import matplotlib.pyplot as plt
     import numpy as np
 
     t = table.reset_index(drop=True)
-    if group is None:                 # the grouping cx.metrics.table recorded, if any
-        by = (getattr(table, "attrs", {}) or {}).get("by") or []
+    if group is None:                 # cx.metrics.table puts its `by` columns before "metric"
+        cols = list(t.columns)
+        by = cols[:cols.index("metric")] if "metric" in cols else []
         group = by[0] if by else None
     labels = [str(v) for v in t[group]] if group is not None else ["All"] * len(t)
     if ax is None:
