@@ -12,6 +12,18 @@ base below which a result is suppressed) and ``CONFIDENCE`` (confidence level).
     company = Company.load("datasets/kestrel")
     company.table("survey")                      # a clear error if the table is absent
 
+Conventions every public function follows (the package's one vocabulary):
+
+* ``confidence`` names every confidence level (default :data:`CONFIDENCE`, 0.95);
+* ``min_base`` names the minimum base (default :data:`MIN_BASE`, 30 answers);
+* units: shares of people (NPS, CSAT, top box, churn rates, average marginal effects) are
+  **percent** (or percentage points for differences) in every result and table; probabilities
+  of one customer or one curve (predicted churn probability, Kaplan–Meier survival, bootstrap
+  internals) are 0–1 and are named as probabilities; :mod:`cxlab.intervals` works on 0–1;
+* intervals of a quantity ``q`` in new tables are ``q_ci_low`` / ``q_ci_high`` (the
+  established ``ci_low`` / ``ci_high`` of a table's one headline quantity stay);
+* plotting functions take a result or a table and a keyword-only ``ax``.
+
 Bottom layer: imports only :mod:`cxlab.checks`.
 """
 
