@@ -20,6 +20,8 @@ Conventions every public function follows (the package's one vocabulary):
   **percent** (or percentage points for differences) in every result and table; probabilities
   of one customer or one curve (predicted churn probability, Kaplan–Meier survival, bootstrap
   internals) are 0–1 and are named as probabilities; :mod:`cxlab.intervals` works on 0–1;
+  one exception: :func:`cxlab.value.revenue_at_risk` keeps the unit of the churn table it
+  is given (``scale="proportion"`` or ``"percent"``), as its rates are inputs to money;
 * intervals of a quantity ``q`` in new tables are ``q_ci_low`` / ``q_ci_high`` (the
   established ``ci_low`` / ``ci_high`` of a table's one headline quantity stay);
 * plotting functions take a result or a table and a keyword-only ``ax``.
