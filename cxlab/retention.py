@@ -292,15 +292,22 @@ class ChurnByGroup:
 
 
 def churn_by_group(data: pd.DataFrame, group: str, churned: str = "churned",
-                   confidence: float = 0.95, order: Sequence | None = None) -> ChurnByGroup:
+                   confidence: float = 0.95, order: Sequence | None = None,
+                   weight: str | None = None) -> ChurnByGroup:
     """Churn rate (%) per level of ``group`` with Wilson intervals and tests of difference.
 
     ``churned`` is a 0/1 column. Rows missing the group or the flag are excluded and reported
     (a CXWarning and ``result.excluded``). ``order`` fixes the row order; a level listed there
     that has no rows raises CXDataError. The rate ignores unequal follow-up: use a fixed-horizon
     flag such as ``churn_12m`` from :func:`analysis_frame`, or :func:`kaplan_meier`.
+
+    ``weight`` names a column of survey weights (e.g. ``cx.weighting.survey_weights``): rates are
+    weighted shares, and intervals, tests and differences use the effective counts
+    ``(p_w·n_eff, n_eff)`` with ``n_eff = n/deff`` from the linearised variance (as
+    ``cx.metrics``; an ``n_eff`` column is added).
     """
-    df, excluded = _complete(data, [group, churned], "churn_by_group")
+    cols = [group, churned] + ([weight] if weight is not None else [])
+    df, excluded = _complete(data, cols, "churn_by_group")
     y = churn_flag(df, churned)
     g = df[group]
     labels = g.astype(str) if not isinstance(g.dtype, pd.CategoricalDtype) else g
@@ -327,9 +334,20 @@ def churn_by_group(data: pd.DataFrame, group: str, churned: str = "churned",
     key = labels.astype(str)
     n = np.array([(key == lv).sum() for lv in levels], dtype=float)
     x = np.array([y[key == lv].sum() for lv in levels], dtype=float)
+    counts = {"n": n.astype(int), "churned": x.astype(int)}
+    if weight is not None:             # effective counts by design effect (linearised variance)
+        from .checks import weights_for
+        from .weighting import linearized_variance
+        w = weights_for(df, weight)
+        code = pd.Categorical(key, categories=levels).codes
+        p_w, _, n_eff = linearized_variance(np.asarray(y, dtype=float), w, code, len(levels))
+        n = np.minimum(n_eff, n)
+        x = p_w * n
     lo, hi = intervals.wilson(x, n, confidence)
-    table = pd.DataFrame({group: levels, "n": n.astype(int), "churned": x.astype(int),
+    table = pd.DataFrame({group: levels, **counts,
                           "churn_rate": 100 * x / n, "ci_low": 100 * lo, "ci_high": 100 * hi})
+    if weight is not None:
+        table["n_eff"] = n
     test = _chi_square(x, n)
     pairs = []
     for i, j in combinations(range(len(levels)), 2):

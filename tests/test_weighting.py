@@ -247,3 +247,28 @@ def test_bundled_bias_is_large_and_weighting_on_the_file_cannot_remove_it(k):
     assert (b["bias_weighted"] > 7).all()
     assert b["bias_weighted"].mean() < b["bias_unweighted"].mean()
     assert not b["weighted_covers"].any()
+
+
+# ------------------------------------------------------------------- weights in retention
+def test_weighted_churn_by_group_uses_the_linearised_effective_base():
+    from statsmodels.stats.proportion import proportion_confint
+    rng = np.random.default_rng(9)
+    df = pd.DataFrame({"g": rng.choice(["a", "b"], 600), "churned": rng.integers(0, 2, 600),
+                       "w": rng.lognormal(0, 0.6, 600)})
+    res = cx.retention.churn_by_group(df, "g", weight="w").table.set_index("g")
+    for lv in ("a", "b"):
+        sub = df[df["g"] == lv]
+        fit = sm.WLS(sub["churned"].astype(float), np.ones((len(sub), 1)),
+                     weights=sub["w"]).fit(cov_type="HC0")
+        p = float(fit.params.iloc[0])
+        ne = min(p * (1 - p) / float(fit.bse.iloc[0]) ** 2, len(sub))
+        lo, hi = proportion_confint(p * ne, ne, method="wilson")
+        assert res.loc[lv, "churn_rate"] == pytest.approx(100 * np.average(sub["churned"],
+                                                                          weights=sub["w"]))
+        assert res.loc[lv, "n_eff"] == pytest.approx(ne)
+        assert (res.loc[lv, "ci_low"], res.loc[lv, "ci_high"]) == pytest.approx((100 * lo,
+                                                                                100 * hi))
+    same = cx.retention.churn_by_group(df.assign(w=2.0), "g", weight="w").table
+    plain = cx.retention.churn_by_group(df, "g").table
+    np.testing.assert_allclose(same[["churn_rate", "ci_low", "ci_high"]],
+                               plain[["churn_rate", "ci_low", "ci_high"]])
