@@ -14,7 +14,10 @@ import numpy as np
 import pandas as pd
 
 from .. import metrics, plots
-from ..display import figure, html, html_table, markdown
+from ..display import figure as _show_figure
+from ..display import html as _html
+from ..display import html_table as _table_html
+from ..display import markdown as _md
 from .context import ReportContext, once, suppressed_note
 from .record import write_record
 
@@ -173,11 +176,11 @@ def show_kpis(ctx: ReportContext) -> None:
         return
     table = _kpi_display(ctx)
     if table.empty:
-        markdown("_No headline KPI can be computed from this data._")
+        _md("_No headline KPI can be computed from this data._")
         return
-    html(html_table(table, note="Changes are called up or down only when their "
+    _html(_table_html(table, note="Changes are called up or down only when their "
                                f"{round(100 * ctx.confidence)}% interval excludes zero."))
-    markdown("\n".join(f"- {s}" for s in kpi_sentences(ctx)))
+    _md("\n".join(f"- {s}" for s in kpi_sentences(ctx)))
 
 
 def show_header(ctx: ReportContext) -> None:
@@ -185,7 +188,7 @@ def show_header(ctx: ReportContext) -> None:
     spec = ctx.spec
     scope = "the whole company" if ctx.segment is None else f"{ctx.label} only"
     bench = "" if ctx.segment is None else " The company figures are shown as the benchmark."
-    markdown(f"# {spec.title}: {ctx.label}, {ctx.period}\n\n"
+    _md(f"# {spec.title}: {ctx.label}, {ctx.period}\n\n"
         f"Data **{ctx.data.name}**, covering {scope}: **{ctx.base:,}** answered "
         f"{'surveys' if spec.table == 'survey' else 'post-contact surveys'} in {ctx.period}."
         f"{bench} Every figure carries its {round(100 * ctx.confidence)}% confidence interval; "
@@ -231,13 +234,13 @@ def show_trend(ctx: ReportContext) -> None:
         ax.set_xlabel("")
     fig.suptitle(f"{ctx.label}: headline KPIs over the last {len(ctx.waves)} waves "
                  f"(shaded: {pct}% CI)", fontsize=12, fontweight="bold")
-    figure(fig)
+    _show_figure(fig)
     gaps = pd.concat([trend_table(ctx, k.name) for k in kpis], ignore_index=True)
     gaps = gaps.loc[gaps["suppressed"]]
     if len(gaps):
         listed = "; ".join(f"{scope} {kpi}: {', '.join(sorted(g['wave']))}" for (scope, kpi), g in
                            gaps.groupby(["scope", "kpi"], sort=False))
-        markdown(f"_Points left out had fewer than {ctx.min_base} answers (suppressed) — {listed}._")
+        _md(f"_Points left out had fewer than {ctx.min_base} answers (suppressed) — {listed}._")
 
 
 def comparison_table(ctx: ReportContext) -> pd.DataFrame:
@@ -291,7 +294,7 @@ def show_comparison(ctx: ReportContext) -> None:
         return
     table = comparison_table(ctx)
     if table.empty:
-        markdown("_This report was run without a segment split, so there is no segment comparison._")
+        _md("_This report was run without a segment split, so there is no segment comparison._")
         return
     pct = round(100 * ctx.confidence)
     if ctx.segment is None:
@@ -304,10 +307,10 @@ def show_comparison(ctx: ReportContext) -> None:
             shown[r["segment"]][f"{k.name} ({pct}% CI)"] = cell
             if k is ctx.kpis[0]:
                 shown[r["segment"]]["n"] = r["n"]
-        html(html_table(pd.DataFrame(list(shown.values())),
+        _html(_table_html(pd.DataFrame(list(shown.values())),
                           note=f"{ctx.period}. Segments with fewer than {ctx.min_base} answers "
                                "are suppressed."))
-        figure(_plot_segments(ctx, table))
+        _show_figure(_plot_segments(ctx, table))
         return
     shown = []
     for r in table.to_dict("records"):
@@ -320,7 +323,7 @@ def show_comparison(ctx: ReportContext) -> None:
                                  f"{k.fmt(r['company_high'])})",
                       "difference": "" if r["suppressed"] else k.fmt(r["difference"], signed=True),
                       "verdict": r["verdict"]})
-    html(html_table(pd.DataFrame(shown), note=f"{ctx.period}, {pct}% intervals. The verdict "
+    _html(_table_html(pd.DataFrame(shown), note=f"{ctx.period}, {pct}% intervals. The verdict "
                       "tests this segment against the rest of the company."))
 
 

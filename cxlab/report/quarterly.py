@@ -22,7 +22,10 @@ import pandas as pd
 from .. import plots
 from ..checks import CXDataError
 from ..contract import TOUCHPOINTS, Company
-from ..display import figure, html, html_table, markdown
+from ..display import figure as _show_figure
+from ..display import html as _html
+from ..display import html_table as _table_html
+from ..display import markdown as _md
 from ..notes import recorded
 from .common import (
     DRIVER_MIN_BASE,
@@ -137,7 +140,7 @@ def show_churn(ctx: ReportContext) -> None:
         return
     link = churn_link(ctx)
     if link is None:
-        markdown("_Churn cannot be linked here: the data has no customers table, or too few answers "
+        _md("_Churn cannot be linked here: the data has no customers table, or too few answers "
             "with a known outcome._")
         return
     pct = round(100 * ctx.confidence)
@@ -151,14 +154,14 @@ def show_churn(ctx: ReportContext) -> None:
                        for lo, hi in zip(table["ci_low"], table["ci_high"])],
         "mean monthly revenue": table["monthly_revenue"].map(
             lambda v: "–" if not np.isfinite(v) else f"€{v:,.2f}")})
-    html(html_table(shown, note=f"Answers from {waves[0]} to {waves[-1]}: those followed for "
+    _html(_table_html(shown, note=f"Answers from {waves[0]} to {waves[-1]}: those followed for "
                       f"a full {CHURN_HORIZON} months." if waves else None))
     ok = table.loc[~table["suppressed"]]
     if len(ok) >= 2:
         first, last = ok.iloc[0], ok.iloc[-1]
         overlap = first["ci_low"] <= last["ci_high"] and last["ci_low"] <= first["ci_high"]
         ratio = first["churn_rate"] / last["churn_rate"] if last["churn_rate"] > 0 else np.nan
-        markdown(f"{first['nps_group']}s left at **{first['churn_rate']:.1f}%** within {CHURN_HORIZON} "
+        _md(f"{first['nps_group']}s left at **{first['churn_rate']:.1f}%** within {CHURN_HORIZON} "
             f"months against **{last['churn_rate']:.1f}%** for {last['nps_group'].lower()}s"
             + (f" — {ratio:.1f} times as often." if np.isfinite(ratio) else ".")
             + (" The intervals overlap, so treat the gap with care." if overlap else ""))
@@ -168,7 +171,7 @@ def show_churn(ctx: ReportContext) -> None:
                            value="churn_rate", ax=ax, xlabel="NPS group",
                            ylabel=f"% churned within {CHURN_HORIZON} months",
                            title=f"{ctx.label}: churn by NPS group ({pct}% CI)")
-    figure(fig)
+    _show_figure(fig)
 
 
 #: Touchpoints rated by fewer of the pooled answers than this share (e.g. onboarding: new
@@ -225,13 +228,13 @@ def show_drivers(ctx: ReportContext) -> None:
     inp = driver_frame(ctx)
     waves = inp.waves
     if res is None:
-        html(f'<div class="cx-callout">Driver analysis suppressed: it needs at least '
+        _html(f'<div class="cx-callout">Driver analysis suppressed: it needs at least '
               f"{max(DRIVER_MIN_BASE, ctx.min_base)} answers over {', '.join(waves)}.</div>")
         return
     import matplotlib.pyplot as plt
     lo, hi = res.r2_ci
     pct = round(100 * ctx.confidence)
-    markdown(f"LMG (Shapley) relative importance of each touchpoint rating for likelihood to recommend, "
+    _md(f"LMG (Shapley) relative importance of each touchpoint rating for likelihood to recommend, "
         f"from the **{res.n:,}** answers over {waves[0]}–{waves[-1]} that rated every touchpoint "
         f"below. Together the touchpoints "
         f"explain **{res.r2:.0%}** of the variation in the score"
@@ -241,22 +244,22 @@ def show_drivers(ctx: ReportContext) -> None:
     res.plot(ax=ax)
     ax.set_title(f"{ctx.label}: share of explained variance in likelihood to recommend "
                  f"({pct}% CI)")
-    figure(fig)
+    _show_figure(fig)
     fig, ax = plt.subplots(figsize=(9, 6.2))
     res.plot_quadrant(ax=ax)
     if ax.get_legend() is not None:      # keep the legend off the points
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9)
     ax.set_title(f"{ctx.label}: importance × performance (mean rating 1–10)")
-    figure(fig)
+    _show_figure(fig)
     quad = res.quadrant()
     fix = quad.loc[quad["quadrant"] == "Fix"]
     if len(fix):
         items = ", ".join(f"**{n}**" + ("" if c else " (uncertain)")
                           for n, c in zip(fix.index, fix["confident"]))
-        markdown(f"**Fix first** (important but rated below average): {items}.")
+        _md(f"**Fix first** (important but rated below average): {items}.")
     left, cover = inp.left_out, inp.coverage
     if left:
-        markdown("_Rated by too few customers to enter the model (under "
+        _md("_Rated by too few customers to enter the model (under "
             f"{DRIVER_MIN_COVERAGE:.0%} of answers): "
             + ", ".join(f"{nice(t).lower()} ({cover.get(t, 0):.0%})" for t in left) + "._")
 
@@ -296,13 +299,13 @@ def show_value(ctx: ReportContext) -> None:
         return
     res = revenue_at_risk(ctx)
     if res is None:
-        markdown("_Revenue at risk is not shown: it needs customers with revenue and enough answers "
+        _md("_Revenue at risk is not shown: it needs customers with revenue and enough answers "
             f"in every NPS group (minimum base {ctx.min_base})._")
         return
     pct = round(100 * ctx.confidence)
     t = res.table
     tot = res.total
-    markdown(f"If passives and detractors churned like promoters do, **{ctx.label}** would keep about "
+    _md(f"If passives and detractors churned like promoters do, **{ctx.label}** would keep about "
         f"**{eur(tot['revenue_at_risk'])}** a year ({pct}% CI {eur(tot['ci_low'])} to "
         f"{eur(tot['ci_high'])}) — the revenue at risk from the experience, for "
         f"{_active_customers(ctx):,} active customers split by this quarter's NPS mix.")
@@ -313,7 +316,7 @@ def show_value(ctx: ReportContext) -> None:
         "annual revenue each": t["value"].map(eur),
         "revenue at risk": t["revenue_at_risk"].map(eur),
         f"{pct}% CI": [f"{eur(a)} to {eur(b)}" for a, b in zip(t["ci_low"], t["ci_high"])]})
-    html(html_table(shown, note="Promoters are the baseline (no revenue at risk by "
+    _html(_table_html(shown, note="Promoters are the baseline (no revenue at risk by "
                                   "definition). Intervals combine the churn-rate intervals "
                                   "(MOVER)."))
 
@@ -382,7 +385,7 @@ def show_actions(ctx: ReportContext) -> None:
     chain = whatif_chain(ctx)
     res, reason = chain.result, chain.reason
     if res is None:
-        markdown("_The what-if chain needs customers with revenue and at least "
+        _md("_The what-if chain needs customers with revenue and at least "
             f"{max(DRIVER_MIN_BASE, ctx.min_base)} survey answers; not shown here"
             + (f" ({reason})" if reason else "") + "._")
         return
@@ -400,7 +403,7 @@ def show_actions(ctx: ReportContext) -> None:
                                zip(top["net_value"], top["net_ci_low"], top["net_ci_high"])],
         "chance value > 0": top["prob_positive"].map(lambda v: f"{v:.0%}")})
     st = res.settings
-    html(html_table(shown, note=(
+    _html(_table_html(shown, note=(
         f"Chain: touchpoint rating → likelihood to recommend (regression) → churn (Cox model) → "
         f"{st.get('years', 3)}-year customer value at {st.get('discount', 0.1):.0%} discount, for "
         f"{st.get('customers', 0):,.0f} customers; revenue counted as margin; {st.get('bootstrap')} "
@@ -410,11 +413,11 @@ def show_actions(ctx: ReportContext) -> None:
     merged = [m for m in st.get("merged_levels", []) if m.get("level") is not None]
     if merged:
         levels = sorted({f"{m['control'].replace('_', ' ')} {m['level']}" for m in merged})
-        markdown(f"_Note: too few churn events to estimate {', '.join(levels)} each on its own; "
+        _md(f"_Note: too few churn events to estimate {', '.join(levels)} each on its own; "
             "they are counted with their reference level in the churn models._")
     sure = top.loc[top["net_ci_low"] > 0, "action"].tolist()
     if sure:
-        markdown(f"**Worth doing first** (value interval above zero): {', '.join(sure)}.")
+        _md(f"**Worth doing first** (value interval above zero): {', '.join(sure)}.")
     else:
-        markdown("_No action's value is clearly above zero at this base: treat the ranking as a "
+        _md("_No action's value is clearly above zero at this base: treat the ranking as a "
             "hypothesis to test, not a plan._")

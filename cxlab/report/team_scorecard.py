@@ -19,7 +19,10 @@ import pandas as pd
 from .. import metrics
 from ..checks import CXDataError
 from ..contract import QA_ITEMS
-from ..display import figure, html, html_table, markdown
+from ..display import figure as _show_figure
+from ..display import html as _html
+from ..display import html_table as _table_html
+from ..display import markdown as _md
 from ..notes import recorded
 from .common import (
     DRIVER_MIN_BASE,
@@ -125,7 +128,7 @@ def show_targets(ctx: ReportContext) -> None:
         return
     table = target_table(ctx)
     if table.empty:
-        markdown("_No team column in the data: targets cannot be cascaded._")
+        _md("_No team column in the data: targets cannot be cascaded._")
         return
     pct = round(100 * ctx.confidence)
     if ctx.segment is None:
@@ -136,12 +139,12 @@ def show_targets(ctx: ReportContext) -> None:
             d[f"{k.name} now"] = "suppressed" if r["suppressed"] else k.fmt(r["team_now"])
             d[f"{k.name} target"] = "" if r["suppressed"] else k.fmt(r["team_target"])
         heads = table.drop_duplicates("kpi")
-        markdown("Company targets for " + ctx.period + ": " + "; ".join(
+        _md("Company targets for " + ctx.period + ": " + "; ".join(
             f"**{r['kpi']} {ctx.kpi(r['kpi']).fmt(r['company_target'])}** (now "
             f"{ctx.kpi(r['kpi']).fmt(r['company_now'])}; {r['target_source']})"
             for r in heads.to_dict("records")) + ". Each team gets the same uplift, so when every "
             "team meets its target the company meets its own.")
-        html(html_table(pd.DataFrame(list(wide.values())),
+        _html(_table_html(pd.DataFrame(list(wide.values())),
                           note=f"Teams with fewer than {ctx.min_base} answers are suppressed."))
         return
     shown = []
@@ -152,12 +155,12 @@ def show_targets(ctx: ReportContext) -> None:
                       f"team {ctx.period} ({pct}% CI)": "suppressed" if r["suppressed"] else
                       f"{k.fmt(r['team_now'])} ({k.fmt(r['team_low'])} to {k.fmt(r['team_high'])})",
                       "status": r["status"]})
-    html(html_table(pd.DataFrame(shown), note="On target / below target only when the whole "
+    _html(_table_html(pd.DataFrame(shown), note="On target / below target only when the whole "
                       "interval is on one side of the target."))
     sources = "; ".join(f"{r['kpi']} " + ("set for this report" if r["target_source"] == "given"
                                           else r["target_source"])
                         for r in table.to_dict("records"))
-    markdown(f"Company targets: {sources}. The team's target is its own current value plus the "
+    _md(f"Company targets: {sources}. The team's target is its own current value plus the "
         "uplift the company needs.")
 
 
@@ -218,7 +221,7 @@ def show_scorecard(ctx: ReportContext) -> None:
     table = scorecard_table(ctx)
     _, pool = _scorecard_frame(ctx, ctx.company("contacts"))
     if table.empty or table["n"].max() == 0:
-        markdown(f"_{ctx.label}'s calls are not quality-evaluated (no scorecard items in "
+        _md(f"_{ctx.label}'s calls are not quality-evaluated (no scorecard items in "
             f"{pool[0]}–{pool[-1]})._")
         return
     pct = round(100 * ctx.confidence)
@@ -229,11 +232,11 @@ def show_scorecard(ctx: ReportContext) -> None:
         "evaluated calls": table["n"]})
     if ctx.segment is not None:
         shown["company"] = table["company"].map(lambda v: f"{v:.2f}")
-    html(html_table(shown, note=f"Mean score 1–5 with {pct}% CI, calls evaluated in "
+    _html(_table_html(shown, note=f"Mean score 1–5 with {pct}% CI, calls evaluated in "
                                   f"{pool[0]}–{pool[-1]}."))
     validity, scope = scorecard_validity(ctx)
     if validity is None:
-        markdown(f"_Too few evaluated calls with a post-contact survey (< {DRIVER_MIN_BASE}) to tell "
+        _md(f"_Too few evaluated calls with a post-contact survey (< {DRIVER_MIN_BASE}) to tell "
             "which items drive satisfaction._")
         return
     res = validity.drivers
@@ -243,18 +246,18 @@ def show_scorecard(ctx: ReportContext) -> None:
     where = "this team's" if scope == ctx.label and ctx.segment is not None else "the company's"
     note = ("" if scope == ctx.label else f" ({ctx.label} has too few evaluated and surveyed calls; "
             "the company-wide analysis is shown)")
-    markdown(f"Which scorecard items drive post-contact CSAT in {where} calls{note}: LMG relative "
+    _md(f"Which scorecard items drive post-contact CSAT in {where} calls{note}: LMG relative "
         f"importance from {res.n:,} calls (R² = {res.r2:.2f}).")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7.5, 0.4 * len(imp) + 1.5))
     res.plot(ax=ax)
     ax.set_title("Share of explained CSAT variance by scorecard item (with CI)")
-    figure(fig)
+    _show_figure(fig)
     nice = lambda xs: ", ".join(str(x).lower() for x in xs)  # noqa: E731
     if strong:
-        markdown(f"**Drive satisfaction:** {nice(strong)}.")
+        _md(f"**Drive satisfaction:** {nice(strong)}.")
     if weak:
-        markdown(f"**Scored but not shown to drive satisfaction** (effect interval includes zero): "
+        _md(f"**Scored but not shown to drive satisfaction** (effect interval includes zero): "
             f"{nice(weak)}. Keep them for compliance if needed, but do not coach for CSAT on them.")
 
 
@@ -299,7 +302,7 @@ def show_engagement(ctx: ReportContext) -> None:
         return
     table = engagement_table(ctx)
     if table.empty:
-        markdown("_No employee pulse for this scope._")
+        _md("_No employee pulse for this scope._")
         return
     pct = round(100 * ctx.confidence)
     fmt = {"engagement": lambda v: f"{v:.2f}", "eNPS": lambda v: f"{v:+.1f}".replace("-", "−")}
@@ -310,13 +313,13 @@ def show_engagement(ctx: ReportContext) -> None:
         f"{pct}% CI": ["" if s else f"{fmt[m](lo)} to {fmt[m](hi)}" for m, lo, hi, s in
                        zip(table["measure"], table["ci_low"], table["ci_high"], table["suppressed"])],
         "answers": table["n"]})
-    html(html_table(shown, note=f"Pulse answers pooled over {ctx.waves[0]}–{ctx.waves[-1]} "
+    _html(_table_html(shown, note=f"Pulse answers pooled over {ctx.waves[0]}–{ctx.waves[-1]} "
                                   "(teams are small; one quarter alone is below the base)."))
     link = engagement_link(ctx)
     if link is not None:
         verdict = ("a link larger than the noise" if link["ci_low"] > 0 or link["ci_high"] < 0
                    else "not distinguishable from no link")
-        markdown(f"Across the company ({link['teams']} teams, {link['points']} team-quarters), a team "
+        _md(f"Across the company ({link['teams']} teams, {link['points']} team-quarters), a team "
             f"whose engagement is one point higher has post-contact CSAT "
             f"**{signed(link['slope'], 1)} points** higher ({pct}% CI "
             f"{signed(link['ci_low'], 1)} to {signed(link['ci_high'], 1)}; {verdict})."

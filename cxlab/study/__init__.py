@@ -16,7 +16,7 @@ One module a step, each importing only the ones above it:
 - :mod:`~cxlab.study.schema`       the configuration (YAML or dict), every key checked
 - :mod:`~cxlab.study.loading`      read the survey and customer files (``cx.io.read_survey``)
 - :mod:`~cxlab.study.rules`        coding rules shared by validation and preparation
-- :mod:`~cxlab.study.validation`   the validation report (:func:`validate_file`: chunked, bounded memory)
+- :mod:`~cxlab.study.validation`   the validation report (:func:`validate_file`: bounded memory)
 - :mod:`~cxlab.study.preparation`  analysis-ready frames and the exclusion flow
 - :mod:`~cxlab.study.analysis`     the study run: metrics, importance, quadrant, segments, retention
 - :mod:`~cxlab.study.sections`     what the ``driver_study`` template's cells call (``show_*``)

@@ -70,8 +70,6 @@ def load_data(schema: StudySchema) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     return data, customers
 
 
-
-
 def _load_customers_only(schema: StudySchema):
     c = schema.customers
     spec = {"dataset": c.dataset, "table": c.table} if c.dataset else {"path": c.path}
@@ -80,7 +78,7 @@ def _load_customers_only(schema: StudySchema):
 
 
 def source_label(schema: StudySchema) -> str:
-    """Where the survey comes from, for titles: 'bundled dataset kestrel (survey)' or a file name."""
+    """Where the survey comes from, for titles: 'bundled dataset kestrel (survey)' or a file."""
     spec = schema.data
     if isinstance(spec, Mapping) and spec.get("dataset"):
         return f"bundled dataset {spec['dataset']}" + (f" ({spec['table']})" if spec.get("table")

@@ -30,8 +30,6 @@ def _numeric(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     return v, text
 
 
-
-
 def _reverse(schema: StudySchema, X: pd.DataFrame) -> pd.DataFrame:
     """Drivers declared ``reverse: true`` turned round: low + high − x."""
     rev = [d for d in schema.drivers if d.reverse and d.column in X.columns]

@@ -139,7 +139,8 @@ class StudySchema:
                               f"got {type(spec).__name__}.")
         known = {"title", "data", "read", "missing_codes", "outcome", "drivers", "driver_scale",
                  "groups", "segments", "weight", "id", "customers", "filter", "min_base",
-                 "min_segment", "straightliners", "analysis", "methods", "bootstrap", "seed", "confidence"}
+                 "min_segment", "straightliners", "analysis", "methods", "bootstrap", "seed",
+                 "confidence"}
         _unknown(spec, known, "study configuration")
         for key in ("outcome", "drivers"):
             if key not in spec or spec[key] in (None, "", [], {}):

@@ -12,7 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..display import figure, markdown, setup, show, styled_table
+from ..display import figure as _fig
+from ..display import markdown as _md
+from ..display import setup
+from ..display import show as _show
+from ..display import styled_table as _fmt_table
 from .analysis import StudyResult, run
 from .loading import source_label
 from .schema import load_schema
@@ -42,7 +46,7 @@ def show_header(res: StudyResult) -> None:
     o = s.outcome
     kind = {"nps": "likelihood to recommend (0–10)", "binary": "a yes/no outcome",
             "rating": f"a {o.scale[0]:g}–{o.scale[1]:g} rating" if o.scale else "a rating"}[o.kind]
-    markdown(f"# {s.title}\n\nOutcome **{o.label or o.column}** ({kind}); {len(s.drivers)} drivers"
+    _md(f"# {s.title}\n\nOutcome **{o.label or o.column}** ({kind}); {len(s.drivers)} drivers"
         + (f" in {len(s.groups)} group{'s' if len(s.groups) > 1 else ''}" if s.groups else "")
         + (f"; segments: {', '.join(s.segments)}" if s.segments else "")
         + f". Data: {source_label(s)}"
@@ -52,20 +56,20 @@ def show_header(res: StudyResult) -> None:
 def show_quality(res: StudyResult) -> None:
     """Validation report, every exclusion counted, and what the reader recoded."""
     rep = res.report
-    markdown(f"**{rep.n_rows:,} rows checked; {rep.usable_rows:,} usable for the driver analysis.** "
+    _md(f"**{rep.n_rows:,} rows checked; {rep.usable_rows:,} usable for the driver analysis.** "
         f"{len(rep.errors)} error(s), {len(rep.warnings)} warning(s).")
     tab = rep.summary()
     if len(tab):
-        show(styled_table(tab))
-    markdown("Missing values per study column:")
-    show(styled_table(rep.columns.assign(share_missing=100 * rep.columns["share_missing"])
+        _show(_fmt_table(tab))
+    _md("Missing values per study column:")
+    _show(_fmt_table(rep.columns.assign(share_missing=100 * rep.columns["share_missing"])
                      .rename(columns={"share_missing": "% missing"}), 1))
-    markdown("Every row that leaves the analysis, and why:")
-    show(styled_table(res.prepared.flow))
+    _md("Every row that leaves the analysis, and why:")
+    _show(_fmt_table(res.prepared.flow))
     read = rep.read_report
     if len(read):
-        markdown("What the reader detected and recoded in the file:")
-        show(styled_table(read))
+        _md("What the reader detected and recoded in the file:")
+        _show(_fmt_table(read))
 
 
 def show_outcome(res: StudyResult) -> None:
@@ -73,10 +77,10 @@ def show_outcome(res: StudyResult) -> None:
     o = res.schema.outcome
     cols = [c for c in ("metric", "value", "ci_low", "ci_high", "n", "n_missing")
             if c in res.outcome.columns]
-    show(styled_table(res.outcome[cols], 2))
+    _show(_fmt_table(res.outcome[cols], 2))
     ax = plots.outcome_distribution(res.distribution, title=f"Distribution of {o.label or o.column}",
                                     xlabel=o.column)
-    figure(ax)
+    _fig(ax)
 
 
 def _names(res: StudyResult) -> dict[str, str]:
@@ -98,26 +102,26 @@ def show_importance(res: StudyResult) -> None:
     from .. import plots
     comp, names = res.importance, _names(res)
     primary = comp.results[comp.primary]
-    markdown(f"**Primary method: {comp.primary}** — {primary.model}; R² = {primary.r2:.3f} "
+    _md(f"**Primary method: {comp.primary}** — {primary.model}; R² = {primary.r2:.3f} "
         f"({res.schema.confidence:.0%} CI {primary.r2_ci[0]:.3f}–{primary.r2_ci[1]:.3f}); "
         f"n = {primary.n:,}. " + " ".join(comp.notes))
-    figure(plots.driver_importance(_relabel(primary.importance, names),
+    _fig(plots.driver_importance(_relabel(primary.importance, names),
                                  title=f"Drivers of {res.schema.outcome.column} ({comp.primary})"))
     top = _relabel(comp.top(len(res.schema.drivers)), names)
-    show(styled_table(top.rename_axis("driver").reset_index(), 3))
+    _show(_fmt_table(top.rename_axis("driver").reset_index(), 3))
     ag = comp.agreement()
-    markdown("### All methods side by side\n\nShare of explained variance per driver and method. "
+    _md("### All methods side by side\n\nShare of explained variance per driver and method. "
         f"Agreement of the rankings (Kendall's W over {ag['methods']} methods): "
         f"**{ag['kendall_w']:.2f}** (1 = identical). Top three under every method: "
         + (", ".join(f"**{names.get(d, d)}**" for d in ag["top3_all_methods"]) or "none") + ".")
-    show(styled_table(_relabel(comp.shares(), names), 3, index=True))
+    _show(_fmt_table(_relabel(comp.shares(), names), 3, index=True))
     per = comp.table[comp.table["grouped"] == False]
-    figure(plots.importance_by_method(_relabel(per, names, "driver"),
+    _fig(plots.importance_by_method(_relabel(per, names, "driver"),
                                     order=[names.get(d, d) for d in comp.shares().index]))
     grouped = comp.table[comp.table["grouped"] == True]
     if len(grouped):
-        markdown("Driver groups (LMG with each group as one player):")
-        show(styled_table(_relabel(grouped, names, "driver")[
+        _md("Driver groups (LMG with each group as one player):")
+        _show(_fmt_table(_relabel(grouped, names, "driver")[
             ["label", "driver", "share", "share_ci_low", "share_ci_high", "rank"]]
             .rename(columns={"driver": "group"}), 3))
 
@@ -125,56 +129,56 @@ def show_importance(res: StudyResult) -> None:
 def show_quadrant(res: StudyResult) -> None:
     from .. import plots
     q = _relabel(res.quadrant, _names(res))
-    show(styled_table(q.rename_axis("driver").reset_index(), 3))
-    figure(plots.quadrant(q))
+    _show(_fmt_table(q.rename_axis("driver").reset_index(), 3))
+    _fig(plots.quadrant(q))
     fix = [d for d, r in q.iterrows() if r["quadrant"] == "Fix"]
     if fix:
-        markdown("**Act first on:** " + ", ".join(map(str, fix)) + " — important and below average.")
+        _md("**Act first on:** " + ", ".join(map(str, fix)) + " — important and below average.")
 
 
 def show_segments(res: StudyResult) -> None:
     from .. import plots
     names = _names(res)
     if not res.segments:
-        markdown("No segment columns were given (or all were skipped; see the data check).")
+        _md("No segment columns were given (or all were skipped; see the data check).")
         return
     for by, part in res.segments.items():
-        markdown(f"### By {by}")
+        _md(f"### By {by}")
         m = part["metrics"]
         cols = [c for c in (by, "metric", "n", "value", "ci_low", "ci_high", "suppressed")
                 if c in m.columns]
-        show(styled_table(m[cols], 1))
-        figure(plots.metric_intervals(m, x=by, ylabel=str(m["metric"].iloc[0]),
+        _show(_fmt_table(m[cols], 1))
+        _fig(plots.metric_intervals(m, x=by, ylabel=str(m["metric"].iloc[0]),
                                     title=f"{res.schema.outcome.column} by {by}"))
-        markdown("Mean driver rating per segment (–: fewer answers than the minimum base):")
-        show(styled_table(_relabel(part["performance"], names), 2, index=True))
+        _md("Mean driver rating per segment (–: fewer answers than the minimum base):")
+        _show(_fmt_table(_relabel(part["performance"], names), 2, index=True))
         seg = part["importance"]
         if seg is not None:
-            markdown(f"Importance ({res.importance.primary}, share) per segment:")
-            show(styled_table(_relabel(seg.summary(), names), 3, index=True))
+            _md(f"Importance ({res.importance.primary}, share) per segment:")
+            _show(_fmt_table(_relabel(seg.summary(), names), 3, index=True))
         if part.get("notes"):
-            markdown("_Notes on the segment analysis: " + " ".join(part["notes"]) + "_")
+            _md("_Notes on the segment analysis: " + " ".join(part["notes"]) + "_")
 
 
 def show_retention(res: StudyResult) -> None:
     from .. import plots
     link = res.retention
     if link is None:
-        markdown("No customer-outcome file with a churn flag was given, so the link to retention "
+        _md("No customer-outcome file with a churn flag was given, so the link to retention "
             "and value is not part of this study. Add `customers:` to the configuration.")
         return
-    markdown(" ".join(link.notes))
-    show(styled_table(link.churn.table, 2))
-    figure(plots.churn_rates_plot(link.churn))
+    _md(" ".join(link.notes))
+    _show(_fmt_table(link.churn.table, 2))
+    _fig(plots.churn_rates_plot(link.churn))
     if link.logit is not None:
         t = link.logit.summary()
         t = t[t["role"] != "intercept"] if "role" in t.columns else t
         cols = [c for c in ("term", "odds_ratio", "ci_low", "ci_high", "p_value", "ame",
                             "ame_ci_low", "ame_ci_high") if c in t.columns]
-        markdown("Logistic model of churn on the outcome (odds ratio per point; average marginal "
+        _md("Logistic model of churn on the outcome (odds ratio per point; average marginal "
             "effect in percentage points):")
-        show(styled_table(t[cols], 3))
+        _show(_fmt_table(t[cols], 3))
     if link.value is not None:
-        markdown("### Value at stake")
-        show(styled_table(link.value.summary(), 0))
-        figure(plots.revenue_at_risk_plot(link.value))
+        _md("### Value at stake")
+        _show(_fmt_table(link.value.summary(), 0))
+        _fig(plots.revenue_at_risk_plot(link.value))

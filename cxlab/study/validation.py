@@ -30,7 +30,6 @@ _MAX_EXAMPLES = 10
 _MAX_LEVELS = 1000
 
 
-
 @dataclass
 class Issue:
     """One finding: ``severity`` is "error" (stops the study), "warning" or "info"."""
@@ -119,8 +118,6 @@ class ValidationReport:
 
     def _repr_html_(self) -> str:
         return self.to_html()
-
-
 
 
 class _Examples:
