@@ -63,6 +63,7 @@ __all__ = [
     "response_rates",
     "survey_weights",
     "weight_summary",
+    "weighting_effect",
 ]
 
 #: Customer attributes :func:`invited_frame` adds and :func:`response_rates` reports by default.
@@ -144,6 +145,43 @@ def linearized_variance(values, weights=None, groups=None, ngroups: int | None =
         var = np.where(n > 1, n / (n - 1) * sw2r2 / (sw * sw), np.nan)
         n_eff = np.where(sw2r2 > 0, sw * swr2 / sw2r2, sw * sw / sw2)
     return est, var, n_eff
+
+
+def weighting_effect(scores, weights, metric: str = "nps", confidence: float = 0.95) -> dict:
+    """Weighted minus unweighted estimate on the *same* respondents, with its interval.
+
+    ``d = ȳ_w − ȳ`` is linearised jointly: ``z_i = w_i(y_i − ȳ_w)/Σw − (y_i − ȳ)/n`` and
+    ``var(d) = n/(n−1)·Σz_i²`` (the two estimates share their respondents, so their variances
+    must not be added). ``y`` is 100·(promoter − detractor) for ``metric="nps"``, the score itself
+    for ``"mean"``. ``significant``: the weighted and unweighted headline differ beyond the noise
+    (the interval excludes 0) — the rule for showing both side by side.
+
+    Returns
+    -------
+    dict: unweighted, weighted, difference, difference_ci_low, difference_ci_high, significant, n
+    """
+    from scipy import stats
+    y = np.asarray(scores, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    if y.shape != w.shape:
+        raise CXDataError(f"scores ({y.size}) and weights ({w.size}) must have the same length.")
+    ok = ~np.isnan(y)
+    y, w = y[ok], w[ok]
+    if metric == "nps":
+        y = 100 * ((y >= 9).astype(float) - (y <= 6).astype(float))
+    elif metric != "mean":
+        raise CXDataError(f"metric must be 'nps' or 'mean'; got {metric!r}.")
+    n = y.size
+    if n < 2:
+        raise CXDataError("weighting_effect needs at least two answered scores.")
+    mu, mw = y.mean(), np.average(y, weights=w)
+    z = w * (y - mw) / w.sum() - (y - mu) / n
+    se = np.sqrt(n / (n - 1) * np.sum(z * z))
+    half = stats.norm.ppf(0.5 + confidence / 2) * se
+    d = mw - mu
+    return {"unweighted": float(mu), "weighted": float(mw), "difference": float(d),
+            "difference_ci_low": float(d - half), "difference_ci_high": float(d + half),
+            "significant": bool(abs(d) > half), "n": int(n)}
 
 
 # ---------------------------------------------------------------------------------- checking
