@@ -14,7 +14,8 @@ customer file and corrects for what the file can see:
 * **Variance that accounts for the weights**: :func:`linearized_variance` — the Taylor
   linearisation (ratio-estimator) variance of a weighted mean, share or NPS, as R's
   ``survey::svymean`` computes it for ``svydesign(ids = ~1, weights = ~w)``. ``cx.metrics`` uses it
-  for every weighted result (see there).
+  for every weighted result (see there); :func:`weighting_effect` tests weighted against
+  unweighted on the same respondents (the rule for showing both headlines).
 * **The bundled company**: :func:`invited_frame` joins each wave's invitations to customer
   attributes (region, plan, segment, channel, tenure band, value band, contacts that quarter);
   :func:`survey_weights` rakes each wave's respondents to its invited population;

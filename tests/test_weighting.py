@@ -291,3 +291,9 @@ def test_weighting_effect_se_matches_a_bootstrap():
     assert out["difference"] == pytest.approx(np.average(e, weights=w) - e.mean())
     assert se == pytest.approx(np.std(diff, ddof=1), rel=0.08)
     assert out["significant"] == (abs(out["difference"]) > 1.959964 * se)
+
+
+def test_docstring_examples_hold():
+    import doctest
+    result = doctest.testmod(weighting, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 4 and result.failed == 0
