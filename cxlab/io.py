@@ -617,7 +617,9 @@ def _clean_text_column(s: pd.Series, na_text: set, col: str, report: list, decim
     rest = txt[present & ~is_token]
     if len(rest) == 0:
         return s  # nothing but codes: leave as text, the validator reports the column
-    long_int = rest.str.len().gt(15) & rest.str.fullmatch(r"[+-]?\d{16,}")
+    long_int = rest.str.len().gt(15)
+    if long_int.any():
+        long_int = rest[long_int].str.fullmatch(r"[+-]?\d{16,}")
     if long_int.any():
         _add(report, col, "whole numbers of more than 15 digits kept as text (a float cannot "
              "hold them exactly)", None, long_int.sum())
@@ -1296,7 +1298,7 @@ def _open_chunks(path: Path, fmt: str, info: dict, *, sheet, delimiter, encoding
         else:
             raw, notes = _xlsx_frame(path, sheet)
         body, k, labels = _excel_body(path, raw, notes, header_rows, report)
-        info["file_columns"] = [str(c) for c in body.columns]
+        info["file_columns"] = _unique_names(list(body.columns))[0]
         body = body.infer_objects()
         body = body.apply(lambda s: s.astype("str").where(s.notna())
                           if s.dtype == object else s)
