@@ -438,7 +438,8 @@ def describe(name: str) -> str:
 def _sha256_in_source(name: str) -> dict[str, str]:
     """File name -> sha256 stated in SOURCE.md: each full 64-hex digest belongs to the last
     file name (in backticks) written before it. Abbreviated digests are ignored."""
-    out, last = {}, None
+    out: dict[str, str] = {}
+    last: str | None = None
     for m in re.finditer(r"`([\w.\-]+\.(?:csv|txt))`|\b([0-9a-f]{64})\b", source(name)):
         if m.group(1):
             last = m.group(1)

@@ -29,7 +29,20 @@ def _bundled(*parts: str) -> Path | None:
 
 
 def datasets_root() -> Path:
-    """Folder holding the bundled datasets (one sub-folder a dataset)."""
+    """Folder holding the bundled datasets (one sub-folder a dataset).
+
+    Returns
+    -------
+    pathlib.Path
+        ``$CXLAB_DATASETS`` if set; else ``cxlab/_bundled/datasets`` in an installed wheel;
+        else the checkout's ``datasets/``.
+
+    Examples
+    --------
+    >>> from cxlab import resources
+    >>> (resources.datasets_root() / "kestrel" / "SOURCE.md").is_file()
+    True
+    """
     env = os.environ.get("CXLAB_DATASETS")
     if env:
         return Path(env)
@@ -37,10 +50,34 @@ def datasets_root() -> Path:
 
 
 def templates_root() -> Path:
-    """Folder holding the parameterised report notebooks (``quarterly_report.ipynb``, ...)."""
+    """Folder holding the parameterised report notebooks (``quarterly_report.ipynb``, ...).
+
+    Returns
+    -------
+    pathlib.Path
+        ``cxlab/_bundled/templates`` in an installed wheel, else the checkout's
+        ``notebooks/templates/``.
+    """
     return _bundled("templates") or _CHECKOUT / "notebooks" / "templates"
 
 
 def template(name: str) -> Path:
-    """Path of the bundled template notebook ``name`` (e.g. ``"quarterly_report.ipynb"``)."""
+    """Path of a bundled template notebook.
+
+    Parameters
+    ----------
+    name : str
+        File name, e.g. ``"quarterly_report.ipynb"``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``templates_root() / name`` (the file may not exist: callers check and explain).
+
+    Examples
+    --------
+    >>> from cxlab import resources
+    >>> resources.template("quarterly_report.ipynb").is_file()
+    True
+    """
     return templates_root() / name
