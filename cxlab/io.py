@@ -569,14 +569,36 @@ def sniff_csv(path: Path | str, encoding: str | None = None, delimiter: str | No
     compression = suffix.lstrip(".") if suffix in (*_COMPRESSION, ".zip") else None
     rows_estimate = None
     lines = text.count("\n")
-    if not compression and lines:
-        size = path.stat().st_size
+    size = _text_size(path, compression)
+    if size and lines:
         rows_estimate = int(size / max(len(text.encode(encoding, "replace")) / lines, 1))
     return CsvFormat(encoding=encoding, delimiter=delimiter, decimal=_guess_decimal(body, delimiter),
                      header_rows=k, labels=labels, compression=compression,
                      columns=len(rows[0]), rows_estimate=rows_estimate, note=note,
                      header=list(rows[0]), long_integers=_long_integer_columns(body),
                      header_complete="\n" in text or path.stat().st_size <= _SAMPLE_BYTES)
+
+
+def _text_size(path: Path, compression: str | None) -> int | None:
+    """Bytes of text once decompressed: the file size, gzip's ISIZE trailer (size mod 2**32, so
+    at least the compressed size) or the zip directory's entry; None when unknown (bz2, xz)."""
+    if not compression:
+        return path.stat().st_size
+    try:
+        if compression == "gz":
+            with open(path, "rb") as fh:
+                fh.seek(-4, 2)
+                isize = int.from_bytes(fh.read(4), "little")
+            packed = path.stat().st_size
+            while isize < packed:          # more than 4 GB of text: the trailer wrapped
+                isize += 1 << 32
+            return isize
+        if compression == "zip":
+            with zipfile.ZipFile(path) as zf:
+                return sum(i.file_size for i in zf.infolist() if not i.is_dir())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return None
+    return None
 
 
 def _long_integer_columns(rows: list[list[str]]) -> list[str]:

@@ -420,3 +420,17 @@ def test_chunks_read_ambiguous_numbers_one_way(tmp_path):
     with pytest.raises(CXDataError, match=r"earlier rows held values like '1,234'.*decimal="):
         with pytest.warns(CXWarning):
             list(cx.io.iter_survey(late, chunksize=2))
+
+
+def test_compressed_csv_is_sized_by_its_text(tmp_path, monkeypatch):
+    import gzip
+    import zipfile
+    text = "a,b\n" + "1,2\n" * 50_000                     # 200 KB of text, a few KB packed
+    with gzip.open(tmp_path / "s.csv.gz", "wt") as fh:
+        fh.write(text)
+    with zipfile.ZipFile(tmp_path / "s.csv.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("s.csv", text)
+    monkeypatch.setattr(cxio, "MAX_CELLS", 60_000)
+    for name in ("s.csv.gz", "s.csv.zip"):
+        with pytest.raises(CXDataError, match=r"50,\d\d\d rows x 2 columns"):
+            cx.io.read_survey(tmp_path / name)
