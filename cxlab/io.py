@@ -51,10 +51,12 @@ import re
 import unicodedata
 import warnings
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -894,7 +896,7 @@ def _format_of(path: Path, fmt: str | None) -> str:
 def _read_errors():
     errs = [pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeError, OSError, EOFError,
             zipfile.BadZipFile, ValueError, TypeError, KeyError, IndexError, csv.Error,
-            OverflowError, MemoryError]
+            OverflowError, MemoryError, ElementTree.ParseError, zlib.error]
     try:
         import pyreadstat
         errs += [pyreadstat.ReadstatError, pyreadstat.PyreadstatError]

@@ -361,6 +361,21 @@ def test_broken_files_give_a_named_error(tmp_path, name, content, match):
         cx.io.read_survey(tmp_path / name)
 
 
+def test_xlsx_with_a_corrupt_sheet_gives_a_named_error(tmp_path):
+    import zipfile
+    good = tmp_path / "good.xlsx"
+    pd.DataFrame({"q": [1, 2]}).to_excel(good, index=False)
+    bad = tmp_path / "corrupt.xlsx"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data[: len(data) // 2]          # unclosed XML
+            zout.writestr(item, data)
+    with pytest.raises(CXDataError, match="Could not read corrupt.xlsx as excel"):
+        cx.io.read_survey(bad)
+
+
 def test_cp1250_file_reads_through_the_single_entry_point(tmp_path):
     path = tmp_path / "regions.csv"
     path.write_bytes("region,nps\nŁódź,9\nWrocław,7\nPoznań,10\n".encode("cp1250"))
