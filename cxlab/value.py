@@ -343,10 +343,8 @@ class SBGResult:
                              "fitted_retention": np.r_[np.nan, self.retention(t[1:])]})
 
     def summary(self) -> pd.DataFrame:
-        out = self.params_table.copy()
-        out.attrs["loglik"] = self.loglik
-        out.attrs["periods"] = self.survivors.size - 1
-        return out
+        """Parameters with SEs and intervals (log-likelihood: ``.loglik``)."""
+        return self.params_table.copy()
 
     def plot(self, horizon: int | None = None, *, ax=None):
         """Actual vs fitted survival (and the projection to ``horizon`` periods)."""
@@ -771,10 +769,8 @@ class BGNBDResult:
                             index=self.index)
 
     def summary(self) -> pd.DataFrame:
-        out = self.params_table.copy()
-        out.attrs["loglik"] = self.loglik
-        out.attrs["customers"] = int(self.T.size)
-        return out
+        """Parameters with SEs and intervals (log-likelihood ``.loglik``, customers ``.T.size``)."""
+        return self.params_table.copy()
 
     def plot(self, max_x: int = 7, *, ax=None):
         """Actual vs expected repeat-purchase frequency in the calibration period."""
@@ -854,10 +850,9 @@ class GammaGammaResult:
         return self.p * (self.gamma + x * m) / (self.p * x + self.q - 1)
 
     def summary(self) -> pd.DataFrame:
-        out = self.params_table.copy()
-        out.attrs.update(loglik=self.loglik, customers=self.n, excluded_no_repeat=self.n_excluded,
-                         corr_frequency_spend=self.corr_frequency_spend)
-        return out
+        """Parameters with SEs and intervals (``.loglik``, ``.n``, ``.n_excluded`` and
+        ``.corr_frequency_spend`` are attributes of the fit)."""
+        return self.params_table.copy()
 
 
 def fit_gamma_gamma(frequency, monetary_value) -> GammaGammaResult:
