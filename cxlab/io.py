@@ -235,6 +235,8 @@ _LANG_LETTERS = {
         "ц9 ћ7 њ6 х4 ж6 љ5 ђ2 џ1 ф1 ѓ0.5 ќ0.5 ѕ0.3"),                                   # Serbian, Macedonian
     ],
 }
+
+
 def _letter_tables(langs: list[str]) -> list[dict]:
     """Per language: {letter: log share of all letters}."""
     tables = []
@@ -324,6 +326,8 @@ def _score_encodings(words, prior: bool = True) -> dict:
 
 
 def _decide_single_byte(words) -> tuple[str, str | None, float]:
+    """``(best, rival, margin)``: the best code page, the best one that reads some word
+    differently, and their margin on the bytes alone (without priors)."""
     sc = _score_encodings(words)
     order = sorted(sc, key=sc.get, reverse=True)
     best = order[0]
@@ -415,13 +419,23 @@ def detect_encoding(path: Path | str) -> str:
 
     A byte-order mark decides; UTF-16 without one is recognised by its NUL bytes; then UTF-8 if
     the whole file decodes strictly; otherwise the single-byte code page (cp1252, cp1250, cp1251,
-    ISO 8859-2, Latin-1) whose reading of the file's non-ASCII words is most plausible: each
-    word is scored by the log share of its non-ASCII letters in the code page's languages
-    (published letter frequencies), with heavy penalties for symbols inside words (``Wroc³aw``),
-    control characters, undefined bytes, lower-then-upper case (``ódŸ``), mixed scripts and runs
-    of accented Latin letters (``Ìîñêâà``); cp1252 has the highest prior. Hand-written because
-    charset-normalizer and chardet misread short survey files (French as cp1250, Czech as
-    cp1258). An uncertain choice is warned about by :func:`read_survey`.
+    ISO 8859-2, Latin-1) whose reading of the file's distinct non-ASCII words is most plausible:
+
+    log P(reading) = prior + shape penalties + log mean_L prod_letters p_L(letter)
+
+    where p_L is the letter's share of running text in language L among the code page's
+    languages (French, German, Spanish ... for cp1252; Polish, Czech, Slovak, Hungarian,
+    Croatian, Romanian for cp1250; Russian, Ukrainian, Bulgarian, Serbian for cp1251), and the
+    shape penalties are for symbols in words (``Wroc³aw``), control characters, lower-then-
+    upper case (``ódŸ``), mixed scripts and runs of accented letters (``Ìîñêâà``); bytes a code
+    page leaves undefined rule it out. cp1252 has the highest prior. When the bytes alone
+    separate the choice from its best rival by less than 3 log units, :func:`read_survey` warns
+    with an example word read both ways. Hand-written because charset-normalizer (installed
+    with requests) misreads short survey files (French as cp1250, Czech as cp1258).
+
+    References
+    ----------
+    Letter frequencies: Wikipedia, "Letter frequency" (per-language tables), rounded.
     """
     return _detect(Path(path))[0]
 
@@ -430,11 +444,6 @@ def _sample_text(path: Path, encoding: str) -> str:
     with _opener(path)() as fh:
         raw = fh.read(_SAMPLE_BYTES)
         more = bool(fh.read(1))
-    kind = _binary_kind(raw)
-    if kind:
-        raise CXDataError(f"{path.name} is named like a text (CSV) file but its content is {kind}. "
-                          "Rename it with the right extension or pass format=... "
-                          "(e.g. format='excel').")
     if b"\x00" in raw and not encoding.startswith("utf-16") and not encoding.startswith("utf-32"):
         raise CXDataError(f"{path.name} contains NUL bytes and does not look like a text (CSV) file. "
                           "If it is text in UTF-16 or UTF-32, pass encoding='utf-16-le' (or "
