@@ -653,7 +653,9 @@ def _clean_text_column(s: pd.Series, na_text: set, col: str, report: list, decim
     long_int = rest.str.len().gt(15)
     if long_int.any():
         long_int = rest[long_int].str.fullmatch(r"[+-]?\d{16,}")
-    if long_int.any():
+    if long_int.any() or (marks or {}).get(col, {}).get("text"):
+        if marks is not None:            # every later chunk keeps the column as text too
+            marks.setdefault(col, {})["text"] = True
         _add(report, col, "whole numbers of more than 15 digits kept as text (a float cannot "
              "hold them exactly)", None, long_int.sum())
         return txt.where(s.notna())
@@ -1306,6 +1308,7 @@ def _open_chunks(path: Path, fmt: str, info: dict, *, sheet, delimiter, encoding
                    if usecols is None or c in usecols]
         if as_text:
             kw["dtype"] = {c: "str" for c in as_text}
+            info["column_marks"] = {c: {"text": True} for c in cf.long_integers}
         if chunksize:
             chunks = pd.read_csv(path, chunksize=chunksize, **kw)
         else:

@@ -449,3 +449,12 @@ def test_compressed_csv_is_sized_by_its_text(tmp_path, monkeypatch):
     for name in ("s.csv.gz", "s.csv.zip"):
         with pytest.raises(CXDataError, match=r"50,\d\d\d rows x 2 columns"):
             cx.io.read_survey(tmp_path / name)
+
+
+def test_long_ids_are_text_in_every_chunk(tmp_path):
+    ids = [str(10**21 + i) for i in range(3)] + ["17", "18"]     # short ids in the last chunk
+    path = tmp_path / "ids.csv"
+    path.write_text("id,q\n" + "".join(f"{i},1\n" for i in ids), encoding="utf-8")
+    parts = list(cx.io.iter_survey(path, chunksize=3))
+    assert [type(v) for p in parts for v in p["id"]] == [str] * 5
+    assert pd.concat(parts)["id"].tolist() == ids
