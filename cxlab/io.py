@@ -1140,6 +1140,10 @@ def _xlsx_frame(path: Path, sheet) -> tuple[pd.DataFrame, dict]:
 
     cols, errors, no_value, name = _xlsx_cells(path, sheet)
     rows = sorted({r for c in cols.values() for r in c})
+    if not rows and no_value:
+        raise CXDataError(f"Sheet {name!r} of {path.name} holds {len(no_value)} formula(s) but no "
+                          "saved results: the workbook was written by a program that does not "
+                          "calculate. Open it in Excel (or LibreOffice), save it, and read it again.")
     if not rows:
         raise CXDataError(f"Sheet {name!r} of {path.name} is empty.")
     keys = sorted(cols)
@@ -1154,7 +1158,7 @@ def _xlsx_frame(path: Path, sheet) -> tuple[pd.DataFrame, dict]:
             arr[pos[r]] = v
         data[get_column_letter(c)] = arr
     raw = pd.DataFrame(data, index=pd.Index(rows, name="excel_row"))
-    notes = {"sheet": name, "letters": {get_column_letter(c): c for c in keys},
+    notes = {"sheet": name,
              "errors": [(r, get_column_letter(c), v) for r, c, v in errors],
              "no_value": [(r, get_column_letter(c)) for r, c in no_value],
              "empty_rows": rows[-1] - rows[0] + 1 - len(rows)}
