@@ -18,7 +18,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 from typing import TYPE_CHECKING
+
+# The package's loggers are "cxlab" and its children (cxlab.report.runner, ...). A library adds
+# no handler of its own and changes no other library's logger: the application configures.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 #: The one place the version is written; the build reads it from here (``[tool.hatch.version]``).
 __version__ = "0.1.0"
