@@ -64,6 +64,12 @@ __all__ = [
 ]
 
 
+def _result_html(result) -> str:
+    """Jupyter display of a result object: its one-line repr above its summary table."""
+    import html
+    return f"<p><b>{html.escape(repr(result))}</b></p>" + result.summary().to_html(max_rows=30)
+
+
 
 def _label(item: str) -> str:
     return item.removeprefix("qa_").replace("_", " ").replace("selfservice", "self-service")
@@ -71,7 +77,7 @@ def _label(item: str) -> str:
 
 # ============================================================ company target -> team targets
 
-@dataclass
+@dataclass(repr=False)
 class CascadeResult:
     """Team (unit) targets from a company target. ``table``: unit, value, n, uplift, target."""
     table: pd.DataFrame
@@ -79,6 +85,12 @@ class CascadeResult:
     company_target: float
     rule: str
     unit: str = "team"
+
+    def __repr__(self) -> str:
+        return (f"CascadeResult({len(self.table)} {self.unit}s: company {self.company_now:.1f} -> "
+                f"target {self.company_target:.1f}, rule {self.rule!r})")
+
+    _repr_html_ = _result_html
 
     def summary(self) -> pd.DataFrame:
         return self.table.copy()
@@ -194,7 +206,7 @@ def nps_shift(scores, target_nps: float) -> float:
     return (lo + hi) / 2
 
 
-@dataclass
+@dataclass(repr=False)
 class DriverTargets:
     """Driver targets from an outcome target. ``table`` per driver: slope, share, contribution
     (outcome points), change (driver points), now (mean rating), target (rating)."""
@@ -203,6 +215,12 @@ class DriverTargets:
     change: float
     n: int
     r2: float
+
+    def __repr__(self) -> str:
+        return (f"DriverTargets({self.outcome!r} {self.change:+g}: {len(self.table)} drivers, "
+                f"n = {self.n:,})")
+
+    _repr_html_ = _result_html
 
     def summary(self) -> pd.DataFrame:
         return self.table.copy()
@@ -273,7 +291,7 @@ def driver_targets(survey: pd.DataFrame, outcome: str, drivers: Sequence[str], *
 
 # ============================================================ is the scorecard valid?
 
-@dataclass
+@dataclass(repr=False)
 class ScorecardValidity:
     """Does the call-quality scorecard measure what drives the outcome?
 
@@ -286,6 +304,12 @@ class ScorecardValidity:
     n: int
     n_evaluated: int
     notes: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return (f"ScorecardValidity({self.outcome!r}: {len(self.table)} items, n = {self.n:,} of "
+                f"{self.n_evaluated:,} evaluated)")
+
+    _repr_html_ = _result_html
 
     def summary(self) -> pd.DataFrame:
         return self.table.copy()
@@ -358,7 +382,7 @@ def scorecard_validity(contacts: pd.DataFrame, outcome: str = "csat",
 
 # ============================================================ engagement vs CSAT
 
-@dataclass
+@dataclass(repr=False)
 class EngagementLink:
     """Team engagement against team CSAT. ``points``: one row per team (or team-quarter)."""
     points: pd.DataFrame
@@ -380,6 +404,12 @@ class EngagementLink:
     @property
     def teams(self) -> int:
         return int(self.points["team"].nunique())
+
+    def __repr__(self) -> str:
+        return (f"EngagementLink({self.outcome!r} per {self.unit}: {len(self.points)} points, "
+                f"r = {self.r:.2f}, slope {self.slope:.2f} ({self.ci_low:.2f} to {self.ci_high:.2f}))")
+
+    _repr_html_ = _result_html
 
     def summary(self) -> pd.DataFrame:
         return pd.DataFrame([{

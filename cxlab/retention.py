@@ -77,6 +77,12 @@ __all__ = [
 ]
 
 
+def _result_html(result) -> str:
+    """Jupyter display of a result object: its one-line repr above its summary table."""
+    import html
+    return f"<p><b>{html.escape(repr(result))}</b></p>" + result.summary().to_html(max_rows=30)
+
+
 # ----------------------------------------------------------------------------- labels
 
 def nps_group(scores) -> pd.Series:
@@ -260,7 +266,7 @@ def _as_list(x) -> list[str]:
 
 # ----------------------------------------------------------------------------- churn by group
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ChurnByGroup:
     """Churn rate by group with Wilson intervals, a chi-square test and pairwise differences.
 
@@ -277,6 +283,12 @@ class ChurnByGroup:
     pairwise: pd.DataFrame
     confidence: float
     excluded: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (f"ChurnByGroup({self.churned!r} by {self.group!r}: {len(self.table)} groups, "
+                f"n = {int(self.table['n'].sum()):,}, p = {self.test['p_value']:.3g})")
+
+    _repr_html_ = _result_html
 
     def summary(self) -> pd.DataFrame:
         return self.table.copy()
@@ -382,7 +394,7 @@ def _chi_square(x: np.ndarray, n: np.ndarray) -> dict:
 
 # ----------------------------------------------------------------------------- logistic model
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class LogitChurn:
     """Logistic model of churn: odds ratios and average marginal effects (percentage points)."""
 
@@ -394,6 +406,12 @@ class LogitChurn:
     confidence: float
     fit: object = field(repr=False)
     excluded: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (f"LogitChurn({self.churned!r}: {len(self.terms) - 1} terms, n = {self.n:,}, "
+                f"churners = {self.events:,}, pseudo-R² = {self.pseudo_r2:.3f})")
+
+    _repr_html_ = _result_html
 
     def summary(self) -> pd.DataFrame:
         """One row per term: coef (log-odds), se, z, p_value, odds_ratio with CI, AME (pp) with CI."""
@@ -553,7 +571,7 @@ def _events_per_term(events: int, k: int, what: str) -> None:
 
 # ----------------------------------------------------------------------------- Kaplan–Meier
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class KaplanMeier:
     """Kaplan–Meier survival (retention) curves by group with a log-rank test.
 
@@ -569,6 +587,13 @@ class KaplanMeier:
     counts: pd.DataFrame
     confidence: float
     excluded: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (f"KaplanMeier({self.event!r} over {self.duration!r}"
+                + (f" by {self.group!r}" if self.group else "")
+                + f": {len(self.counts)} group(s), n = {int(self.counts['n'].sum()):,})")
+
+    _repr_html_ = _result_html
 
     def summary(self) -> pd.DataFrame:
         """Per group: n, events, median survival time (NaN if survival stays above 50 %; the
@@ -712,7 +737,7 @@ def _strict_entry(entry: np.ndarray, stop: np.ndarray) -> np.ndarray:
     return entry + gap * 1e-3
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class CoxChurn:
     """Cox proportional-hazards model of time to churn: hazard ratios with intervals."""
 
@@ -724,6 +749,12 @@ class CoxChurn:
     confidence: float
     fit: object = field(repr=False)
     excluded: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (f"CoxChurn({self.event!r} over {self.duration!r}: {len(self.terms)} terms, "
+                f"n = {self.n:,}, events = {self.events:,})")
+
+    _repr_html_ = _result_html
 
     def summary(self) -> pd.DataFrame:
         """One row per term: coef (log hazard ratio), se, z, p_value, hazard_ratio, ci_low, ci_high."""
@@ -1110,7 +1141,7 @@ def churn_drivers(data: pd.DataFrame, churned: str, drivers: Sequence[str], meth
                             **kwargs)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class DriverComparison:
     """What drives the score vs what drives leaving, on the same respondents.
 
@@ -1127,6 +1158,12 @@ class DriverComparison:
     churn_result: object = field(repr=False)
     n: int = 0
     excluded: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (f"DriverComparison({self.score!r} vs {self.churned!r}: {len(self.table)} drivers, "
+                f"n = {self.n:,})")
+
+    _repr_html_ = _result_html
 
     def summary(self) -> pd.DataFrame:
         return self.table.copy()

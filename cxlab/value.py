@@ -70,6 +70,12 @@ __all__ = [
 ]
 
 
+def _result_html(result) -> str:
+    """Jupyter display of a result object: its one-line repr above its summary table."""
+    import html
+    return f"<p><b>{html.escape(repr(result))}</b></p>" + result.summary().to_html(max_rows=30)
+
+
 class ConvergenceError(CXDataError):
     """A model fit did not converge to a proper maximum; the message says why and what to try."""
 
@@ -957,7 +963,7 @@ def _bootstrap_sums(columns: np.ndarray, B: int, rng, chunk_cells: int = 1_000_0
     return out
 
 
-@dataclass
+@dataclass(repr=False)
 class ClvByGroupResult:
     """Mean CLV per group with bootstrap intervals, and gaps to a reference group."""
 
@@ -967,6 +973,12 @@ class ClvByGroupResult:
     method: str = ""
     confidence: float = CONFIDENCE
     bootstrap: int = 0
+
+    def __repr__(self) -> str:
+        return (f"ClvByGroupResult({len(self.table)} groups, {self.method}, "
+                f"{100 * self.confidence:g}% bootstrap intervals from {self.bootstrap} draws)")
+
+    _repr_html_ = _result_html
 
     def summary(self) -> pd.DataFrame:
         return self.table
@@ -1086,7 +1098,7 @@ def clv_by_group(data: pd.DataFrame, group: str, value: str | None = None, *,
 # revenue at risk
 # --------------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(repr=False)
 class RevenueAtRiskResult:
     """Revenue at risk per group and in total, with intervals."""
 
@@ -1095,6 +1107,13 @@ class RevenueAtRiskResult:
     baseline: object = None          # the baseline group label or rate (None: all churn)
     interval: str = ""               # how the intervals were made
     confidence: float = CONFIDENCE
+
+    def __repr__(self) -> str:
+        return (f"RevenueAtRiskResult({len(self.table)} groups, total "
+                f"{self.total['revenue_at_risk']:,.0f} ({self.total['ci_low']:,.0f} to "
+                f"{self.total['ci_high']:,.0f}))")
+
+    _repr_html_ = _result_html
 
     def summary(self) -> pd.DataFrame:
         total = self.total.to_frame().T.assign(group="Total")
@@ -1279,7 +1298,7 @@ TARP_DEFAULTS = pd.DataFrame([
 ], columns=["parameter", "value", "source", "status"]).set_index("parameter")
 
 
-@dataclass
+@dataclass(repr=False)
 class MarketDamageResult:
     """Goodman / TARP market damage: customers and value lost by complaint path."""
 
@@ -1289,6 +1308,11 @@ class MarketDamageResult:
     @property
     def total_value_lost(self) -> float:
         return float(self.table.loc[self.table["path"] == "Total", "value_lost"].iloc[0])
+
+    def __repr__(self) -> str:
+        return (f"MarketDamageResult({len(self.table)} rows, {len(self.inputs)} inputs)")
+
+    _repr_html_ = _result_html
 
     def summary(self) -> pd.DataFrame:
         return self.table

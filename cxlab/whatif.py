@@ -42,6 +42,12 @@ from .checks import (CXDataError, CXWarning, _preview, numeric_series, progress_
 __all__ = ["Action", "WhatIfResult", "chain", "move_detractors", "raise_driver"]
 
 
+def _result_html(result) -> str:
+    """Jupyter display of a result object: its one-line repr above its summary table."""
+    import html
+    return f"<p><b>{html.escape(repr(result))}</b></p>" + result.summary().to_html(max_rows=30)
+
+
 # ----------------------------------------------------------------------------- actions
 
 @dataclass(frozen=True)
@@ -234,7 +240,7 @@ class _Cox:
 
 # ----------------------------------------------------------------------------- result
 
-@dataclass
+@dataclass(repr=False)
 class WhatIfResult:
     """Actions ranked by value with bootstrap intervals; ``links`` shows the fitted chain."""
 
@@ -242,6 +248,12 @@ class WhatIfResult:
     links: pd.DataFrame
     draws: pd.DataFrame = field(repr=False)
     settings: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (f"WhatIfResult({len(self.table)} actions, {self.settings.get('bootstrap', 0)} "
+                f"bootstrap draws; best: {self.table['action'].iloc[0]!r})")
+
+    _repr_html_ = _result_html
 
     def summary(self) -> pd.DataFrame:
         """One row per action: change in score, churn (percentage points), customers kept,

@@ -77,3 +77,24 @@ def test_the_defaults_live_in_the_contract():
     assert contract.CONFIDENCE == 0.95
     from cxlab.exercises import course08
     assert course08.MIN_BASE is contract.MIN_BASE
+
+
+def test_result_objects_show_a_short_repr_and_an_html_table():
+    company = cx.datasets.load("kestrel")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", cx.checks.CXWarning)
+        frame = retention.analysis_frame(company)
+        results = [
+            retention.churn_by_group(frame, "nps_group", churned="churn_12m"),
+            retention.kaplan_meier(frame, "duration", "churned", group="plan"),
+            retention.churn_logit(frame, "churn_12m", "ltr", controls=["plan"]),
+            retention.churn_cox(frame, "duration", "churned", "ltr"),
+            frontline.engagement_link(company.pulse, company.contacts),
+            whatif.chain(company, [whatif.move_detractors(0.2)], ["price_value"], bootstrap=0,
+                         progress=False),
+        ]
+    for res in results:
+        text = repr(res)
+        assert text.startswith(type(res).__name__ + "(") and len(text) < 200 and "\n" not in text
+        html = res._repr_html_()
+        assert "<table" in html and html.count("<tr") <= 40      # a summary, not the whole frame
