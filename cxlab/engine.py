@@ -413,7 +413,7 @@ def _native_text(src: Source, columns, examples: int):
         for c in columns:
             q = f'"{c}" IS NOT NULL AND TRY_CAST("{c}" AS DOUBLE) IS NULL'
             counts[c], missing[c] = map(int, rel.aggregate(
-                f'count(*) FILTER (WHERE {q}), count(*) FILTER (WHERE "{c}" IS NULL)').fetchone())
+                f'count(*) FILTER (WHERE {q}), count(*) FILTER (WHERE "{c}" IS NULL)').fetchall()[0])
             if counts[c]:
                 ex[c] = [str(v[0]) for v in rel.filter(q).project(f'"{c}"').distinct()
                          .limit(examples).fetchall()]
@@ -706,10 +706,11 @@ def top_box_shares(data, columns: Sequence[str], threshold: float, *,
     w = nw.col(weights).cast(nw.Float64) if weights else nw.lit(1.0)
     if weights:
         ok += [~_missing_expr(weights, schema[weights]), w > 0]
-    lf = src.lazy().filter(nw.all_horizontal(*ok, ignore_nulls=False))
-    aggs = [w.sum().alias("__w__")] + [
-        (w * (nw.col(c).cast(nw.Float64) >= float(threshold)).cast(nw.Float64)).sum()
-        .alias(f"t{k}") for k, c in enumerate(columns)]
+    lf = src.lazy().filter(nw.all_horizontal(*ok, ignore_nulls=False)).with_columns(
+        w.alias("__w__"))
+    aggs = [nw.col("__w__").sum().alias("__w__")] + [
+        (nw.col("__w__") * (nw.col(c).cast(nw.Float64) >= float(threshold)).cast(nw.Float64))
+        .sum().alias(f"t{k}") for k, c in enumerate(columns)]
     r = lf.select(*aggs).collect().to_pandas().iloc[0]
     return pd.Series({c: float(r[f"t{k}"]) / float(r["__w__"]) for k, c in enumerate(columns)})
 
@@ -723,8 +724,14 @@ def _weight(weights):
     return nw.col(weights).cast(nw.Float64) if weights else nw.lit(1.0, dtype=nw.Float64)
 
 
-def _grouped(src: Source, keys: list[str], aggs, sort: bool = True) -> pd.DataFrame:
-    out = src.lazy().group_by(*keys, drop_null_keys=False).agg(*aggs).collect().to_pandas()
+def _grouped(src: Source, keys: list[str], sums: dict, sort: bool = True, lf=None) -> pd.DataFrame:
+    """Rows (``n``) and sums of derived columns per key: the derived columns are added first so
+    that every aggregation is a simple one (fast on pandas too)."""
+    import narwhals as nw
+    lf = src.lazy() if lf is None else lf
+    lf = lf.with_columns(**{f"__{k}__": e for k, e in sums.items()})
+    aggs = [nw.len().alias("n")] + [nw.col(f"__{k}__").sum().alias(k) for k in sums]
+    out = lf.group_by(*keys, drop_null_keys=False).agg(*aggs).collect().to_pandas()
     if sort and len(out):
         out = out.sort_values(keys, na_position="last", kind="stable").reset_index(drop=True)
     return out
@@ -746,13 +753,11 @@ def category_counts(data, column: str, *, by: str | Sequence[str] | None = None,
     >>> category_counts(pd.DataFrame({"ltr": [10, 9, 10, 3]}), "ltr")["n"].tolist()
     [1, 1, 2]
     """
-    import narwhals as nw
     src = source(data)
     keys = ([by] if isinstance(by, str) else list(by or [])) + [column]
     require_columns(src.columns, keys + ([weights] if weights else []))
     w = _weight(weights)
-    out = _grouped(src, keys, [nw.len().alias("n"), w.sum().alias("weight"),
-                               (w * w).sum().alias("weight2")])
+    out = _grouped(src, keys, {"weight": w, "weight2": w * w})
     out["n"] = out["n"].astype(np.int64)
     return out[keys + ["n", "weight", "weight2"]]
 
@@ -775,9 +780,8 @@ def event_table(data, time: str, event: str, *, by: str | None = None,
     n_bad = int(src.lazy().select((~ok).cast(nw.Int64).sum()).collect().item() or 0)
     w = _weight(weights)
     e = nw.col(event).cast(nw.Float64)
-    filtered = Source(src.lazy().filter(ok).to_native(), src.kind, src.label)
-    out = _grouped(filtered, keys, [nw.len().alias("rows"), (w * e).sum().alias("events"),
-                                    (w * (1.0 - e)).sum().alias("censored")])
+    out = _grouped(src, keys, {"events": w * e, "censored": w * (1.0 - e)},
+                   lf=src.lazy().filter(ok)).rename(columns={"n": "rows"})
     total = out["events"] + out["censored"]
     if by:
         out["at_risk"] = total[::-1].groupby(out[by][::-1], dropna=False).cumsum()[::-1]
@@ -798,10 +802,10 @@ def pattern_counts(data, columns: Sequence[str], *, outcome: str | None = None,
     columns = list(columns)
     require_columns(src.columns, columns + [c for c in (outcome, weights) if c])
     w = _weight(weights)
-    aggs = [nw.len().alias("n"), w.sum().alias("weight")]
+    sums = {"weight": w}
     if outcome:
-        aggs.append((w * nw.col(outcome).cast(nw.Float64)).sum().alias("events"))
-    out = _grouped(src, columns, aggs)
+        sums["events"] = w * nw.col(outcome).cast(nw.Float64)
+    out = _grouped(src, columns, sums)
     out["n"] = out["n"].astype(np.int64)
     return out
 
@@ -839,14 +843,17 @@ def customer_summary(data, customer: str, date: str, amount: str | None = None, 
                  .collect().item() or 0)
     lf = lf.filter(nw.col("__day__") <= end.date())
     amt = nw.col(amount).cast(nw.Float64) if amount else nw.lit(0.0, dtype=nw.Float64)
-    daily = lf.group_by(customer, "__day__").agg(amt.sum().alias("__amount__"))
+    daily = lf.with_columns(amt.alias("__amt__")).group_by(customer, "__day__").agg(
+        nw.col("__amt__").sum().alias("__amount__"))
     first = nw.col("__day__").min().over(customer)
     daily = daily.with_columns(first.alias("__first__"))
     rep = nw.col("__day__") > nw.col("__first__")
+    daily = daily.with_columns(rep.cast(nw.Int64).alias("__rep__"),
+                               nw.when(rep).then(nw.col("__amount__")).otherwise(0.0)
+                               .alias("__repamt__"))
     per = daily.group_by(customer).agg(
         nw.col("__first__").min().alias("first"), nw.col("__day__").max().alias("last"),
-        rep.cast(nw.Int64).sum().alias("frequency"),
-        nw.when(rep).then(nw.col("__amount__")).otherwise(0.0).sum().alias("__repeat__"))
+        nw.col("__rep__").sum().alias("frequency"), nw.col("__repamt__").sum().alias("__repeat__"))
     out = per.collect().to_pandas().sort_values(customer, kind="stable").set_index(customer)
     days = _UNIT_DAYS[unit]
     first_d, last_d = pd.to_datetime(out["first"]), pd.to_datetime(out["last"])
