@@ -67,8 +67,6 @@ QUARTERLY_KPIS = (
     KPI("CES", "survey", "effort", metrics.ces, {"scale": (1, 7)}, "mean",
         "customer effort: mean of 1–7, 7 = very easy (higher is better)"),
 )
-
-
 TEAM_KPIS = (
     KPI("CSAT", "contacts", "csat", metrics.csat, {"scale": (1, 5), "top": 2}, "%",
         "post-contact satisfaction: % answering 4 or 5 on 1–5"),
@@ -77,8 +75,6 @@ TEAM_KPIS = (
     KPI("FCR", "contacts", "fcr", metrics.top_box, {"scale": (0, 1), "top": (1,)}, "%",
         "first-contact resolution: % of contacts resolved at the first contact"),
 )
-
-
 KPIS = {"quarterly": QUARTERLY_KPIS, "team_scorecard": TEAM_KPIS}
 
 

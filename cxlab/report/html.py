@@ -26,7 +26,6 @@ REMOVE_TAGS = frozenset({"parameters", "injected-parameters", "remove-cell", "re
 
 _KEEP_MIME = ("text/html", "image/png", "image/svg+xml", "image/jpeg", "text/markdown", "text/plain")
 
-
 _CSS = """
 :root { --ink:#1f2933; --muted:#616e7c; --line:#d9e2ec; --bg:#f5f7fa; --ok:#2f855a;
         --bad:#c53030; --warn:#b7791f; --accent:#2b6cb0; }

@@ -323,8 +323,6 @@ def show_value(ctx: ReportContext) -> None:
 
 #: Touchpoints most customers rate: candidates for the what-if driver model (listwise rows).
 WHATIF_MAX_MISSING = 0.25
-
-
 WHATIF_DETRACTOR_SHARE = 0.2
 
 

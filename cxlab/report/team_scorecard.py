@@ -50,11 +50,7 @@ __all__ = ["DEFAULT_STRETCH", "cascade_targets", "comparison_table", "engagement
 
 #: Default company targets when none is given: this quarter's company value plus this stretch.
 DEFAULT_STRETCH = {"CSAT": 5.0, "FCR": 5.0, "CES": 0.2}
-
-
 _KPI_RANGE = {"CSAT": (0.0, 100.0), "FCR": (0.0, 100.0), "CES": (1.0, 7.0)}
-
-
 _TARGET_PARAM = {"CSAT": "csat_target", "FCR": "fcr_target", "CES": "ces_target"}
 
 
