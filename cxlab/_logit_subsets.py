@@ -108,6 +108,7 @@ class LogitSubsets:
         self.threads = _threads() if threads is None else int(threads)
         self.max_abs_beta = 0.0
         self.not_converged = 0
+        self._cache: dict[int, tuple[np.ndarray, float]] = {}
 
     # ------------------------------------------------------------------ masks and columns
 
@@ -280,6 +281,33 @@ class LogitSubsets:
         init = beta[ms - hi].copy()
         init[has2] += beta[(ms - hi2)[has2]] - beta[(ms - hi - hi2)[has2]]
         return init
+
+    def prefix_loglik(self, perms: np.ndarray) -> np.ndarray:
+        """ℓ̂ of every prefix of each player order in ``perms`` (N × p) as an N × (p+1) array
+        (column k: the first k players). Prefixes are fitted level by level, each started from
+        its parent prefix's coefficients; fits are cached by bitmask across calls."""
+        perms = np.asarray(perms, np.int64)
+        N, p = perms.shape
+        pre = np.concatenate([np.zeros((N, 1), np.int64),
+                              np.cumsum(np.int64(1) << perms, axis=1)], axis=1)
+        out = np.empty((N, p + 1))
+        out[:, 0] = self.ll0
+        parent = np.zeros((N, self.m))
+        parent[:, 0] = self.b0
+        cache = self._cache
+        if len(cache) > 400_000:
+            cache.clear()
+        for k in range(1, p + 1):
+            uniq, first, inv = np.unique(pre[:, k], return_index=True, return_inverse=True)
+            todo = np.array([u not in cache for u in uniq.tolist()], bool)
+            if todo.any():
+                b, ll = self.fit(self.column_mask(uniq[todo]), parent[first[todo]])
+                for u, bb, lv in zip(uniq[todo].tolist(), b, ll):
+                    cache[u] = (bb, lv)
+            got = [cache[u] for u in uniq.tolist()]
+            out[:, k] = np.array([g[1] for g in got])[inv.ravel()]
+            parent = np.array([g[0] for g in got])[inv.ravel()]
+        return out
 
     def values(self, masks: np.ndarray) -> np.ndarray:
         """ℓ̂ for the given bitmasks (fitted from the null model's coefficients)."""

@@ -856,27 +856,6 @@ def _contrib_linear(C: np.ndarray, sizes: Sequence[int]):
     return contrib
 
 
-def _contrib_from_values(value):
-    """Marginal contributions along orders from a value function of bitmasks (cached)."""
-    cache: dict[int, float] = {}
-
-    def contrib(perms: np.ndarray) -> np.ndarray:
-        bits = np.int64(1) << perms.astype(np.int64)
-        prefix = np.concatenate([np.zeros((len(perms), 1), np.int64), np.cumsum(bits, axis=1)],
-                                axis=1)
-        todo = np.array([m for m in np.unique(prefix) if int(m) not in cache], dtype=np.int64)
-        if len(todo):
-            for m, val in zip(todo, value(todo)):
-                cache[int(m)] = float(val)
-        vals = np.vectorize(lambda m: cache[int(m)], otypes=[float])(prefix)
-        out = np.empty(perms.shape)
-        np.put_along_axis(out, perms, np.diff(vals, axis=1), axis=1)
-        if len(cache) > 2_000_000:
-            cache.clear()
-        return out
-    return contrib
-
-
 def _shapley_sampled(contrib, p: int, rng: np.random.Generator, tol: float,
                      max_permutations: int, batch: int = 500):
     """Monte-Carlo Shapley values by antithetic permutation sampling (Castro et al. 2009).
@@ -948,6 +927,14 @@ class _LogitValues:
     def masks_value(self, masks: np.ndarray) -> np.ndarray:
         return self._r2(self.engine.values(np.asarray(masks, np.int64)))
 
+    def contrib(self, perms: np.ndarray) -> np.ndarray:
+        """Marginal contributions along player orders (prefix fits warm-started from their
+        parent prefix, see :meth:`LogitSubsets.prefix_loglik`)."""
+        v = self._r2(self.engine.prefix_loglik(perms))
+        out = np.empty(perms.shape)
+        np.put_along_axis(out, perms, np.diff(v, axis=1), axis=1)
+        return out
+
 
 # --------------------------------------------------------------------------------------------
 # importance from one sample (batched over bootstrap weights for the linear model)
@@ -1008,8 +995,7 @@ def _logistic_importance(d: _Design, w: np.ndarray, method: str, kind: str, *, e
         v = vals.all_subsets()
         imp, r2 = _shapley_from_values(v, p), v[-1]
     elif method == "lmg":
-        imp, se, used = _shapley_sampled(_contrib_from_values(vals.masks_value), p, rng, tol,
-                                         max_permutations, batch=100)
+        imp, se, used = _shapley_sampled(vals.contrib, p, rng, tol, max_permutations, batch=100)
         r2 = vals.masks_value(np.array([full]))[0]
         info.update(mc_se=se[None, :], permutations=used)
     else:
