@@ -31,6 +31,9 @@ Results match R's relaimpo 2.2-7 (``calc.relimp``) to 1e-9 (see tests/data/relai
 A binary outcome (retained, top-box) is analysed with a logistic model and a stated pseudo-R²
 (McFadden by default; Estrella, Cox–Snell, Nagelkerke) as in dominance analysis for logistic
 regression (Azen & Traxel 2009): the Shapley value of the pseudo-R² over all driver subsets.
+The 2^p logistic fits are made together by :mod:`cxlab._logit_subsets` (pattern table, batched
+Newton steps, warm starts from nested models; equal to statsmodels refits to 1e-8); beyond
+:data:`LOGISTIC_EXACT_MAX_DRIVERS` players, permutation sampling with a stated error bound.
 """
 
 from __future__ import annotations
@@ -68,7 +71,8 @@ __all__ = [
 #: 2^p subsets (p = 24: about 3 s and 1 GB of working memory). Beyond it, permutation sampling.
 EXACT_MAX_DRIVERS = 24
 #: Largest number of players for the exact logistic (pseudo-R²) decomposition: every subset needs
-#: its own maximum-likelihood fit on the rows, so the cost grows as 2^p model fits.
+#: its own maximum-likelihood fit on the rows, so the cost grows as 2^p model fits (about 25 ns of
+#: CPU per subset and row: p = 14 on 25,000 rows in 11 CPU-s, p = 16 about four times that).
 LOGISTIC_EXACT_MAX_DRIVERS = 16
 #: Condition number (λmax/λmin of the drivers' correlation matrix) above which a warning is given.
 #: 1000 corresponds to Belsley's condition index of about 30 for standardised data.
