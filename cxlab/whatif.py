@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 
 from . import retention as _ret
-from .contract import CONFIDENCE
 from .checks import (CXDataError, CXWarning, _preview, numeric_series, progress_bar,
                      require_columns, require_frame)
+from .contract import CONFIDENCE
 
 __all__ = ["Action", "WhatIfResult", "chain", "move_detractors", "raise_driver"]
 
