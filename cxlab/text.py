@@ -55,10 +55,17 @@ EN_SUFFIXES = "(?:s|es|ed|d|ing)?"
 
 
 # ------------------------------------------------------------------------------ normalising
+_FOLD = str.maketrans({**dict(zip("ąćęłńóśźżáéíúüöäàèç", "acelnoszzaeiuuoaaec")), "'": None,
+                       "’": None})
+
+
 def _fold(text: str) -> str:
     """Lower case, accents removed (ą -> a, ł -> l), apostrophes dropped (don't -> dont)."""
-    t = unicodedata.normalize("NFKD", text.lower().replace("ł", "l"))
-    return "".join(ch for ch in t if not unicodedata.combining(ch)).replace("'", "").replace("’", "")
+    t = text.lower().translate(_FOLD)
+    if t.isascii():
+        return t
+    t = unicodedata.normalize("NFKD", t)
+    return "".join(ch for ch in t if not unicodedata.combining(ch))
 
 
 def normalise(text: str, language: str = "en") -> str:
@@ -125,7 +132,7 @@ def _pattern_regex(pattern: str, language: str) -> str:
         out += (" (?:neg_)?" if out else "") + stem + tail
     if not out:
         raise CXDataError(f"codeframe pattern {pattern!r} has no words.")
-    return rf"(?<![a-z0-9_]){out}(?![a-z0-9_])"
+    return rf"\b{out}\b"          # \b: "_" is a word character, so neg_word never matches
 
 
 def load_codeframe(source="kestrel") -> Codeframe:
@@ -167,6 +174,9 @@ def load_codeframe(source="kestrel") -> Codeframe:
                 pats = [pats]
             compiled[theme, lang] = (re.compile("|".join(f"(?:{_pattern_regex(p, lang)})"
                                                          for p in pats)) if pats else None)
+            # prefilter: the regex can only match if one of the first stems occurs in the text
+            compiled[theme, lang, "stems"] = tuple(sorted({
+                re.sub(r"[^a-z0-9]", "", _fold(p).split()[0]) for p in pats}))
     return Codeframe(name=name, themes={k: dict(v) for k, v in themes.items()}, compiled=compiled)
 
 
@@ -231,7 +241,8 @@ def code(texts, codeframe="kestrel", language="en") -> pd.DataFrame:
         norm = normalise(text, lg)
         for k, theme in enumerate(cf.themes):
             rx = cf.compiled[theme, lg]
-            if rx is not None and rx.search(norm):
+            if rx is not None and any(st in norm for st in cf.compiled[theme, lg, "stems"]) \
+                    and rx.search(norm):
                 out[u, k] = 1
     frame = pd.DataFrame(out[codes].astype(int), index=s.index, columns=cf.theme_names)
     frame.attrs.update(codeframe=cf.name, n_empty=int((s.str.strip() == "").sum()))
@@ -266,6 +277,9 @@ class Discovery:
         return f"Discovery({len(self.terms)} themes)\n" + "\n".join(lines)
 
 
+_PLACEHOLDER = re.compile(r"\[(?:EMAIL|IBAN|CARD|PHONE|NUMBER|NAME)\]")   # left by redact()
+
+
 def discover(texts, n_themes: int, seed: int = 0, *, language="en", n_terms: int = 10,
              max_fit: int = 200_000, min_df: int = 3) -> Discovery:
     """Find themes without a codeframe: TF-IDF on normalised words and word pairs, then
@@ -290,8 +304,8 @@ def discover(texts, n_themes: int, seed: int = 0, *, language="en", n_terms: int
     lang = _languages(language, len(s), s.index)
     key = pd.MultiIndex.from_arrays([s.to_numpy(dtype=object), lang])
     codes, uniq = pd.factorize(key)
-    norm = np.array([normalise(t, lg).replace("|", " ") if t.strip() else "" for t, lg in uniq],
-                    dtype=object)
+    norm = np.array([normalise(_PLACEHOLDER.sub(" ", t), lg).replace("|", " ") if t.strip()
+                     else "" for t, lg in uniq], dtype=object)
     live = np.flatnonzero([bool(t) for t in norm])
     if live.size < n_themes:
         raise CXDataError(f"discover needs at least n_themes = {n_themes} non-empty texts; "
@@ -332,6 +346,11 @@ def _lexicon_regex(stems) -> re.Pattern:
                       + r")[a-z0-9]*")
 
 
+FAILURE_NEGATORS = {"en": ("never", "nothing", "nobody", "cannot", "cant", "dont", "didnt",
+                            "doesnt", "isnt", "wasnt", "wont", "couldnt", "arent"),
+                    "pl": ("nie", "nigdy", "nikt", "nic")}
+_FAIL_RE = {lang: re.compile(rf"\b(?:{'|'.join(words)})\b(?= [a-z0-9])")
+            for lang, words in FAILURE_NEGATORS.items()}
 _LEX_RX = {(lg, pol): _lexicon_regex(stems) for lg, d in LEXICON.items() for pol, stems in d.items()}
 
 
@@ -341,8 +360,9 @@ def sentiment(texts, language="en") -> pd.DataFrame:
 
     Method: count words of a small stem lexicon written here for English and Polish (``LEXICON``)
     in the normalised text; a word inside a negator's scope counts with the opposite sign, and a
-    negator that flips no lexicon word counts as one negative word ("can't log in", "nie było
-    internetu"; so "nie mam uwag", no remarks, reads negative: a known error).
+    failure negator (``FAILURE_NEGATORS``: can't, nobody, nie, ...) that flips no lexicon word
+    counts as one negative word ("can't log in", "nie było internetu"; so "nie mam uwag", no
+    remarks, reads negative: a known error).
     Limits: no sarcasm, no intensity ("a bit slow" = "unbearably slow"), no weighting by
     clause ("great staff but ..." counts one each way), domain words only (a lexicon for telecom
     service comments, not general language), Polish by stems so some inflections are missed.
@@ -362,8 +382,9 @@ def sentiment(texts, language="en") -> pd.DataFrame:
         for m in _LEX_RX[lg, "negative"].finditer(norm):
             (pos if m.group(1) else neg)[i] += 1
             flipped += bool(m.group(1))
-        # a negation that flips no lexicon word is itself a complaint ("can't log in")
-        neg[i] += max(len(_NEG_RE[lg].findall(norm)) - flipped, 0)
+        # a failure negation ("can't", "nobody", "nie") that flips no lexicon word is itself a
+        # complaint ("can't log in"); "no comment", "brak uwag" are not
+        neg[i] += max(len(_FAIL_RE[lg].findall(norm)) - flipped, 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         score = np.where(pos + neg > 0, (pos - neg) / (pos + neg), 0.0)
     label = np.select([score > 0.2, score < -0.2], ["positive", "negative"], "neutral")
@@ -469,7 +490,8 @@ def theme_impact(data: pd.DataFrame, outcome: str, themes: Sequence[str], *, con
 
 
 def theme_revenue_at_risk(data: pd.DataFrame, themes: Sequence[str], churned: str, value, *,
-                          baseline: str = "no theme", confidence: float = CONFIDENCE):
+                          customers: float | None = None, baseline: str = "no theme",
+                          confidence: float = CONFIDENCE):
     """Revenue at risk per theme with :func:`cxlab.value.revenue_at_risk`.
 
     For each theme the customers whose comment carries it form one group; the ``baseline``
@@ -478,7 +500,10 @@ def theme_revenue_at_risk(data: pd.DataFrame, themes: Sequence[str], churned: st
     number) and the group's customers it is the revenue at risk, with MOVER intervals. A
     customer with two themes counts in both groups (themes overlap; do not add the rows up).
     ``churned`` should be a fixed-horizon flag matching ``value``'s period (e.g. ``churn_12m``
-    with annual revenue). Returns the :class:`cxlab.value.RevenueAtRiskResult`.
+    with annual revenue). ``customers`` (e.g. the active base) scales each group to that many
+    customers times its share of the analysed rows (``customers * n_group / n_rows``); the default
+    counts the analysed rows themselves. The result's total adds overlapping groups: read the
+    rows. Returns the :class:`cxlab.value.RevenueAtRiskResult`.
     """
     from . import value as cxvalue
     require_frame(data, "data")
@@ -499,8 +524,10 @@ def theme_revenue_at_risk(data: pd.DataFrame, themes: Sequence[str], churned: st
         rows.append({"group": label, "n": len(sub), "churned": int(sub[churned].sum()),
                      "value": v})
     table = pd.DataFrame(rows)
+    scaled = None if customers is None else dict(zip(table["group"],
+                                                     float(customers) * table["n"] / len(df)))
     return cxvalue.revenue_at_risk(table, "group", value="value", baseline=baseline,
-                                   confidence=confidence)
+                                   customers=scaled, confidence=confidence)
 
 
 # -------------------------------------------------------------------------------- redaction

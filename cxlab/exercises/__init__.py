@@ -31,6 +31,7 @@ from .course06 import ex06
 from .course07 import ex07
 from .course08 import ex08
 from .course09 import ex09
+from .course10 import ex10
 from .course11 import ex11
 
-__all__ = [*_core_all, "NOT_GIVEN", "ex00", "ex01", "ex02", "ex03", "ex04", "ex05", "ex06", "ex07", "ex08", "ex09", "ex11"]
+__all__ = [*_core_all, "NOT_GIVEN", "ex00", "ex01", "ex02", "ex03", "ex04", "ex05", "ex06", "ex07", "ex08", "ex09", "ex10", "ex11"]
