@@ -120,6 +120,14 @@ MAX_CELLS = 250_000_000
 _CELL_BYTES = 128       # a streamed Excel cell held as Python objects (dict entry, value)
 
 
+def _warn(message: str) -> None:
+    """A CXWarning attributed to the first caller outside this module (the user's line)."""
+    frame, level = inspect.currentframe(), 1
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, CXWarning, stacklevel=level)
+
+
 # --------------------------------------------------------------------------------------- metadata
 
 def survey_info(data: pd.DataFrame) -> dict:
@@ -758,11 +766,11 @@ def _separated_numbers(rest: pd.Series, col: str, decimal: str, explicit: bool,
         marks[col]["warned"] = True
         ex = rest[read_as].iloc[0]
         other = "," if mark == "." else "."
-        warnings.warn(
+        _warn(
             f"Column {col!r}: {int(read_as.sum())} value(s) such as {ex!r} could be thousands or "
             f"decimals; they were read as {float(nums[read_as].iloc[0]):g} because the file's "
             f"decimal mark is {mark!r} and the column shows no other. Pass decimal={other!r} if "
-            "they are decimals.", CXWarning, stacklevel=6)
+            "they are decimals.")
         _add(report, col, f"ambiguous numbers read with the file's decimal mark {mark!r}",
              ex, int(read_as.sum()))
     return nums
@@ -877,11 +885,11 @@ def _warn_lost_digits(s: pd.Series, col: str, report: list) -> None:
     if big.any():
         n = int(big.sum())
         _add(report, col, "whole numbers above 2**53 stored as floats (digits lost)", None, n)
-        warnings.warn(
+        _warn(
             f"Column {col!r} holds {n} number(s) of 2**53 or more (e.g. {s[big].iloc[0]:.17g}) "
             "stored as floats, which keep only about 16 digits: distinct ids may have merged. "
             f"Read the column as text (text_columns=[{col!r}]) or store the ids as text in the "
-            "export.", CXWarning, stacklevel=6)
+            "export.")
 
 
 # -------------------------------------------------------------------------------------- readers
@@ -981,9 +989,8 @@ def _check_columns(df: pd.DataFrame, path: Path, report: list,
         mangled = [n for n in names if re.match(r".+\.\d+$", n) and n.rsplit(".", 1)[0] in counts]
     if dup or mangled:
         shown = sorted(dup) or mangled
-        warnings.warn(f"{path.name} has repeated column names ({_preview(shown)}); the copies were "
-                      "renamed with suffixes .1, .2 ... Check which one you mean.", CXWarning,
-                      stacklevel=4)
+        _warn(f"{path.name} has repeated column names ({_preview(shown)}); the copies were "
+                      "renamed with suffixes .1, .2 ... Check which one you mean.")
         _add(report, "(file)", "repeated column names renamed", ", ".join(map(str, shown)),
              len(shown))
         if dup and repeated is None:
@@ -1189,10 +1196,9 @@ def _excel_body(path: Path, raw: pd.DataFrame, notes: dict, header_rows, report:
         filled = body[letter].dropna()
         if len(filled):
             cells = [f"{letter}{r}" for r in filled.index]
-            warnings.warn(f"{path.name}: column {letter} has no name in the header row but holds "
+            _warn(f"{path.name}: column {letter} has no name in the header row but holds "
                           f"{len(filled)} value(s) ({_preview(cells)}); it is read as "
-                          f"'Unnamed: {letter}'. Delete stray cells in Excel, or name the column.",
-                          CXWarning, stacklevel=5)
+                          f"'Unnamed: {letter}'. Delete stray cells in Excel, or name the column.")
             _add(report, f"Unnamed: {letter}", "values in a column without a header", None,
                  len(filled))
     errors = Counter((name_of[c], v) for r, c, v in notes["errors"] if r >= first_data)
@@ -1204,11 +1210,11 @@ def _excel_body(path: Path, raw: pd.DataFrame, notes: dict, header_rows, report:
         by_col = Counter(name_of.get(c, f"Unnamed: {c}") for _, c in no_value)
         for col, n in sorted(by_col.items()):
             _add(report, col, "formula without a saved result set to missing", None, n)
-        warnings.warn(f"{path.name}: {len(no_value)} formula cell(s) have no saved result "
+        _warn(f"{path.name}: {len(no_value)} formula cell(s) have no saved result "
                       f"({_preview([f'{c}{r}' for r, c in no_value])}), so they are missing in "
                       f"columns {_preview(by_col)}. The workbook was written by a program that does "
                       "not calculate: open it in Excel (or LibreOffice) and save it, then read it "
-                      "again.", CXWarning, stacklevel=5)
+                      "again.")
     if notes["empty_rows"]:
         _add(report, "(file)", "empty rows skipped", None, notes["empty_rows"])
     body = body.reset_index(drop=True)
@@ -1292,7 +1298,7 @@ def _open_chunks(path: Path, fmt: str, info: dict, *, sheet, delimiter, encoding
     if fmt == "csv":
         cf = sniff_csv(path, encoding=encoding, delimiter=delimiter, header_rows=header_rows)
         if cf.note:
-            warnings.warn(cf.note, CXWarning, stacklevel=5)
+            _warn(cf.note)
         info.update(encoding=cf.encoding, delimiter=cf.delimiter, decimal=decimal or cf.decimal,
                     header_rows=cf.header_rows, variable_labels=dict(cf.labels),
                     file_columns=_unique_names(cf.header)[0])
