@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cxlab import frontline
 from cxlab.report import data as rd
 from cxlab.report import team_scorecard as rc
-from cxlab.checks import CXDataError
+from cxlab.checks import CXDataError, CXWarning
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +33,15 @@ def test_cascade_meets_the_company_target_when_every_team_meets_its_own(units, s
                             "value": [v for v, _ in units], "n": [n for _, n in units]})
     now = np.average(current["value"], weights=current["n"])
     out = rc.cascade_targets(current, now + stretch)
-    assert out.attrs["company_now"] == pytest.approx(now)
+    assert frontline.cascade_targets(current, now + stretch).company_now == pytest.approx(now)
     assert np.average(out["target"], weights=out["n"]) == pytest.approx(now + stretch)
     assert np.allclose(out["target"] - out["value"], stretch)       # equal uplift
 
 
 def test_cascade_clips_to_the_scale_and_rejects_empty_input():
     current = pd.DataFrame({"team": ["A", "B"], "value": [99.0, 50.0], "n": [10, 10]})
-    out = rc.cascade_targets(current, 80.0)
+    with pytest.warns(CXWarning, match=r"Targets of \['A'\] were clipped"):   # to the notes
+        out = rc.cascade_targets(current, 80.0)
     assert out["target"].max() == 100.0
     with pytest.raises(CXDataError):
         rc.cascade_targets(current.assign(value=np.nan), 80.0)
@@ -139,3 +141,12 @@ def test_team_parameters_are_validated(params, message):
 def test_small_team_is_suppressed_with_a_high_base():
     ctx = _team("Retention Desk", min_base=200)
     assert ctx.suppressed and rc.record(ctx)["status"] == "suppressed"
+
+
+def test_a_clipped_team_target_is_noted_for_the_reader_not_silenced():
+    """One warning policy: frontline's clipping warning reaches ctx.notes (and the manifest)."""
+    ctx = rc.prepare("team_scorecard", by="team", segment=None, csat_target=99.5)
+    table = rc.target_table(ctx)
+    csat = table[table["kpi"] == "CSAT"]
+    assert (csat["team_target"].dropna() <= 100).all()
+    assert any(n.startswith("targets: Targets of") and "clipped" in n for n in ctx.notes)
