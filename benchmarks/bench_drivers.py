@@ -4,15 +4,23 @@
     .venv/bin/python benchmarks/bench_drivers.py --quick    # cxlab only, small grid (~1 min)
 
 Data: one synthetic survey (10,000 rows, 30 integer 1-10 ratings with a common factor, ltr 0-10)
-written to ``benchmarks/.venvs/data/`` (gitignored); every tool reads the same CSV and only the
-call itself is timed (best of ``--repeat`` runs for fast calls).
+and, for the binary outcome, one of 25,000 rows (14 such ratings, ``churned`` 0/1 from a logistic
+model), written to ``benchmarks/.venvs/data/`` (gitignored); every tool reads the same CSV and only
+the call itself is timed (best of ``--repeat`` runs for fast calls).
+
+Tasks: exact LMG (linear, p = 8..24; sampled at p = 30), bootstrap (B = 200, 1000 at p = 10 and
+B = 1000 at p = 20), and exact logistic dominance (general dominance of McFadden's pseudo-R²,
+``family="logistic"``) at p = 10 and 14 on 25,000 rows, against ``dominance-analysis`` in its
+logistic mode (``objective=0, pseudo_r2="mcfadden"``) and against one statsmodels ``Logit`` fit
+per subset (p = 10; the brute force the tests use).
 
 Peers, each in its own virtual environment created here on first use (``benchmarks/.venvs/``,
 gitignored), because their pins conflict with cxlab's (numpy 2, pandas 3):
 
 * ``dominance-analysis`` 1.1.9 (needs numpy<2, ipython<8, plotly<6): ``Dominance(...,
   objective=1).incremental_rsquare()`` + ``dominance_stats()`` "Total Dominance" (= LMG); only
-  p = 8, 10, 12 with a timeout (178 s at p = 14 reported in the issue).
+  p = 8, 10, 12 with a timeout (178 s at p = 14 reported in the issue). Logistic: the same with
+  ``objective=0, pseudo_r2="mcfadden"`` at p = 10 and 14 (timeout).
 * ``pingouin``: ``linear_regression(X, y, relimp=True)`` column ``relimp`` (= LMG).
 
 R's relaimpo is not installed here; its timings quoted in the results are those measured by the
@@ -36,6 +44,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 VENVS = HERE / ".venvs"
 DATA = VENVS / "data" / "drivers_n10000_p30.csv"
+LOGIT_DATA = VENVS / "data" / "drivers_logit_n25000_p14.csv"
+LOGIT_ROWS = 25_000
+LOGIT_P = 14
 RESULTS = HERE / "results"
 LOAD_AT_START = "n/a"
 N_ROWS = 10_000
@@ -44,21 +55,25 @@ P_MAX = 30
 PEERS = {
     "dominance-analysis": {"venv": "dominance", "module": "dominance_analysis",
                            "pip": ["dominance-analysis==1.1.9", "numpy<2", "ipython<8", "plotly<6"],
-                           "ps": [8, 10, 12]},
+                           "ps": [8, 10, 12], "logit_ps": [10, 14]},
     "pingouin": {"venv": "pingouin", "module": "pingouin", "pip": ["pingouin"], "ps": [8, 10, 12, 14, 16]},
 }
 # R relaimpo 2.2-7 timings quoted in issue 3 (same 2-core machine, 10,000 rows).
 RELAIMPO_QUOTED = {("lmg", 12): 0.37, ("lmg", 16): 4.3, ("lmg", 20): 85.0, ("boot200", 10): 13.0}
+# cxlab before issue 12 (same machine; issue 12): (wall, CPU) seconds.
+PREVIOUS_QUOTED = {("logistic lmg", 10): (None, 11.7), ("logistic lmg", 14): (None, 129.0),
+                   ("boot1000", 20): (81.0, 113.0)}
 
 
 # ---------------------------------------------------------------------------- worker (peer venvs)
 
-def worker(tool: str, data: str, p: int, repeat: int) -> None:
+def worker(tool: str, data: str, p: int, repeat: int, logistic: bool = False) -> None:
     """Runs inside a peer's venv: time one LMG computation, print JSON with values."""
     import pandas as pd
     df = pd.read_csv(data)
     cols = [f"x{j:02d}" for j in range(p)]
-    sub = df[cols + ["ltr"]]
+    target = "churned" if logistic else "ltr"
+    sub = df[cols + [target]]
     if tool == "dominance-analysis":                  # imports are not timed
         import contextlib
         import io
@@ -73,7 +88,9 @@ def worker(tool: str, data: str, p: int, repeat: int) -> None:
         t0, c0 = time.perf_counter(), time.process_time()
         if tool == "dominance-analysis":
             with contextlib.redirect_stdout(io.StringIO()):
-                dom = Dominance(data=sub, target="ltr", objective=1, top_k=p)
+                dom = (Dominance(data=sub, target=target, objective=0, pseudo_r2="mcfadden",
+                                 top_k=p) if logistic else
+                       Dominance(data=sub, target=target, objective=1, top_k=p))
                 dom.incremental_rsquare()
                 stats = dom.dominance_stats()
             values = {c: float(stats.loc[c, "Total Dominance"]) for c in cols}
@@ -87,21 +104,40 @@ def worker(tool: str, data: str, p: int, repeat: int) -> None:
 
 # ---------------------------------------------------------------------------- main process
 
-def make_data(path: Path) -> None:
+def _ratings(seed: int, n: int, p: int):
+    """Integer 1-10 ratings with a common factor, the generator and sparse true weights."""
     import numpy as np
+    rng = np.random.default_rng(seed)
+    f = rng.normal(size=(n, 1))
+    X = np.clip(np.round(6.5 + 1.8 * (0.6 * f + 0.8 * rng.normal(size=(n, p)))), 1, 10)
+    beta = rng.uniform(0, 0.4, p) * (rng.random(p) < 0.8)
+    return rng, X, beta
+
+
+def _write(path: Path, X, outcome: str, y) -> None:
     import pandas as pd
-    if path.exists():
-        return
     path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(20261122)
-    f = rng.normal(size=(N_ROWS, 1))
-    latent = 0.6 * f + 0.8 * rng.normal(size=(N_ROWS, P_MAX))
-    X = np.clip(np.round(6.5 + 1.8 * latent), 1, 10)
-    beta = rng.uniform(0, 0.4, P_MAX) * (rng.random(P_MAX) < 0.8)
-    ltr = np.clip(np.round(7 + (X - 6.5) @ beta / 2 + rng.normal(scale=1.6, size=N_ROWS)), 0, 10)
-    df = pd.DataFrame(X.astype(int), columns=[f"x{j:02d}" for j in range(P_MAX)])
-    df["ltr"] = ltr.astype(int)
+    df = pd.DataFrame(X.astype(int), columns=[f"x{j:02d}" for j in range(X.shape[1])])
+    df[outcome] = y.astype(int)
     df.to_csv(path, index=False)
+
+
+def make_data(path: Path) -> None:
+    """10,000 rows, 30 ratings, ltr 0-10 from a linear model."""
+    import numpy as np
+    if not path.exists():
+        rng, X, beta = _ratings(20261122, N_ROWS, P_MAX)
+        noise = rng.normal(scale=1.6, size=N_ROWS)
+        _write(path, X, "ltr", np.clip(np.round(7 + (X - 6.5) @ beta / 2 + noise), 0, 10))
+
+
+def make_logit_data(path: Path) -> None:
+    """25,000 rows, 14 ratings, churned 0/1 from a logistic model."""
+    import numpy as np
+    if not path.exists():
+        rng, X, beta = _ratings(20261207, LOGIT_ROWS, LOGIT_P)
+        eta = -0.5 + (X - 6.5) @ beta / 2
+        _write(path, X, "churned", rng.random(LOGIT_ROWS) < 1 / (1 + np.exp(-eta)))
 
 
 def ensure_venv(name: str, packages: list[str], module: str) -> Path:
@@ -117,9 +153,11 @@ def ensure_venv(name: str, packages: list[str], module: str) -> Path:
     return py
 
 
-def run_peer(py: Path, tool: str, p: int, timeout: float, repeat: int) -> dict:
-    cmd = [str(py), str(Path(__file__).resolve()), "--worker", tool, "--data", str(DATA),
-           "--p", str(p), "--repeat", str(repeat)]
+def run_peer(py: Path, tool: str, p: int, timeout: float, repeat: int,
+             logistic: bool = False) -> dict:
+    cmd = [str(py), str(Path(__file__).resolve()), "--worker", tool, "--data",
+           str(LOGIT_DATA if logistic else DATA), "--p", str(p), "--repeat", str(repeat)]
+    cmd += ["--logistic"] if logistic else []
     try:
         out = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -154,9 +192,12 @@ def main(argv=None) -> None:
     ap.add_argument("--worker")
     ap.add_argument("--data")
     ap.add_argument("--p", type=int)
+    ap.add_argument("--logistic", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--logit-timeout", type=float, default=1200,
+                    help="seconds per peer run of logistic dominance")
     args = ap.parse_args(argv)
     if args.worker:
-        worker(args.worker, args.data, args.p, args.repeat)
+        worker(args.worker, args.data, args.p, args.repeat, args.logistic)
         return
 
     import warnings
@@ -199,6 +240,42 @@ def main(argv=None) -> None:
         rows.append({"tool": "cxlab", "task": f"boot{B}", "p": 10, "seconds": sec,
                      "cpu_seconds": cpu, "status": "ok"})
         print(f"  bootstrap B={B} p=10  {sec:8.3f} s", flush=True)
+    if not args.quick:
+        (sec, cpu), _ = timed(lambda: cx.drivers.analyze(df, "ltr", cols[:20], bootstrap=1000,
+                                                         seed=0, progress=False), 1)
+        rows.append({"tool": "cxlab", "task": "boot1000", "p": 20, "seconds": sec,
+                     "cpu_seconds": cpu, "status": "ok"})
+        print(f"  bootstrap B=1000 p=20  {sec:8.3f} s (cpu {cpu:.3f} s)", flush=True)
+
+    make_logit_data(LOGIT_DATA)
+    ldf = pd.read_csv(LOGIT_DATA)
+    lcols = [f"x{j:02d}" for j in range(LOGIT_P)]
+    logit = {}
+    print("cxlab exact logistic dominance (McFadden), 25,000 rows:", flush=True)
+    for p in ([10] if args.quick else [10, 14]):
+        (sec, cpu), out = timed(lambda p=p: cx.drivers.relative_importance(
+            ldf, "churned", lcols[:p], family="logistic"), 3 if p <= 10 else 1)
+        logit[p] = out["importance"]
+        rows.append({"tool": "cxlab", "task": "logistic lmg", "p": p, "seconds": sec,
+                     "cpu_seconds": cpu, "status": "ok"})
+        print(f"  p={p:2d}  {sec:8.3f} s  (cpu {cpu:.3f} s)", flush=True)
+    if not args.quick:
+        import statsmodels.api as sm
+        p = 10
+
+        def brute():                        # one statsmodels Logit per subset, then Shapley
+            X, y = ldf[lcols[:p]].to_numpy(float), ldf["churned"].to_numpy(float)
+            ll = np.empty(1 << p)
+            for m in range(1 << p):
+                Xs = np.column_stack([np.ones(len(y))] + [X[:, j] for j in range(p) if m >> j & 1])
+                ll[m] = sm.Logit(y, Xs).fit(disp=0, tol=1e-10, method="newton").llf
+            return cx.drivers._shapley_from_values(1 - ll / ll[0], p)
+        (sec, cpu), phi = timed(brute, 1)
+        rows.append({"tool": "statsmodels (Logit per subset)", "task": "logistic lmg", "p": p,
+                     "seconds": sec, "cpu_seconds": cpu, "status": "ok",
+                     "max_abs_diff_vs_cxlab": float(np.abs(phi - logit[p].to_numpy()).max())})
+        print(f"  statsmodels brute force p=10 {sec:8.3f} s  diff {rows[-1]['max_abs_diff_vs_cxlab']:.1e}",
+              flush=True)
 
     versions = {"cxlab": cx.__version__, "numpy": np.__version__, "pandas": pd.__version__}
     if not (args.quick or args.skip_peers):
@@ -224,9 +301,25 @@ def main(argv=None) -> None:
                       f" {res['status']}  diff {row.get('max_abs_diff_vs_cxlab')}", flush=True)
                 if res["status"].startswith("timeout"):
                     break
+            for p in spec.get("logit_ps", []):
+                res = run_peer(py, tool, p, args.logit_timeout, repeat=1, logistic=True)
+                row = {"tool": tool, "task": "logistic lmg", "p": p, "seconds": res.get("seconds"),
+                       "cpu_seconds": res.get("cpu_seconds"), "status": res["status"]}
+                if res["status"] == "ok" and p in logit:
+                    theirs = pd.Series(res["values"])[lcols[:p]]
+                    row["max_abs_diff_vs_cxlab"] = float((theirs - logit[p]).abs().max())
+                rows.append(row)
+                print(f"  logistic p={p:2d}  {row['seconds'] or float('nan'):8.3f} s "
+                      f" {res['status']}  diff {row.get('max_abs_diff_vs_cxlab')}", flush=True)
+                if res["status"].startswith("timeout"):
+                    break
         for (task, p), sec in RELAIMPO_QUOTED.items():
             rows.append({"tool": "R relaimpo 2.2-7 (quoted)", "task": task, "p": p, "seconds": sec,
                          "status": "quoted from issue 3, not run here"})
+        for (task, p), (sec, cpu) in PREVIOUS_QUOTED.items():
+            rows.append({"tool": "cxlab before issue 12 (quoted)", "task": task, "p": p,
+                         "seconds": sec, "cpu_seconds": cpu,
+                         "status": "quoted from issue 12, not run here"})
 
     res = pd.DataFrame(rows)
     base = res[res.tool == "cxlab"].set_index(["task", "p"])["seconds"]
@@ -240,6 +333,10 @@ def main(argv=None) -> None:
     res.to_csv(RESULTS / f"{stem}.csv", index=False)
     (RESULTS / f"{stem}.md").write_text(markdown(res, versions))
     print(f"wrote {RESULTS / (stem + '.csv')} and {stem}.md")
+
+
+def _ratio(x: float) -> str:
+    return f"{x:,.0f}×" if x >= 10 else f"{x:.1f}×"
 
 
 def markdown(res, versions) -> str:
@@ -257,12 +354,12 @@ def markdown(res, versions) -> str:
     for r in res.itertuples():
         sec = "—" if r.seconds is None or not np.isfinite(r.seconds) else f"{r.seconds:.3f}"
         ratio = "" if not np.isfinite(r.ratio_vs_cxlab) or r.tool == "cxlab" else \
-            f"{r.ratio_vs_cxlab:,.0f}×"
+            _ratio(r.ratio_vs_cxlab)
         cpu = getattr(r, "cpu_seconds", np.nan)
         cpu = "" if cpu is None or not np.isfinite(cpu) else f"{cpu:.3f}"
         cratio = getattr(r, "cpu_ratio_vs_cxlab", np.nan)
         cratio = "" if r.tool == "cxlab" or cratio is None or not np.isfinite(cratio) else \
-            f"{cratio:,.0f}×"
+            _ratio(cratio)
         diff = getattr(r, "max_abs_diff_vs_cxlab", np.nan)
         diff = "" if diff is None or not np.isfinite(diff) else f"{diff:.1e}"
         p = "" if r.p is None or not np.isfinite(r.p) else int(r.p)
@@ -272,7 +369,10 @@ def markdown(res, versions) -> str:
     lines += ["", ("Tasks: `lmg` = exact LMG/Shapley decomposition of R² (dominance-analysis: "
                    "general dominance; pingouin: `relimp`); `bootB` = B bootstrap resamples with "
                    "percentile intervals (cxlab `analyze`, relaimpo `boot.relimp` + "
-                   "`booteval.relimp`). Times are the best of `--repeat` (5) runs for cxlab at p <= 20, "
+                   "`booteval.relimp`); `logistic lmg` = exact general dominance of McFadden's "
+                   "pseudo-R² over all 2^p logistic sub-models, 25,000 rows (dominance-analysis: "
+                   "`objective=0`; statsmodels: one `Logit` fit per subset). Rows marked quoted "
+                   "are earlier measurements on the same kind of machine. Times are the best of `--repeat` (5) runs for cxlab at p <= 20, "
                    "else of 3 (cxlab) or 1 (peers). CPU seconds = process time of the call, all "
                    "threads; less sensitive than wall time to other jobs on the machine.")]
     return "\n".join(lines) + "\n"

@@ -146,16 +146,18 @@ class LogitSubsets:
             H = None
             b1 = beta[sl]
             if self.single:        # single-precision iterations, then double to finish
-                b1, _, H = self._fit_chunk(M[sl], b1, 10 * self.tol, single=True)
-            out_b[sl], out_l[sl], _ = self._fit_chunk(M[sl], b1, self.tol, H=H)
+                b1, _, H, _ = self._fit_chunk(M[sl], b1, 10 * self.tol, single=True)
+            out_b[sl], out_l[sl], _, failed = self._fit_chunk(M[sl], b1, self.tol, H=H)
+            return failed
 
         with single_blas_thread():
             if self.threads > 1 and len(chunks) > 1:
                 with ThreadPoolExecutor(self.threads) as ex:
-                    list(ex.map(run, chunks))
+                    failed = sum(ex.map(run, chunks))
             else:
-                for sl in chunks:
-                    run(sl)
+                failed = sum(run(sl) for sl in chunks)
+        self.not_converged += failed
+        self.max_abs_beta = max(self.max_abs_beta, float(np.abs(out_b[:, 1:]).max(initial=0)))
         return out_b, out_l
 
     def _hessians(self, V: np.ndarray, M: np.ndarray) -> np.ndarray:
@@ -175,7 +177,8 @@ class LogitSubsets:
         recomputed at the start (unless ``H`` is given) and whenever the decrement did not fall
         tenfold (else the previous one is reused: a chord step). ``single``: linear predictors,
         μ and gradients in float32 (half the memory traffic) — used to get close; the final
-        iterations, ℓ and the decrement are always double. Returns (β, ℓ̂, H)."""
+        iterations, ℓ and the decrement are always double. Returns (β, ℓ̂, H, number of fits
+        that did not converge)."""
         b, m = M.shape
         dt = np.float32 if single else np.float64
         X1, Xwt = (self.X1_32, self.Xwt_32) if single else (self.X1, self.Xwt)
@@ -190,6 +193,7 @@ class LogitSubsets:
         H = np.zeros((b, m, m)) if H is None else H.copy()
         halvings = np.zeros(b, int)
         act = np.arange(b)
+        failed = 0
         for it in range(MAX_ITER):
             neta = X1 @ (-beta[act].T).astype(dt)                # −η, K × a
             with np.errstate(over="ignore"):        # e^−η = inf: μ = 0, ℓ by the stable form
@@ -224,8 +228,7 @@ class LogitSubsets:
             beta_out[ci] = beta[ci] + st[conv]
             ll_out[ci] = ll[conv] + 0.5 * dec[conv]
             if last:
-                if not single:
-                    self.not_converged += int(((dec > tol) & ok).sum() + worse.sum())
+                failed = int(((dec > tol) & ok).sum() + worse.sum())
                 wi2 = act[worse]
                 beta_out[wi2] = beta[wi2]
                 ll_out[wi2] = ll[worse]
@@ -241,10 +244,7 @@ class LogitSubsets:
             act = act[~conv]
             if len(act) == 0:
                 break
-        if not single:
-            self.max_abs_beta = max(self.max_abs_beta,
-                                    float(np.abs(beta_out[:, 1:]).max(initial=0)))
-        return beta_out, ll_out, H
+        return beta_out, ll_out, H, failed
 
     # ------------------------------------------------------------------ all subsets / some
 

@@ -923,6 +923,10 @@ class _LogitValues:
             warnings.warn("Some logistic sub-models show (quasi-)complete separation (very large "
                           "coefficients); their pseudo-R² is close to its maximum.", CXWarning,
                           stacklevel=5)
+        elif self.engine.not_converged:
+            warnings.warn(f"{self.engine.not_converged} logistic sub-model fit(s) did not converge "
+                          "in 100 Newton iterations; their pseudo-R² may be slightly low.",
+                          CXWarning, stacklevel=5)
         return _pseudo_r2(ll, self.ll0, self.n, self.kind)
 
     def all_subsets(self) -> np.ndarray:
