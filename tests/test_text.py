@@ -404,3 +404,11 @@ def test_outage_theme_rises_in_the_south_in_2026q2(bundle):
     assert share.loc[(True, True)] - south_2025 >= 20
     other_2025 = before.loc[before["region"] != "South", "network_outage"].mean() * 100
     assert abs(share.loc[(False, True)] - other_2025) < 5
+
+
+def test_parallel_coding_equals_serial(bundle):
+    comments, _, _, _ = bundle
+    texts = comments["comment"] + " " + comments.index.astype(str)     # 12,284 distinct texts
+    serial = cxt.code(texts, "kestrel", language=comments["language"])
+    parallel = cxt.code(texts, "kestrel", language=comments["language"], n_jobs=2)
+    pd.testing.assert_frame_equal(serial, parallel)
