@@ -30,6 +30,8 @@ examples:
   cxlab report quarterly --data path/to/export_folder --out reports/
   cxlab report team_scorecard --by team        one scorecard per front-line team
   cxlab study --config study.yaml              driver study on your own survey export
+  cxlab validate --config company.yaml         check your own company's tables
+  cxlab report quarterly --config company.yaml --by region
   cxlab datasets                               list the bundled datasets
 
 Reports land in reports/<period>/: open index.html. `cxlab <command> --help` says more.
@@ -99,6 +101,9 @@ examples:
   cxlab report quarterly --by none                  company report only
   cxlab report quarterly --param bootstrap=500      change a template parameter
   cxlab report team_scorecard --by team             one scorecard per front-line team
+  cxlab report quarterly --config company.yaml --by REGION
+      your own company: tables and column names mapped in company.yaml (--by takes the
+      contract name or your column name)
 
 Writes reports/<period>/: index.html (start here), one HTML per report (no code),
 notebooks/*.ipynb (executed, for analysts) and manifest.json (parameters, data hash,
@@ -151,6 +156,10 @@ def _report(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--data", default="kestrel",
                         help="bundled dataset name, a folder like datasets/kestrel, or a survey file "
                              "(default: kestrel)")
+    parser.add_argument("--config", default=None, metavar="COMPANY.YAML",
+                        help="company configuration mapping your own tables and column names "
+                             "onto the data contract (see examples/README.md); checked before "
+                             "any notebook starts. Replaces --data")
     parser.add_argument("--out", default="reports",
                         help="output folder; reports go to OUT/<period>/ (default: reports)")
     parser.add_argument("--workers", type=_positive, default=None,
@@ -170,7 +179,15 @@ def _report(parser: argparse.ArgumentParser) -> Runner:
         from .report import runner
         template = args.template_opt or args.template
         segments = [s.strip() for s in args.segments.split(",")] if args.segments else None
-        batch = runner.run(template, period=args.period, by=args.by, data=args.data,
+        data = args.data
+        if args.config:
+            if data != "kestrel":
+                print("cxlab report: give --config or --data, not both.", file=sys.stderr)
+                return 2
+            data = args.config
+            if _print_validation(args.config, quiet=True):
+                return 2
+        batch = runner.run(template, period=args.period, by=args.by, data=data,
                             out=args.out, workers=args.workers, segments=segments,
                             params=dict(args.param), min_base=args.min_base,
                             company=not args.no_company, progress=not args.quiet,
@@ -209,6 +226,53 @@ def _datasets(parser: argparse.ArgumentParser) -> Runner:
                     line = ""
             print(f"{name:<18} {line}".rstrip())
         return 0
+    return run
+
+
+# ---------------------------------------------------------------------------------- validate
+
+VALIDATE_EPILOG = """\
+examples:
+  cxlab validate --config examples/own_company/company.yaml
+  cxlab validate --config company.yaml --out checks/     also write validation.txt and .csv
+
+Reads every table the configuration names and checks it against the data contract: missing
+columns (with the closest match), text in numeric columns, out-of-range ratings, unknown codes,
+unparseable dates, duplicate ids, survey customers missing from the customer table. Rows left
+out (no outcome, no wave) are counted.
+
+exit codes: 0 no errors (warnings and notes may be listed), 2 errors found or bad configuration.
+"""
+
+
+def _print_validation(config: str, quiet: bool = False, out: str | None = None) -> bool:
+    """Validate a company configuration; print the report (only errors when ``quiet``); True
+    when it has errors."""
+    from .company import validate_company
+    report = validate_company(config)
+    if out:
+        from pathlib import Path
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "validation.txt").write_text(report.to_text() + "\n", encoding="utf-8")
+        report.summary().to_csv(folder / "validation.csv", index=False)
+    if not report.ok or not quiet:
+        print(report.to_text(), file=sys.stderr if not report.ok else sys.stdout)
+    return not report.ok
+
+
+@command("validate", help="check a company configuration and its tables before any report",
+         description="Check a company configuration (your tables mapped onto the data contract) "
+                     "and every table it names; print every problem at once.",
+         epilog=VALIDATE_EPILOG)
+def _validate(parser: argparse.ArgumentParser) -> Runner:
+    parser.add_argument("--config", required=True, metavar="COMPANY.YAML",
+                        help="company configuration (YAML)")
+    parser.add_argument("--out", default=None,
+                        help="also write OUT/validation.txt and OUT/validation.csv")
+
+    def run(args: argparse.Namespace) -> int:
+        return 2 if _print_validation(args.config, out=args.out) else 0
     return run
 
 

@@ -10,7 +10,7 @@ package stays quick to import, not a way round the rule); ``if TYPE_CHECKING:`` 
                      display, notes, plots                        data contract, interval formulas,
                                                                   what a reader sees (tables,
                                                                   figures, recorded warnings)
-    1 data in        io, datasets, simulate, engine               read exports, bundled data, the
+    1 data in        io, datasets, simulate, engine, company      read exports, bundled data, the
                                                                   simulated company, aggregates
                                                                   where the data live (DuckDB,
                                                                   Spark)
@@ -41,7 +41,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cxlab"
 
 LAYERS = {
     "bottom": {"checks", "resources", "contract", "intervals", "display", "notes", "plots"},
-    "data in": {"io", "datasets", "simulate", "engine"},
+    "data in": {"io", "datasets", "simulate", "engine", "company"},
     "statistics": {"metrics", "drivers", "_logit_subsets", "retention", "value", "whatif",
                    "frontline", "text", "weighting"},
     "applications": {"study", "report", "reports", "exercises"},

@@ -21,7 +21,8 @@ from .. import metrics
 from ..checks import CXDataError
 from ..contract import Company
 from ..display import callout, in_ipython, setup
-from .data import base_count, check_period, check_segment, load_data, segment_label, waves_of
+from .data import (base_count, check_period, check_segment, load_data, resolve_by,
+                   segment_label, waves_of)
 from .parameters import TemplateSpec, template_spec, validate_parameters
 
 
@@ -176,7 +177,8 @@ def prepare(template: str, namespace: Mapping | None = None, **params) -> Report
         frame = data.table(spec.table)
         waves = waves_of(frame)
         period = check_period(p["period"], waves)
-        by, segment = check_segment(p["by"], p["segment"], frame)
+        by, segment = check_segment(resolve_by(p["data"], p["by"], spec.table), p["segment"],
+                                    frame)
     except CXDataError as err:
         if in_ipython():
             callout(str(err), bold="Report parameters rejected.")

@@ -21,6 +21,7 @@ from .parameters import TemplateSpec
 
 _PERIOD = re.compile(r"^\d{4}Q[1-4]$")
 _EXTENSIONS = (".csv", ".parquet", ".xlsx", ".sav")
+_CONFIG_SUFFIXES = (".yaml", ".yml")
 
 
 def bundled_names() -> list[str]:
@@ -37,7 +38,8 @@ def _read_table(path: Path) -> pd.DataFrame:
 
 
 def load_data(data: str | os.PathLike = "kestrel") -> Company:
-    """Load a bundled dataset by name, a folder laid out like ``datasets/kestrel`` or one survey file.
+    """Load a bundled dataset by name, a folder laid out like ``datasets/kestrel``, one survey file
+    or a company configuration (``company.yaml``: :func:`cxlab.company.load_company`).
 
     A folder needs ``survey.csv`` (or .parquet/.xlsx/.sav) or ``contacts.csv``; ``customers``,
     ``contacts`` and ``pulse`` are optional (sections that need a missing table say so). A single
@@ -64,6 +66,9 @@ def load_data(data: str | os.PathLike = "kestrel") -> Company:
             f"Data {key!r} is neither a bundled dataset ({', '.join(bundled_names()) or 'none'}) "
             "nor an existing file or folder. Check the path (relative paths are read from the "
             "current directory) or list the bundled data with `cxlab datasets`.")
+    if path.is_file() and path.suffix.lower() in _CONFIG_SUFFIXES:
+        from ..company import load_company
+        return load_company(path)
     if path.is_file():
         return Company(survey=_read_table(path), name=path.stem, files=(path.resolve(),))
     tables, files = {}, []
@@ -81,6 +86,16 @@ def load_data(data: str | os.PathLike = "kestrel") -> Company:
         raise CXDataError(f"Folder {str(path)!r} has neither survey.csv nor contacts.csv. "
                           "A report folder needs at least the survey export named survey.csv.")
     return Company(**tables, truth=truth, name=path.name, files=tuple(files))
+
+
+def resolve_by(data, by: str | None, table: str = "survey") -> str | None:
+    """The contract name of the split column ``by``: with a company configuration (``data`` a
+    .yaml file) the user's own column name is accepted too (``REGION`` -> ``region``)."""
+    if not isinstance(by, str) or not isinstance(data, (str, os.PathLike)) or \
+            Path(str(data)).suffix.lower() not in _CONFIG_SUFFIXES:
+        return by
+    from ..company import contract_column
+    return contract_column(Path(str(data)).expanduser(), by, table)
 
 
 def waves_of(frame: pd.DataFrame, column: str = "wave") -> list[str]:

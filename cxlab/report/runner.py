@@ -36,6 +36,7 @@ from .data import (
     bundled_names,
     check_period,
     load_data,
+    resolve_by,
     segment_label,
     segment_values,
     waves_of,
@@ -343,6 +344,7 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
         by = spec.default_by
     if isinstance(by, str) and by.lower() in {"", "none", "company"}:
         by = None
+    by = resolve_by(data, by, spec.table)
     values = segment_values(frame, by) if by else []
     if segments is not None and by is None:
         raise CXDataError("segments were given without a segment column: add by=..., e.g. "
