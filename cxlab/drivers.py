@@ -463,12 +463,9 @@ def _prepare_moments(data: pd.DataFrame, outcome, columns, names, sizes, *, weig
     """Linear model, listwise, in memory: validate column by column and compute the weighted
     moments in one chunked pass (:func:`cxlab.engine.moments`); no copy of the rows."""
     cols = [*columns, outcome]
-    prof = _engine.profile(data, cols)
+    prof, keep = _engine._profile_and_mask(data, cols)
     _text_error(prof, columns, outcome)
     w_all = _weights_vector(data, weights)
-    keep = np.ones(len(data), bool)
-    for c in cols:
-        keep &= np.isfinite(_engine._float_values(data[c]))
     n_total = len(data)
     n_rows = int(keep.sum())
     dropped = {c: int(k) for c, k in prof["missing"].items() if k > 0} if n_rows < n_total else {}

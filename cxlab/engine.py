@@ -284,22 +284,30 @@ def profile(data, columns: Sequence[str], *, weights: str | None = None,
 
 
 def _profile_pandas(df: pd.DataFrame, columns, weights, scale, examples) -> pd.DataFrame:
+    return _profile_and_mask(df, columns, weights, scale, examples)[0]
+
+
+def _profile_and_mask(df: pd.DataFrame, columns, weights=None, scale=None, examples=5):
+    """The pandas profile and the boolean mask of complete rows (one pass per column)."""
     rows, ex = [], {}
     complete = np.ones(len(df), bool)
     for c in columns:
         raw = df[c]
         if pd.api.types.is_bool_dtype(raw):
             raw = raw.astype(float)
-        vals = raw if pd.api.types.is_numeric_dtype(raw) else pd.to_numeric(raw, errors="coerce")
+        numeric = pd.api.types.is_numeric_dtype(raw)
+        vals = raw if numeric else pd.to_numeric(raw, errors="coerce")
         v = vals.to_numpy(dtype=float, na_value=np.nan)
-        text = np.isnan(v) & raw.notna().to_numpy()
+        nan = np.isnan(v)
+        n_missing = int(nan.sum()) if numeric else int((~raw.notna()).sum())
+        text = np.zeros(0, bool) if numeric else nan & raw.notna().to_numpy()
         if text.any():
             ex[c] = list(pd.unique(raw[text].astype(str))[:examples])
         fin = np.isfinite(v)
-        num = v[fin]
+        num = v if fin.all() else v[fin]
         oor = int(((num < scale[0]) | (num > scale[1])).sum()) if scale else 0
-        rows.append({"column": c, "rows": len(v), "missing": int((~raw.notna()).sum()),
-                     "text": int(text.sum()), "nonfinite": int((~np.isnan(v) & ~fin).sum()),
+        rows.append({"column": c, "rows": len(v), "missing": n_missing,
+                     "text": int(text.sum()), "nonfinite": int(len(v) - nan.sum() - len(num)),
                      "out_of_range": oor,
                      "min": float(num.min()) if len(num) else np.nan,
                      "max": float(num.max()) if len(num) else np.nan,
@@ -315,7 +323,7 @@ def _profile_pandas(df: pd.DataFrame, columns, weights, scale, examples) -> pd.D
         usable = complete & np.isfinite(w) & (w > 0)
     out.attrs = {"complete": int(complete.sum()), "usable": int(usable.sum()),
                  "text_examples": ex, "weights": wrep, "rows": len(df)}
-    return out
+    return out, complete
 
 
 def _is_float(dtype) -> bool:
@@ -564,13 +572,14 @@ def _moments_pandas(df, columns, weights, by, buckets, row_id, shift, row_mask, 
     for a in range(0, n_all, _CHUNK):
         b = min(a + _CHUNK, n_all)
         k = keep[a:b]
-        idx = np.flatnonzero(k)
-        if len(idx) == 0:
+        idx = slice(None) if k.all() else np.flatnonzero(k)    # no fancy copy when complete
+        m_rows = b - a if k.all() else len(idx)
+        if m_rows == 0:
             continue
-        Z = buf[:len(idx)]
+        Z = buf[:m_rows]
         for j, arr in enumerate(arrays):
             np.subtract(arr[a:b][idx], shift[j], out=Z[:, j])
-        w = np.ones(len(idx)) if w_all is None else w_all[a:b][idx]
+        w = None if w_all is None else w_all[a:b][idx]
         g = codes[a:b][idx] * nb
         if buckets:
             g = g + bucket_ids(keys[a:b][idx], nb)
@@ -579,11 +588,11 @@ def _moments_pandas(df, columns, weights, by, buckets, row_id, shift, row_mask, 
             continue
         order = np.argsort(g, kind="stable")
         gs = g[order]
-        Zs, ws = Z[order], w[order]
+        Zs, ws = Z[order], (None if w is None else w[order])
         starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
         ends = np.r_[starts[1:], len(gs)]
         for s, e in zip(starts, ends):
-            _accumulate(Zs[s:e], ws[s:e], gs[s], n, s0, s1, s2)
+            _accumulate(Zs[s:e], None if ws is None else ws[s:e], gs[s], n, s0, s1, s2)
     key_frame = {}
     if by is not None:
         key_frame[by] = np.repeat(labels, nb)
@@ -595,7 +604,12 @@ def _moments_pandas(df, columns, weights, by, buckets, row_id, shift, row_mask, 
 
 
 def _accumulate(Z, w, g, n, s0, s1, s2):
-    n[g] += len(w)
+    n[g] += len(Z)
+    if w is None:
+        s0[g] += len(Z)
+        s1[g] += Z.sum(axis=0)
+        s2[g] += Z.T @ Z
+        return
     s0[g] += w.sum()
     Zw = Z * w[:, None]
     s1[g] += Zw.sum(axis=0)
