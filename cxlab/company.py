@@ -432,8 +432,7 @@ class _Table:
     def build(self) -> pd.DataFrame | None:
         c, t = self.c, self.t
         c.step(t, "rows read", len(self.raw))
-        if not self._columns_present():
-            return None
+        self._columns_present()          # absent columns are reported; the checks go on
         for col, kind in COLUMNS[t].items():
             if col == "wave":
                 continue
@@ -453,9 +452,8 @@ class _Table:
     def _used(self) -> set:
         return {self.spec.user_name(col) for col in COLUMNS[self.t]}
 
-    def _columns_present(self) -> bool:
+    def _columns_present(self) -> None:
         spec, t, avail = self.spec, self.t, [str(x) for x in self.raw.columns]
-        ok = True
         for col in COLUMNS[t]:
             user = spec.user_name(col)
             if user in avail:
@@ -472,12 +470,10 @@ class _Table:
                            f"The {t} data have no column {named}{hint}. Columns: "
                            f"{_preview(avail, 15)}. Map it under tables: {t}: columns: "
                            f"{{{col}: YOUR_COLUMN}}.")
-                ok = False
             else:
                 self.c.add("info", "absent column", t, col,
                            f"The {t} data have no column {named}{hint}; it is left empty and "
                            "sections needing it say so.")
-        return ok
 
     def _recoded(self, col: str, values: pd.Series) -> pd.Series:
         mapping = self.spec.recode.get(col)
@@ -541,6 +537,9 @@ class _Table:
         spec, t = self.spec, self.t
         mapped = spec.columns.get("wave")
         date_col = _DATE_OF.get(t)
+        if spec.user_name("wave") not in self.raw.columns and (
+                date_col is None or spec.user_name(date_col) not in self.raw.columns):
+            return pd.Series(np.nan, index=self.raw.index).astype("str")   # reported missing
         if isinstance(mapped, Mapping) or (
                 mapped is None and "wave" not in self.raw.columns and date_col):
             user = spec.user_name("wave") if mapped is not None else spec.user_name(date_col)

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import html
 import json
 import os
-import re
 import sys
 import time
 import traceback
@@ -30,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..checks import CXDataError
+from ..display import escape
 from ..contract import MIN_BASE
 from .data import (
     base_count,
@@ -43,6 +42,8 @@ from .data import (
 )
 from .html import _first_line, html_to_pdf, index_html, stakeholder_html
 from .parameters import template_spec, validate_parameters
+from .publication import (Publication, atomic_write, check_output_folder, environment_error,
+                          slug)
 from .record import read_record
 
 __all__ = ["Batch", "Job", "atomic_write", "execute_job", "read_manifest", "run", "run_notebook",
@@ -96,33 +97,6 @@ def run_notebook(template: str | os.PathLike, out_dir: str | os.PathLike, name: 
                            notebook=Path(f"{name}.ipynb"), cwd=Path(cwd), title=title, label=title,
                            subtitle=subtitle, footer=footer, timeout=timeout,
                            kernel_name=kernel_name))
-
-
-def atomic_write(path: str | os.PathLike, content: str | bytes) -> Path:
-    """Write ``content`` to a temporary file beside ``path``, fsync it and rename it into place.
-
-    Readers see either the old file or the complete new one, never a half-written file
-    (os.replace is atomic on POSIX and Windows within one file system).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
-def slug(text: str) -> str:
-    out = re.sub(r"[^0-9a-zA-Z]+", "-", str(text)).strip("-").lower()
-    return out or "x"
 
 
 def kernel_argv() -> list[str]:
@@ -207,6 +181,7 @@ def execute_job(job: Job) -> dict:
                     progress_bar=False, request_save_on_cell_execute=False,
                     execution_timeout=job.timeout, start_timeout=60, **engine_kwargs)
                 entry["status"] = "ok"
+                entry["error"] = None       # a retried kernel start that then succeeded
                 break
             except PapermillExecutionError as err:
                 entry["status"] = "failed"
@@ -337,7 +312,8 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
     checked = validate_parameters(str(template), {**params, "min_base": min_base})
     min_base = checked["min_base"]
     params = {k: v for k, v in checked.items() if k in params}
-    dataset = load_data(data)
+    label_notes: list[str] = []       # NFC normalisation of labels, said in the manifest
+    dataset = load_data(data, notes=label_notes)
     frame = dataset.table(spec.table)
     period = check_period(period, waves_of(frame))
     if by is None:
@@ -360,15 +336,15 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
     if not company and not values:
         raise CXDataError("Nothing to run: the company report is switched off and there are no "
                           "segments. Drop --no-company or give --by.")
-    out_dir = Path(out).expanduser().resolve() / period
-    (out_dir / "notebooks").mkdir(parents=True, exist_ok=True)
+    out_dir = check_output_folder(Path(out).expanduser().resolve() / period)
+    pub = Publication(out_dir)     # new files go to pub.staging; published as a whole at the end
     data_param = str(data) if (isinstance(data, str) and data in bundled_names()
                                and not Path(str(data)).exists()) else str(Path(data).resolve())
     common = {"data": data_param, "period": period, "min_base": min_base, **params}
     from .. import __version__
-    footer = (f"cxlab {__version__} &middot; data {html.escape(dataset.name)} "
-              f"(sha256 {dataset.data_sha256[:12]}) &middot; period {period} &middot; minimum base "
-              f"{min_base} &middot; generated {html.escape(started)}")
+    footer = (f"cxlab {__version__} &middot; data {escape(dataset.name)} "
+              f"(sha256 {dataset.data_sha256[:12]}) &middot; period {escape(period)} &middot; "
+              f"minimum base {min_base} &middot; generated {escape(started)}")
 
     targets = ([(None, "Company")] if company else []) + [(v, segment_label(by, v)) for v in values]
     jobs, entries, names = [], [], []
@@ -379,17 +355,16 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
         if by is not None and value is None:
             parameters["by"] = by          # company report shows the split by this column
         n = base_count(frame, spec, period, by if value is not None else None, value)
-        if n < min_base:
-            html_file = out_dir / f"{name}.html"
-            if html_file.exists():
-                html_file.unlink()
+        if n < min_base:              # its older page is removed when the batch is published
             entries.append({"name": name, "label": label, "segment": value, "parameters": parameters,
                             "status": "suppressed", "notebook": None, "html": None,
-                            "error": f"{n} responses in {period} < minimum base {min_base}; "
-                                     "not reported", "kpis": [], "notes": [], "attempts": 0,
-                            "started": None, "finished": None, "seconds": 0.0, "base": n})
+                            "error": f"fewer than {min_base} responses (the minimum base) in "
+                                     f"{period}; not reported", "kpis": [], "notes": [],
+                            "attempts": 0, "started": None, "finished": None, "seconds": 0.0,
+                            "base": None})        # n of a suppressed group is not published
             continue
-        jobs.append(Job(name, tpl, parameters, out_dir, notebook=Path("notebooks", f"{name}.ipynb"),
+        jobs.append(Job(name, tpl, parameters, pub.staging,
+                        notebook=Path("notebooks", f"{name}.ipynb"),
                         cwd=out_dir, title=f"{label} — {period}", label=label, segment=value,
                         subtitle=f"{spec.title} · data {dataset.name}", footer=footer,
                         timeout=timeout, kernel_name=kernel_name, base=n))
@@ -406,41 +381,44 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
                 "parameters": common, "cxlab_version": __version__,
                 "python": sys.version.split()[0], "kernel": kernel_name or kernel_argv()[:3],
                 "workers": n_workers, "started": started, "finished": None, "seconds": None,
-                "status": "running", "reports": entries}
+                "status": "running", "notes": label_notes, "reports": entries}
+    if len(set(names)) != len(names):          # a crafted 40-bit hash collision, say
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise CXDataError(f"Two {by} values map to one file name ({', '.join(dup)}); rename one "
+                          "of them in the data.")
+    partial = segments is not None or not company      # merged into the published batch
     results: list[dict] = []
-    try:
-        _run_jobs(jobs, n_workers, progress, f"{spec.name} {period}", results)
-    except KeyboardInterrupt:
-        finished = {r["name"] for r in results}
-        for job in jobs:
-            html_file = job.html_path
-            if job.name not in finished and html_file.exists():
-                html_file.unlink()          # an older report must not pass for this run's
-        manifest["status"] = "interrupted"
-        manifest["reports"] = results + entries + [
-            {"name": j.name, "label": j.label, "segment": j.segment,
-             "parameters": j.parameters, "status": "interrupted", "html": None,
-             "notebook": None, "kpis": [], "notes": [], "error": "interrupted (Ctrl-C)"}
-            for j in jobs if j.name not in finished]
-        _finish(manifest, out_dir, t0)
-        raise
-    base_by_name = {j.name: j.base for j in jobs}
-    for entry in results:
-        entry["base"] = base_by_name.get(entry["name"])
-    order = {name: i for i, name in enumerate(names)}        # company first, then segments
-    manifest["reports"] = sorted(results + entries, key=lambda e: order[e["name"]])
-    manifest["status"] = "ok" if all(r["status"] in {"ok", "suppressed"}
-                                     for r in manifest["reports"]) else "failed"
-    if pdf:
-        for entry in manifest["reports"]:
-            if entry["status"] == "ok":
-                try:
-                    pdf_name = entry["html"].replace(".html", ".pdf")
-                    html_to_pdf(out_dir / entry["html"], out_dir / pdf_name)
-                    entry["pdf"] = pdf_name
-                except Exception as err:
-                    entry["notes"].append(f"PDF not written: {_first_line(err)}")
-    _finish(manifest, out_dir, t0)
+    with pub, _sigterm_as_interrupt():
+        try:
+            _run_jobs(jobs, n_workers, progress, f"{spec.name} {period}", results)
+        except KeyboardInterrupt:
+            finished = {r["name"] for r in results}
+            manifest["status"] = "interrupted"
+            manifest["reports"] = results + entries
+            unfinished = [{"name": j.name, "label": j.label, "segment": j.segment,
+                           "parameters": j.parameters, "status": "interrupted", "html": None,
+                           "notebook": None, "kpis": [], "notes": [],
+                           "error": "interrupted before it finished"}
+                          for j in jobs if j.name not in finished]
+            _finish(manifest, pub, t0, partial=True, unfinished=unfinished)
+            raise
+        base_by_name = {j.name: j.base for j in jobs}
+        for entry in results:
+            entry["base"] = base_by_name.get(entry["name"])
+        order = {name: i for i, name in enumerate(names)}        # company first, then segments
+        manifest["reports"] = sorted(results + entries, key=lambda e: order[e["name"]])
+        manifest["status"] = "ok" if all(r["status"] in {"ok", "suppressed"}
+                                         for r in manifest["reports"]) else "failed"
+        if pdf:
+            for entry in manifest["reports"]:
+                if entry["status"] == "ok":
+                    try:
+                        pdf_name = entry["html"].replace(".html", ".pdf")
+                        html_to_pdf(pub.staging / entry["html"], pub.staging / pdf_name)
+                        entry["pdf"] = pdf_name
+                    except Exception as err:
+                        entry["notes"].append(f"PDF not written: {_first_line(err)}")
+        _finish(manifest, pub, t0, partial=partial)
     return Batch(out_dir, manifest)
 
 
@@ -469,7 +447,8 @@ def _run_jobs(jobs: list[dict], workers: int, progress: bool, desc: str,
         # Elsewhere spawn, which imports everything afresh in each worker.
         method = "fork" if sys.platform.startswith("linux") else "spawn"
         context = multiprocessing.get_context(method)
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                   initializer=_worker_init, initargs=(os.getpid(),))
         try:
             futures = {pool.submit(execute_job, job): job for job in jobs}
             for future in as_completed(futures):
@@ -513,47 +492,161 @@ def _stop_pool(pool, grace: float = 5.0) -> None:
             proc.terminate()
 
 
-def _finish(manifest: dict, out_dir: Path, t0: float) -> None:
+def _files_of(entry: dict) -> set[str]:
+    return {entry[k] for k in ("html", "notebook", "pdf") if entry.get(k)}
+
+
+def _own_files(name: str) -> set[str]:
+    """Every file a report called ``name`` may have published."""
+    return {f"{name}.html", f"{name}.pdf", f"notebooks/{name}.ipynb"}
+
+
+def merge_batch(old: dict | None, manifest: dict, partial: bool,
+                unfinished: Sequence[dict] = ()) -> dict:
+    """The batch as published after this run. A full run (every segment and the company)
+    replaces the batch's reports; a partial run (``segments``, ``company=False``, or
+    interrupted) replaces only the reports it ran and keeps the others from ``old`` (marked
+    ``carried_over``, each with its own ``run``, parameters and times). A report the run did not
+    finish keeps its previous entry, or is listed as ``interrupted`` when it had none.
+    ``runs`` lists every run that still has a report in the batch."""
+    merged = dict(manifest)
+    new = [dict(e, run=manifest["started"], carried_over=False) for e in manifest["reports"]]
+    names = {e["name"] for e in new}
+    kept = []
+    if partial and old:
+        kept = [dict(e, carried_over=True, run=e.get("run") or old.get("started"))
+                for e in old.get("reports", []) if e.get("name") not in names]
+    have = {e["name"] for e in kept}
+    new += [e for e in unfinished if e["name"] not in have]
+    reports = new + kept
+    reports.sort(key=lambda e: (e.get("segment") is not None, str(e.get("label") or e["name"])))
+    merged["reports"] = reports
+    runs = {e["run"] for e in reports if e.get("run")}
+    earlier = (old.get("runs") or [_run_summary(old)]) if (partial and old) else []
+    merged["runs"] = [r for r in earlier if r.get("run") in runs and r.get("run") !=
+                      manifest["started"]] + [_run_summary(manifest)]
+    return merged
+
+
+def _run_summary(batch: dict) -> dict:
+    return {"run": batch.get("started"), "finished": batch.get("finished"),
+            "status": batch.get("status"), "parameters": batch.get("parameters"),
+            "data_sha256": batch.get("data_sha256"), "cxlab_version": batch.get("cxlab_version"),
+            "reports": [e.get("name") for e in batch.get("reports", [])
+                        if not e.get("carried_over")]}
+
+
+def _public(manifest: dict, folder: Path, staging: Path) -> tuple[dict, dict]:
+    """The manifest as published (no absolute machine paths, no tracebacks) and the analyst-only
+    detail taken out of it (absolute data path, template file, kernel, tracebacks)."""
+    label = manifest.get("data_name")
+    analyst = {"folder": str(folder), "data": manifest.get("data"),
+               "template_file": manifest.get("template_file"), "kernel": manifest.get("kernel"),
+               "python_executable": sys.executable, "tracebacks": {}}
+    pub = {k: v for k, v in manifest.items() if k not in {"kernel"}}
+    pub["data"] = label
+    pub["template_file"] = Path(str(manifest.get("template_file") or "")).name
+    pub["parameters"] = {**manifest.get("parameters", {}), "data": label}
+    reports = []
+    for e in manifest["reports"]:
+        e = dict(e)
+        if "traceback" in e:
+            analyst["tracebacks"][e["name"]] = e.pop("traceback")
+        if isinstance(e.get("parameters"), dict) and "data" in e["parameters"]:
+            e["parameters"] = {**e["parameters"], "data": label}
+        if e.get("error"):
+            e["error"] = _scrub(e["error"], folder, staging)
+        e["notes"] = [_scrub(n, folder, staging) for n in e.get("notes", [])]
+        reports.append(e)
+    pub["reports"] = reports
+    return pub, analyst
+
+
+def _scrub(text, folder: Path, staging: Path) -> str:
+    """Machine paths out of a message: the staging and output folders, the home folder."""
+    text = str(text)
+    for path, put in ((staging, ""), (folder, ""), (folder.parent, "<out>"),
+                      (Path.home(), "~")):
+        text = text.replace(str(path) + os.sep, put).replace(str(path), put or ".")
+    return text
+
+
+def _finish(manifest: dict, pub: Publication, t0: float, partial: bool,
+            unfinished: Sequence[dict] = ()) -> None:
+    """Merge this run into the published manifest and publish it as a whole (see
+    :mod:`cxlab.report.publication`): every new file, then manifest.json, then index.html."""
     manifest["finished"] = _now()
     manifest["seconds"] = round(time.perf_counter() - t0, 2)
-    path = out_dir / "manifest.json"
-    with _locked(out_dir / ".manifest.lock"):       # two batches of one period may finish together
-        batches = []
-        if path.exists():
-            try:
-                batches = json.loads(path.read_text()).get("batches", [])
-            except (json.JSONDecodeError, OSError):
-                batches = []
-        batches = [b for b in batches if b.get("id") != manifest["id"]] + [manifest]
-        batches.sort(key=lambda b: (b.get("template") != "quarterly", b.get("id", "")))
-        full = {"period": manifest["period"], "cxlab_version": manifest["cxlab_version"],
-                "updated": manifest["finished"], "batches": batches}
-        atomic_write(path, json.dumps(full, indent=2, default=str) + "\n")
-        atomic_write(out_dir / "index.html", index_html(full))
+    broken = [e for e in manifest["reports"] if environment_error(e.get("error"))]
+    if broken:
+        raise CXDataError(f"The output folder failed while writing {broken[0]['name']}: "
+                          f"{broken[0]['error']}. Nothing was published; "
+                          f"{str(pub.folder)!r} is as before. Free disk space (or fix the "
+                          "folder) and run again.")
+    previous = pub.previous()
+    batches = [b for b in previous.get("batches", []) if isinstance(b, dict)] \
+        if isinstance(previous, dict) else []
+    old = next((b for b in batches if b.get("id") == manifest["id"]), None)
+    public, analyst = _public(manifest, pub.folder, pub.staging)
+    merged = merge_batch(old, public, partial, unfinished)
+    batches = [b for b in batches if b.get("id") != manifest["id"]] + [merged]
+    batches.sort(key=lambda b: (b.get("template") != "quarterly", b.get("id", "")))
+    full = {"period": manifest["period"], "cxlab_version": manifest["cxlab_version"],
+            "updated": manifest["finished"], "batches": batches}
+    keep = set().union(*(_files_of(e) for b in batches for e in b.get("reports", [])))
+    fresh = set().union(*(_files_of(e) for e in manifest["reports"]))
+    stale = set().union(*(_files_of(e) for e in (old or {}).get("reports", [])),
+                        *(_own_files(e["name"]) for e in manifest["reports"]))
+    analyst_path = pub.folder.parent / f"{pub.folder.name}.analyst.json"
+    try:
+        detail = json.loads(analyst_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        detail = {}
+    detail[manifest["id"]] = analyst
+    pub.commit(sorted(fresh), sorted(stale - keep),
+               {"manifest.json": json.dumps(full, indent=2, default=str) + "\n",
+                "index.html": index_html(full)},
+               analyst=(analyst_path, json.dumps(detail, indent=2, default=str) + "\n"))
 
 
-class _locked:
-    """Exclusive advisory lock on ``path`` (POSIX flock; a no-op where unavailable)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.handle = None
+class _sigterm_as_interrupt:
+    """SIGTERM in the main thread raises KeyboardInterrupt, so a terminated batch stops its
+    workers and kernels and publishes what finished, like Ctrl-C (a no-op in other threads)."""
 
     def __enter__(self):
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows
-            return self
-        self.handle = open(self.path, "a")
-        fcntl.flock(self.handle, fcntl.LOCK_EX)
+        import signal
+        import threading
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGTERM, self._raise)
         return self
 
+    @staticmethod
+    def _raise(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
     def __exit__(self, *exc):
-        if self.handle is not None:
-            import fcntl
-            fcntl.flock(self.handle, fcntl.LOCK_UN)
-            self.handle.close()
+        if self.old is not None:
+            import signal
+            signal.signal(signal.SIGTERM, self.old)
         return False
+
+
+def _worker_init(parent: int) -> None:
+    """Pool worker start: die with the batch. Linux: PR_SET_PDEATHSIG delivers SIGTERM when the
+    parent dies (even by kill -9); a parent already gone before that is caught by the ppid check.
+    The worker's kernel exits by itself when its parent goes (ipykernel's parent poller)."""
+    import signal
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)           # not the parent's handler
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no prctl
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def read_manifest(path: str | os.PathLike) -> dict:
