@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -168,7 +169,7 @@ def test_change_called_only_when_larger_than_noise(tmp_path):
 def test_tiny_segment_is_suppressed_everywhere(tmp_path):
     folder = _synthetic(tmp_path, [9] * 12, [9] * 12)
     ctx = rc.prepare("quarterly", data=str(folder))
-    assert ctx.suppressed and "12 responses" in ctx.reason
+    assert ctx.suppressed and "fewer than 30" in ctx.reason and "12" not in ctx.reason
     table = rc.kpi_table(ctx)
     assert table["suppressed"].all() and table["value"].isna().all()
     assert rc.kpi_cards(ctx) == []
@@ -380,7 +381,8 @@ def test_failing_segment_is_marked_and_the_rest_complete(tiny_batch):
     fail = next(r for r in batch.reports if r["segment"] == "Fail")
     assert "injected failure in segment Fail" in fail["error"]
     tiny = next(r for r in batch.reports if r["segment"] == "Tiny")
-    assert tiny["base"] == 5 and "5 responses" in tiny["error"] and tiny["notebook"] is None
+    assert tiny["base"] is None and "fewer than" in tiny["error"] and tiny["notebook"] is None
+    assert not re.search(r"\b5\b", tiny["error"])          # the n of a suppressed group stays out
     assert not list(out.rglob("*.tmp")) and not list(out.rglob("*.partial*"))
 
 

@@ -14,14 +14,74 @@ import numpy as np
 import pandas as pd
 
 from .. import metrics, plots
+from ..display import escape as _esc
 from ..display import figure as _show_figure
 from ..display import html as _html
 from ..display import html_table as _table_html
 from ..display import markdown as _md
 from .context import ReportContext, once, suppressed_note
-from .record import write_record
+from .record import SUPPRESSION_RULE, write_record
 
 DRIVER_MIN_BASE = 100   # answers needed before driver importances are shown at all
+
+
+def complementary_suppression(counts: Mapping[str, int], min_base: int) -> frozenset[str]:
+    """The groups of one partition whose figures are not published (:data:`SUPPRESSION_RULE`).
+
+    ``counts`` maps each group of the split to its number of answers. Primary suppression: groups
+    with 0 < n < ``min_base``. Complementary suppression: while fewer than two groups are
+    suppressed, or the suppressed groups hold fewer than ``min_base`` answers together, the
+    smallest published group is added. Groups with no answers have no figure and are ignored.
+
+    Examples
+    --------
+    >>> sorted(complementary_suppression({"North": 400, "South": 20, "West": 90}, 30))
+    ['South', 'West']
+    >>> sorted(complementary_suppression({"North": 400, "West": 90}, 30))
+    []
+    """
+    counts = {str(g): int(n) for g, n in counts.items() if int(n) > 0}
+    out = {g for g, n in counts.items() if n < min_base}
+    if not out:
+        return frozenset()
+    rest = sorted((n, g) for g, n in counts.items() if g not in out)
+    while rest and (len(out) < 2 or sum(counts[g] for g in out) < min_base):
+        out.add(rest.pop(0)[1])
+    return frozenset(out)
+
+
+def protected_groups(ctx: ReportContext, frame: pd.DataFrame, column: str, metric: str,
+                     key: tuple, **kwargs) -> frozenset[str]:
+    """Groups of ``ctx.by`` in ``frame`` (one partition: one KPI in one wave, or one pooled
+    measure) whose ``column`` is not published: :func:`complementary_suppression` of the answers
+    per group as :func:`cxlab.metrics.table` counts them. Cached in ``ctx.computed`` by ``key``."""
+    cache = ("protected", *key)
+    if cache not in ctx.computed:
+        out: frozenset[str] = frozenset()
+        if ctx.by is not None and ctx.by in frame.columns and column in frame.columns and len(frame):
+            tab = metrics.table(frame.assign(**{ctx.by: frame[ctx.by].astype(str)}), column,
+                                metric=metric, by=ctx.by, min_base=1, confidence=ctx.confidence,
+                                **kwargs)
+            out = complementary_suppression(dict(zip(tab[ctx.by].astype(str), tab["n"])),
+                                            ctx.min_base)
+        ctx.computed[cache] = out
+    return ctx.computed[cache]
+
+
+def protected_segments(ctx: ReportContext, kpi, period: str | None = None) -> frozenset[str]:
+    """Segments of ``ctx.by`` whose ``kpi`` is suppressed in ``period`` (default the report's),
+    primary or complementary (:data:`SUPPRESSION_RULE`)."""
+    period = period or ctx.period
+    if ctx.by is None or not ctx.has_scope(kpi.table):
+        return frozenset()
+    frame = ctx.in_period(ctx.company(kpi.table), period)
+    return protected_groups(ctx, frame, kpi.column, kpi.metric, ("kpi", kpi.name, period),
+                            **kpi.kwargs)
+
+
+def is_protected(ctx: ReportContext, kpi, period: str | None = None) -> bool:
+    """True when the report's own segment may not publish ``kpi`` in ``period``."""
+    return ctx.segment is not None and str(ctx.segment) in protected_segments(ctx, kpi, period)
 
 
 @once
@@ -53,12 +113,26 @@ def kpi_table(ctx: ReportContext) -> pd.DataFrame:
                        change_low=np.nan, change_high=np.nan, p_value=np.nan, significant=False)
         row.update(value=res.value, ci_low=res.ci_low, ci_high=res.ci_high, n=res.n,
                    suppressed=bool(res.suppressed))
+        _protect_row(ctx, kpi, row)
         row["verdict"] = _verdict(row)
         rows.append(row)
     cols = ["kpi", "period", "value", "ci_low", "ci_high", "n", "suppressed", "previous_period",
             "previous", "n_previous", "change", "change_low", "change_high", "p_value",
             "significant", "verdict"]
     return pd.DataFrame(rows, columns=cols)
+
+
+def _protect_row(ctx: ReportContext, kpi, row: dict) -> None:
+    """Blank what :data:`SUPPRESSION_RULE` withholds from a segment's KPI row: the current value
+    (and so the change) when the segment is suppressed now, the previous value and the change
+    when it was suppressed then."""
+    if is_protected(ctx, kpi):
+        row.update(value=np.nan, ci_low=np.nan, ci_high=np.nan, suppressed=True)
+    if row["suppressed"] or (ctx.previous is not None and is_protected(ctx, kpi, ctx.previous)):
+        row.update(change=np.nan, change_low=np.nan, change_high=np.nan, p_value=np.nan,
+                   significant=False)
+        if ctx.previous is not None and is_protected(ctx, kpi, ctx.previous):
+            row["previous"] = np.nan
 
 
 def _verdict(row: Mapping) -> str:
@@ -82,8 +156,8 @@ def kpi_cards(ctx: ReportContext) -> list[dict]:
     for row in kpi_table(ctx).to_dict("records"):
         kpi = ctx.kpi(row["kpi"])
         if row["suppressed"]:
-            cards.append({"name": kpi.name, "text": "suppressed", "interval": f"n = {row['n']}",
-                          "change_text": "", "direction": None, "value": None, "n": int(row["n"])})
+            cards.append({"name": kpi.name, "text": "suppressed", "interval": _why(ctx, row),
+                          "change_text": "", "direction": None, "value": None, "n": None})
             continue
         verdict = row["verdict"]
         if verdict in {"up", "down"}:
@@ -98,10 +172,17 @@ def kpi_cards(ctx: ReportContext) -> list[dict]:
                                   f" · n = {row['n']}",
                       "change_text": change,
                       "direction": verdict if verdict in {"up", "down"} else None,
-                      "value": _num(row["value"]), "ci_low": _num(row["ci_low"]),
-                      "ci_high": _num(row["ci_high"]), "n": int(row["n"]),
-                      "change": _num(row["change"]), "significant": bool(row["significant"])})
+                      "value": _num(row["value"], kpi), "ci_low": _num(row["ci_low"], kpi),
+                      "ci_high": _num(row["ci_high"], kpi), "n": int(row["n"]),
+                      "change": _num(row["change"], kpi), "significant": bool(row["significant"])})
     return cards
+
+
+def _why(ctx: ReportContext, row: Mapping) -> str:
+    """Why a KPI is suppressed, without its number of answers (:data:`SUPPRESSION_RULE`)."""
+    if row["n"] < ctx.min_base:
+        return f"fewer than {ctx.min_base} answers"
+    return "suppressed with a smaller group"
 
 
 def signed(value: float, digits: int = 2, suffix: str = "") -> str:
@@ -109,13 +190,48 @@ def signed(value: float, digits: int = 2, suffix: str = "") -> str:
     return f"{value:+.{digits}f}{suffix}".replace("-", "−")
 
 
-def eur(value: float) -> str:
-    """'€1,234' / '−€1,234'."""
-    return ("−" if value < 0 else "") + f"€{abs(value):,.0f}"
+def eur(value: float, digits: int = 2) -> str:
+    """Money to ``digits`` significant figures: '€290k', '−€1.2m', '€620' (a model's estimate is
+    not known to the euro, so no more figures are printed than its interval supports)."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    sign, v = ("−" if value < 0 else ""), abs(float(value))
+    if v == 0:
+        return "€0"
+    v = float(f"{v:.{digits}g}")
+    for size, suffix in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
+        if v >= size:
+            return f"{sign}€{v / size:,.{max(0, digits - len(str(int(v // size))))}f}{suffix}"
+    return f"{sign}€{v:,.0f}"
 
 
-def _num(x) -> float | None:
-    return None if x is None or not np.isfinite(x) else round(float(x), 4)
+def share_text(p: float, draws: int) -> str:
+    """A bootstrap share (e.g. chance value > 0) within what ``draws`` resolve: whole percent,
+    and '> 99 %' / '< 1 %' (for 200 draws) instead of 100 % / 0 %: with B draws a share of 1
+    only says the true chance is above about 1 − 1/B."""
+    if p is None or not np.isfinite(p) or not draws:
+        return "–"
+    edge = 100 / draws
+    if p >= 1 - 1 / draws:
+        return f"> {int(np.floor(100 - edge)) if edge >= 1 else 99} %"
+    if p <= 1 / draws:
+        return f"< {max(1, int(np.ceil(edge)))} %"
+    return f"{100 * p:.0f} %"
+
+
+SOURCE = {"survey": "relationship survey", "contacts": "contact survey"}
+
+
+def kpi_label(kpi) -> str:
+    """The KPI with its survey: 'CES (relationship survey)' / 'CES (contact survey)'."""
+    return f"{kpi.name} ({SOURCE.get(kpi.table, kpi.table)})"
+
+
+def _num(x, kpi=None) -> float | None:
+    """A number for the manifest, rounded as the page prints it (no more precision is published)."""
+    if x is None or not np.isfinite(x):
+        return None
+    return round(float(x), 2 if kpi is not None and kpi.unit == "mean" else 1)
 
 
 def nice(name: str) -> str:
@@ -128,16 +244,18 @@ def _kpi_display(ctx: ReportContext) -> pd.DataFrame:
     for row in kpi_table(ctx).to_dict("records"):
         kpi = ctx.kpi(row["kpi"])
         if row["suppressed"]:
-            rows.append({"KPI": kpi.name, ctx.period: "suppressed", f"{pct}% CI": "",
-                         "n": row["n"], f"vs {row['previous_period'] or '–'}": "",
-                         "change": "suppressed (base too small)"})
+            rows.append({"KPI": kpi_label(kpi), "scale": kpi.description,
+                         ctx.period: "suppressed", f"{pct}% CI": "",
+                         "n": "–", f"vs {row['previous_period'] or '–'}": "",
+                         "change": f"suppressed ({_why(ctx, row)})"})
             continue
         verdict = row["verdict"]
         change = (f"{kpi.fmt(row['change'], signed=True)} ({kpi.fmt(row['change_low'], signed=True)}"
                   f" to {kpi.fmt(row['change_high'], signed=True)})"
                   if np.isfinite(row["change"]) else "–")
         label = {"up": "▲ up", "down": "▼ down"}.get(verdict, verdict)
-        rows.append({"KPI": kpi.name, ctx.period: kpi.fmt(row["value"]),
+        rows.append({"KPI": kpi_label(kpi), "scale": kpi.description,
+                     ctx.period: kpi.fmt(row["value"]),
                      f"{pct}% CI": f"{kpi.fmt(row['ci_low'])} to {kpi.fmt(row['ci_high'])}",
                      "n": row["n"], f"vs {row['previous_period'] or '–'}": change,
                      "change": label})
@@ -151,18 +269,19 @@ def kpi_sentences(ctx: ReportContext) -> list[str]:
     for row in kpi_table(ctx).to_dict("records"):
         kpi = ctx.kpi(row["kpi"])
         if row["suppressed"]:
-            out.append(f"**{kpi.name}** is suppressed: {row['n']} answers are fewer than the "
-                       f"minimum base of {ctx.min_base}.")
+            out.append(f"**{kpi.name}** is suppressed ({_why(ctx, row)}; minimum base "
+                       f"{ctx.min_base}). {SUPPRESSION_RULE}")
             continue
         s = (f"**{kpi.name}** is **{kpi.fmt(row['value'])}** ({pct}% CI {kpi.fmt(row['ci_low'])} "
              f"to {kpi.fmt(row['ci_high'])}, n = {row['n']})")
         v = row["verdict"]
         if v in {"up", "down"}:
             s += (f", {v} {kpi.fmt(abs(row['change']), signed=False)} points on "
-                  f"{row['previous_period']} — "
+                  f"{_esc(row['previous_period'])} — "
                   "a change larger than the noise.")
         elif v == "no change beyond the noise":
-            s += (f"; the {kpi.fmt(row['change'], signed=True)} move since {row['previous_period']} "
+            s += (f"; the {kpi.fmt(row['change'], signed=True)} move since "
+                  f"{_esc(row['previous_period'])} "
                   "is within the noise, so it is not called a change.")
         else:
             s += f"; {v}."
@@ -188,9 +307,10 @@ def show_header(ctx: ReportContext) -> None:
     spec = ctx.spec
     scope = "the whole company" if ctx.segment is None else f"{ctx.label} only"
     bench = "" if ctx.segment is None else " The company figures are shown as the benchmark."
-    _md(f"# {spec.title}: {ctx.label}, {ctx.period}\n\n"
-        f"Data **{ctx.data.name}**, covering {scope}: **{ctx.base:,}** answered "
-        f"{'surveys' if spec.table == 'survey' else 'post-contact surveys'} in {ctx.period}."
+    scope = _esc(scope)         # data-derived text is escaped where it enters markup
+    _md(f"# {spec.title}: {_esc(ctx.label)}, {_esc(ctx.period)}\n\n"
+        f"Data **{_esc(ctx.data.name)}**, covering {scope}: **{ctx.base:,}** answered "
+        f"{'surveys' if spec.table == 'survey' else 'post-contact surveys'} in {_esc(ctx.period)}."
         f"{bench} Every figure carries its {round(100 * ctx.confidence)}% confidence interval; "
         f"groups with fewer than {ctx.min_base} answers are suppressed.")
     suppressed_note(ctx)
@@ -205,11 +325,15 @@ def trend_table(ctx: ReportContext, kpi: str | None = None) -> pd.DataFrame:
     if ctx.segment is not None:
         scopes.append(("Company", ctx.company(k.table)))
     parts = []
-    for label, frame in scopes:
+    for i, (label, frame) in enumerate(scopes):
         sub = frame.loc[frame["wave"].astype(str).isin(ctx.waves)]
         tab = metrics.table(sub.assign(wave=sub["wave"].astype(str)), k.column, metric=k.metric,
                             by="wave", min_base=ctx.min_base, confidence=ctx.confidence, **k.kwargs)
         tab.insert(0, "scope", label)
+        if i == 0 and ctx.segment is not None:
+            hidden = tab["wave"].astype(str).map(lambda w: is_protected(ctx, k, w)).astype(bool)
+            tab.loc[hidden, ["value", "ci_low", "ci_high"]] = np.nan
+            tab.loc[hidden, "suppressed"] = True
         parts.append(tab[["scope", "wave", "value", "ci_low", "ci_high", "n", "suppressed"]])
     out = pd.concat(parts, ignore_index=True)
     out["kpi"] = k.name
@@ -238,8 +362,8 @@ def show_trend(ctx: ReportContext) -> None:
     gaps = pd.concat([trend_table(ctx, k.name) for k in kpis], ignore_index=True)
     gaps = gaps.loc[gaps["suppressed"]]
     if len(gaps):
-        listed = "; ".join(f"{scope} {kpi}: {', '.join(sorted(g['wave']))}" for (scope, kpi), g in
-                           gaps.groupby(["scope", "kpi"], sort=False))
+        listed = "; ".join(f"{_esc(scope)} {kpi}: {_esc(', '.join(sorted(g['wave'])))}"
+                           for (scope, kpi), g in gaps.groupby(["scope", "kpi"], sort=False))
         _md(f"_Points left out had fewer than {ctx.min_base} answers (suppressed) — {listed}._")
 
 
@@ -258,10 +382,14 @@ def comparison_table(ctx: ReportContext) -> pd.DataFrame:
             tab = metrics.table(frame.assign(**{ctx.by: frame[ctx.by].astype(str)}), k.column,
                                 metric=k.metric, by=ctx.by, min_base=ctx.min_base,
                                 confidence=ctx.confidence, **k.kwargs)
+            hidden = protected_segments(ctx, k)
             for r in tab.to_dict("records"):
-                rows.append({"segment": r[ctx.by], "kpi": k.name, "value": r["value"],
-                             "ci_low": r["ci_low"], "ci_high": r["ci_high"], "n": r["n"],
-                             "suppressed": bool(r["suppressed"])})
+                off = bool(r["suppressed"]) or str(r[ctx.by]) in hidden
+                rows.append({"segment": r[ctx.by], "kpi": k.name,
+                             "value": np.nan if off else r["value"],
+                             "ci_low": np.nan if off else r["ci_low"],
+                             "ci_high": np.nan if off else r["ci_high"], "n": r["n"],
+                             "suppressed": off})
         return pd.DataFrame(rows)
     for k in ctx.kpis:
         if not ctx.has_scope(k.table):
@@ -273,17 +401,22 @@ def comparison_table(ctx: ReportContext) -> pd.DataFrame:
                              **k.kwargs)
         total = k.compute(company[k.column], ctx.min_base, ctx.confidence)
         seg = ch.b
-        if ch.suppressed:
+        off = bool(seg.suppressed) or is_protected(ctx, k)
+        if off:
             verdict = "suppressed"
         elif ch.significant:
             verdict = "above the company" if ch.difference > 0 else "below the company"
         else:
             verdict = "in line with the company (within the noise)"
-        rows.append({"kpi": k.name, "segment": seg.value, "segment_low": seg.ci_low,
-                     "segment_high": seg.ci_high, "n": seg.n, "company": total.value,
-                     "company_low": total.ci_low, "company_high": total.ci_high,
-                     "difference": seg.value - total.value, "p_value": ch.p_value,
-                     "significant": bool(ch.significant), "suppressed": bool(seg.suppressed),
+        nan = np.nan
+        rows.append({"kpi": k.name, "segment": nan if off else seg.value,
+                     "segment_low": nan if off else seg.ci_low,
+                     "segment_high": nan if off else seg.ci_high, "n": seg.n,
+                     "company": total.value, "company_low": total.ci_low,
+                     "company_high": total.ci_high,
+                     "difference": nan if off else seg.value - total.value,
+                     "p_value": nan if off else ch.p_value,
+                     "significant": False if off else bool(ch.significant), "suppressed": off,
                      "verdict": verdict})
     return pd.DataFrame(rows)
 
@@ -306,10 +439,9 @@ def show_comparison(ctx: ReportContext) -> None:
             shown.setdefault(r["segment"], {ctx.by.replace("_", " ").title(): r["segment"]})
             shown[r["segment"]][f"{k.name} ({pct}% CI)"] = cell
             if k is ctx.kpis[0]:
-                shown[r["segment"]]["n"] = r["n"]
+                shown[r["segment"]]["n"] = "–" if r["suppressed"] else r["n"]
         _html(_table_html(pd.DataFrame(list(shown.values())),
-                          note=f"{ctx.period}. Segments with fewer than {ctx.min_base} answers "
-                               "are suppressed."))
+                          note=f"{ctx.period}. {SUPPRESSION_RULE}"))
         _show_figure(_plot_segments(ctx, table))
         return
     shown = []
@@ -345,11 +477,13 @@ def _plot_segments(ctx: ReportContext, table: pd.DataFrame):
     return fig
 
 
-def record(ctx: ReportContext) -> dict:
+def record(ctx: ReportContext, **extra) -> dict:
     """Record the report's status and KPI cards as a JSON output the runner reads for the index
-    page and the manifest (the cell is removed from the stakeholder HTML)."""
-    payload = {"status": "suppressed" if ctx.suppressed else "ok", "reason": ctx.reason,
+    page and the manifest (the cell is removed from the stakeholder HTML); ``extra`` (e.g. the
+    summary's ``verdict`` and ``flags``) is added to the record."""
+    payload = {**extra, "status": "suppressed" if ctx.suppressed else "ok", "reason": ctx.reason,
                "label": ctx.label, "period": ctx.period, "previous": ctx.previous,
-               "base": int(ctx.base), "by": ctx.by, "segment": ctx.segment,
+               "base": None if ctx.suppressed else int(ctx.base), "by": ctx.by,
+               "segment": ctx.segment,
                "kpis": kpi_cards(ctx), "notes": list(ctx.notes)}
     return write_record(payload)

@@ -192,7 +192,7 @@ def prepare(template: str, namespace: Mapping | None = None, **params) -> Report
     ctx.base = base_count(frame, spec, period, by if segment is not None else None, segment)
     if ctx.base < ctx.min_base:
         ctx.suppressed = True
-        ctx.reason = (f"{ctx.base} responses in {period} < minimum base {ctx.min_base}; "
+        ctx.reason = (f"fewer than {ctx.min_base} responses (the minimum base) in {period}; "
                       "nothing is reported for this group")
     setup()
     return ctx

@@ -4,15 +4,24 @@ the page frame and style every cxlab page shares, and PDF printing with headless
 
 from __future__ import annotations
 
-import html
 import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 
+from ..display import escape
 from .parameters import TEMPLATES
+from .record import SUPPRESSION_RULE
+
+#: Content-Security-Policy of every published page (meta tag, first in <head>). The pages need
+#: inline CSS (the page style, pandas Styler tables, style attributes) and data: images (the
+#: embedded PNG charts) and nothing else: no script of any origin, no fetch, no frames, no
+#: plugins, no forms, no <base>. Injected markup that escaping missed still cannot run script.
+CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; "
+       "form-action 'none'")
 
 
 def _first_line(text: str, limit: int = 300) -> str:
@@ -69,17 +78,24 @@ footer { color:var(--muted); font-size:12px; margin-top:18px; }
 """
 
 
+def href(path: str) -> str:
+    """A relative link to a published file, percent-encoded (non-Latin file names) and escaped."""
+    return escape(quote(str(path), safe="/"))
+
+
 def page(title: str, body: str, subtitle: str = "", back: str | None = None,
           footer: str = "") -> str:
-    """A complete, self-contained HTML page in the cxlab style (no scripts, nothing fetched):
-    a header with ``title``/``subtitle`` and an optional link ``back`` to the index, then
-    ``body`` (HTML) and ``footer`` (HTML)."""
-    back_link = f'<a href="{html.escape(back)}">&larr; All reports</a>' if back else ""
+    """A complete, self-contained HTML page in the cxlab style (no scripts, nothing fetched,
+    :data:`CSP` as its content-security policy): a header with ``title``/``subtitle`` (text,
+    escaped) and an optional link ``back`` to the index, then ``body`` (HTML) and ``footer``
+    (HTML)."""
+    back_link = f'<a href="{href(back)}">&larr; All reports</a>' if back else ""
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
-            f"<header class=\"cx-top\">{back_link}<h1>{html.escape(title)}</h1>"
-            f"<div class=\"sub\">{html.escape(subtitle)}</div></header>"
+            f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
+            f"<header class=\"cx-top\">{back_link}<h1>{escape(title)}</h1>"
+            f"<div class=\"sub\">{escape(subtitle)}</div></header>"
             f"<main>{body}<footer>{footer}</footer></main></body></html>\n")
 
 
@@ -143,31 +159,39 @@ def stakeholder_html(nb, title: str, subtitle: str = "", index_href: str | None 
 
 def _card(entry: dict) -> str:
     status = entry.get("status", "failed")
-    label = html.escape(str(entry.get("label") or entry.get("name")))
+    label = escape(str(entry.get("label") or entry.get("name")))
     if status == "ok" and entry.get("html"):
-        head = f'<h3><a href="{html.escape(entry["html"])}">{label}</a></h3>'
+        head = f'<h3><a href="{href(entry["html"])}">{label}</a></h3>'
     else:
         head = f"<h3>{label}</h3>"
     words = {"ok": "published", "failed": "failed — not published",
              "suppressed": "suppressed — base too small", "interrupted": "interrupted"}
-    parts = [head, f'<div class="status {html.escape(status)}">{words.get(status, status)}</div>']
+    parts = [head, f'<div class="status {escape(status)}">{words.get(status, status)}</div>']
     kpis = []
     for k in entry.get("kpis", []):
         change = k.get("change_text") or ""
         css = {"up": "cx-up", "down": "cx-down"}.get(k.get("direction"), "cx-flat")
-        kpis.append(f'<div class="kpi"><div class="l">{html.escape(str(k.get("name", "")))}</div>'
-                    f'<div class="v">{html.escape(str(k.get("text", "")))}</div>'
-                    f'<div class="l">{html.escape(str(k.get("interval") or ""))}</div>'
-                    f'<div class="d {css}">{html.escape(change)}</div></div>')
+        kpis.append(f'<div class="kpi"><div class="l">{escape(str(k.get("name", "")))}</div>'
+                    f'<div class="v">{escape(str(k.get("text", "")))}</div>'
+                    f'<div class="l">{escape(str(k.get("interval") or ""))}</div>'
+                    f'<div class="d {css}">{escape(change)}</div></div>')
+    if entry.get("verdict"):
+        parts.append(f'<p class="cx-note"><b>{escape(str(entry["verdict"]))}</b></p>')
+    if entry.get("flags"):
+        parts.append('<ul class="cx-note">' + "".join(f"<li>{escape(str(f))}</li>"
+                                                      for f in entry["flags"][:5]) + "</ul>")
     if kpis:
         parts.append(f'<div class="kpis">{"".join(kpis)}</div>')
+    if entry.get("carried_over"):
+        parts.append(f'<p class="cx-note">From an earlier run ({escape(entry.get("run") or "")});'
+                     " not rerun this time.</p>")
     if status != "ok" and entry.get("error"):
-        parts.append(f'<p class="cx-note">{html.escape(str(entry["error"]))}</p>')
+        parts.append(f'<p class="cx-note">{escape(str(entry["error"]))}</p>')
     if status == "failed" and entry.get("notebook"):
         parts.append(f'<p class="cx-note">For the analyst: executed notebook '
-                     f'<code>{html.escape(entry["notebook"])}</code>.</p>')
+                     f'<code>{escape(entry["notebook"])}</code>.</p>')
     if entry.get("pdf"):
-        parts.append(f'<p class="cx-note"><a href="{html.escape(entry["pdf"])}">PDF</a></p>')
+        parts.append(f'<p class="cx-note"><a href="{href(entry["pdf"])}">PDF</a></p>')
     return f'<div class="card">{"".join(parts)}</div>'
 
 
@@ -182,21 +206,22 @@ def index_html(manifest: dict) -> str:
         stat = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         secs = batch.get("seconds")
         sections.append(
-            f"<h2>{html.escape(title)}{' — by ' + html.escape(by) if by else ''}</h2>"
-            f'<p class="cx-note">{html.escape(stat)}; data {html.escape(str(batch.get("data_name")))} '
-            f"(sha256 {html.escape(str(batch.get('data_sha256', ''))[:12])}); "
+            f"<h2>{escape(title)}{' — by ' + escape(by) if by else ''}</h2>"
+            f'<p class="cx-note">{escape(stat)}; data {escape(str(batch.get("data_name")))} '
+            f"(sha256 {escape(str(batch.get('data_sha256', ''))[:12])}); "
             f"{'' if secs is None else f'{secs:.0f} s; '}"
-            f"finished {html.escape(str(batch.get('finished')))}."
+            f"finished {escape(str(batch.get('finished')))}."
             "</p>"
-            f'<div class="cards">{"".join(_card(r) for r in batch["reports"])}</div>')
+            + "".join(f'<p class="cx-note">{escape(n)}</p>' for n in batch.get("notes", []))
+            + f'<div class="cards">{"".join(_card(r) for r in batch["reports"])}</div>')
     body = "".join(sections) or "<p>No reports yet.</p>"
     note = ("<p class=\"cx-note\">Each figure carries its 95% confidence interval; a change is "
-            "called a change only when it is larger than the noise. Groups with fewer responses "
-            "than the minimum base are suppressed.</p>")
+            "called a change only when it is larger than the noise. "
+            f"{escape(SUPPRESSION_RULE)}</p>")
     data = sorted({str(b.get("data_name")) for b in manifest.get("batches", [])})
     return page(f"Customer-experience reports — {manifest.get('period', '')}", note + body,
                  subtitle=f"data {', '.join(data)} · cxlab {manifest.get('cxlab_version', '')}",
-                 footer=f"Updated {html.escape(str(manifest.get('updated')))}")
+                 footer=f"Updated {escape(str(manifest.get('updated')))}")
 
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

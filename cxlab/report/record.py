@@ -12,6 +12,16 @@ from ..display import in_ipython
 RECORD_MIME = "application/vnd.cxlab.report+json"
 
 
+#: The complementary-suppression rule of every report, index page and manifest (one sentence).
+SUPPRESSION_RULE = (
+    "When a group of a split has fewer answers than the minimum base, further groups of that "
+    "split are suppressed with it, smallest first, until the suppressed groups together hold at "
+    "least the minimum base, so that the company figure minus the published groups reveals only "
+    "a pooled group no smaller than the minimum base; a suppressed figure is published with "
+    "neither its value, its change nor its target, and a group below the minimum base without "
+    "its number of answers.")
+
+
 def write_record(payload: dict) -> dict:
     """Display ``payload`` as the notebook's record (inside Jupyter); return it."""
     if in_ipython():

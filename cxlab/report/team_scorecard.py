@@ -19,6 +19,7 @@ import pandas as pd
 from .. import metrics
 from ..checks import CXDataError
 from ..contract import QA_ITEMS
+from ..display import escape as _esc
 from ..display import figure as _show_figure
 from ..display import html as _html
 from ..display import html_table as _table_html
@@ -27,6 +28,8 @@ from ..notes import recorded
 from .common import (
     DRIVER_MIN_BASE,
     comparison_table,
+    complementary_suppression,
+    protected_groups,
     kpi_cards,
     kpi_sentences,
     kpi_table,
@@ -40,6 +43,7 @@ from .common import (
     trend_table,
 )
 from .context import KPI, ReportContext, once, prepare, suppressed_note
+from .record import SUPPRESSION_RULE
 
 __all__ = ["DEFAULT_STRETCH", "cascade_targets", "comparison_table", "engagement_link",
            "engagement_table", "kpi_cards", "kpi_sentences", "kpi_table", "prepare", "record",
@@ -87,6 +91,8 @@ def target_table(ctx: ReportContext) -> pd.DataFrame:
         lo, hi = _KPI_RANGE[k.name]
         target = given if given is not None else min(hi, company_now + DEFAULT_STRETCH[k.name])
         cascade, warned = recorded(cascade_targets, teams, target, lo, hi)
+        hidden = complementary_suppression(dict(zip(teams["team"].astype(str), teams["n"])),
+                                           ctx.min_base)
         ctx.notes += [f"targets: {m}" for m in warned if f"targets: {m}" not in ctx.notes]
         for r in cascade.to_dict("records"):
             if ctx.segment is not None and r["team"] != ctx.segment:
@@ -98,12 +104,14 @@ def target_table(ctx: ReportContext) -> pd.DataFrame:
             if ctx.segment is not None:
                 own = kt.loc[k.name]
                 row.update(team_now=own["value"], team_low=own["ci_low"], team_high=own["ci_high"],
-                           suppressed=bool(own["suppressed"]))
+                           suppressed=bool(own["suppressed"]) or str(r["team"]) in hidden)
                 row["status"] = _target_status(row)
             else:
-                row["suppressed"] = r["n"] < ctx.min_base
-                if row["suppressed"]:
-                    row["team_now"] = row["team_target"] = np.nan
+                row["suppressed"] = str(r["team"]) in hidden
+            if row["suppressed"]:       # target = own value + uplift: it would reveal the value
+                row.update(team_now=np.nan, team_target=np.nan, team_low=np.nan,
+                           team_high=np.nan)
+                row["team_n"] = None
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -133,21 +141,21 @@ def show_targets(ctx: ReportContext) -> None:
             k = ctx.kpi(r["kpi"])
             d = wide.setdefault(r["team"], {"Team": r["team"]})
             d[f"{k.name} now"] = "suppressed" if r["suppressed"] else k.fmt(r["team_now"])
-            d[f"{k.name} target"] = "" if r["suppressed"] else k.fmt(r["team_target"])
+            d[f"{k.name} target"] = "suppressed" if r["suppressed"] else k.fmt(r["team_target"])
         heads = table.drop_duplicates("kpi")
-        _md("Company targets for " + ctx.period + ": " + "; ".join(
+        _md("Company targets for " + _esc(ctx.period) + ": " + "; ".join(
             f"**{r['kpi']} {ctx.kpi(r['kpi']).fmt(r['company_target'])}** (now "
             f"{ctx.kpi(r['kpi']).fmt(r['company_now'])}; {r['target_source']})"
             for r in heads.to_dict("records")) + ". Each team gets the same uplift, so when every "
             "team meets its target the company meets its own.")
         _html(_table_html(pd.DataFrame(list(wide.values())),
-                          note=f"Teams with fewer than {ctx.min_base} answers are suppressed."))
+                          note=f"Teams are suppressed by one rule: {SUPPRESSION_RULE}"))
         return
     shown = []
     for r in table.to_dict("records"):
         k = ctx.kpi(r["kpi"])
         shown.append({"KPI": k.name, "company target": k.fmt(r["company_target"]),
-                      "team target": k.fmt(r["team_target"]),
+                      "team target": "suppressed" if r["suppressed"] else k.fmt(r["team_target"]),
                       f"team {ctx.period} ({pct}% CI)": "suppressed" if r["suppressed"] else
                       f"{k.fmt(r['team_now'])} ({k.fmt(r['team_low'])} to {k.fmt(r['team_high'])})",
                       "status": r["status"]})
@@ -164,7 +172,7 @@ def scorecard_table(ctx: ReportContext) -> pd.DataFrame:
     """Mean score (1–5) of each call-quality item, the team's evaluated calls in the pooled
     driver waves beside the company's; suppressed below the minimum base."""
     frame, _ = _scorecard_frame(ctx, ctx.scope("contacts"))
-    company, _ = _scorecard_frame(ctx, ctx.company("contacts"))
+    company, pool = _scorecard_frame(ctx, ctx.company("contacts"))
     rows = []
     for item in [i for i in QA_ITEMS if i in frame.columns]:
         if frame[item].notna().sum() == 0:
@@ -172,9 +180,22 @@ def scorecard_table(ctx: ReportContext) -> pd.DataFrame:
         own = metrics.mean(frame[item], scale=(1, 5), min_base=ctx.min_base, confidence=ctx.confidence)
         ref = metrics.mean(company[item], scale=(1, 5), min_base=ctx.min_base,
                            confidence=ctx.confidence)
-        rows.append({"item": item, "value": own.value, "ci_low": own.ci_low, "ci_high": own.ci_high,
-                     "n": own.n, "suppressed": own.suppressed, "company": ref.value})
+        off = bool(own.suppressed) or _hidden(ctx, company, item, "mean", ("qa", item, *pool),
+                                              scale=(1, 5))
+        rows.append({"item": item, "value": np.nan if off else own.value,
+                     "ci_low": np.nan if off else own.ci_low,
+                     "ci_high": np.nan if off else own.ci_high,
+                     "n": None if off and own.n < ctx.min_base else own.n, "suppressed": off,
+                     "company": ref.value})
     return pd.DataFrame(rows)
+
+
+def _hidden(ctx: ReportContext, company: pd.DataFrame, column: str, metric: str, key: tuple,
+            **kwargs) -> bool:
+    """True when the report's segment may not publish ``column`` pooled over ``company``'s rows
+    (:data:`SUPPRESSION_RULE` across the segments of ``ctx.by``)."""
+    return ctx.segment is not None and str(ctx.segment) in protected_groups(
+        ctx, company, column, metric, key, **kwargs)
 
 
 def _scorecard_frame(ctx: ReportContext, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -217,15 +238,15 @@ def show_scorecard(ctx: ReportContext) -> None:
     table = scorecard_table(ctx)
     _, pool = _scorecard_frame(ctx, ctx.company("contacts"))
     if table.empty or table["n"].max() == 0:
-        _md(f"_{ctx.label}'s calls are not quality-evaluated (no scorecard items in "
-            f"{pool[0]}–{pool[-1]})._")
+        _md(f"_{_esc(ctx.label)}'s calls are not quality-evaluated (no scorecard items in "
+            f"{_esc(pool[0])}–{_esc(pool[-1])})._")
         return
     pct = round(100 * ctx.confidence)
     shown = pd.DataFrame({
         "item": table["item"].str.removeprefix("qa_").str.replace("_", " "),
         f"{ctx.label}": ["suppressed" if s else f"{v:.2f} ({lo:.2f} to {hi:.2f})" for v, lo, hi, s in
                          zip(table["value"], table["ci_low"], table["ci_high"], table["suppressed"])],
-        "evaluated calls": table["n"]})
+        "evaluated calls": ["–" if s else int(n) for n, s in zip(table["n"], table["suppressed"])]})
     if ctx.segment is not None:
         shown["company"] = table["company"].map(lambda v: f"{v:.2f}")
     _html(_table_html(shown, note=f"Mean score 1–5 with {pct}% CI, calls evaluated in "
@@ -240,7 +261,8 @@ def show_scorecard(ctx: ReportContext) -> None:
     weak = validity.scored_not_driving
     strong = [i for i in validity.table.index if i not in weak]
     where = "this team's" if scope == ctx.label and ctx.segment is not None else "the company's"
-    note = ("" if scope == ctx.label else f" ({ctx.label} has too few evaluated and surveyed calls; "
+    note = ("" if scope == ctx.label else f" ({_esc(ctx.label)} has too few evaluated and surveyed "
+            "calls; "
             "the company-wide analysis is shown)")
     _md(f"Which scorecard items drive post-contact CSAT in {where} calls{note}: LMG relative "
         f"importance from {res.n:,} calls (R² = {res.r2:.2f}).")
@@ -249,7 +271,7 @@ def show_scorecard(ctx: ReportContext) -> None:
     res.plot(ax=ax)
     ax.set_title("Share of explained CSAT variance by scorecard item (with CI)")
     _show_figure(fig)
-    nice = lambda xs: ", ".join(str(x).lower() for x in xs)  # noqa: E731
+    nice = lambda xs: _esc(", ".join(str(x).lower() for x in xs))  # noqa: E731
     if strong:
         _md(f"**Drive satisfaction:** {nice(strong)}.")
     if weak:
@@ -268,9 +290,17 @@ def engagement_table(ctx: ReportContext) -> pd.DataFrame:
         eng = metrics.mean(sub["engagement"], scale=(1, 5), min_base=ctx.min_base,
                            confidence=ctx.confidence)
         enps = metrics.nps(sub["enps"], min_base=ctx.min_base, confidence=ctx.confidence)
-        for name, res in (("engagement", eng), ("eNPS", enps)):
-            rows.append({"scope": label, "measure": name, "value": res.value, "ci_low": res.ci_low,
-                         "ci_high": res.ci_high, "n": res.n, "suppressed": res.suppressed})
+        pooled = ctx.company("pulse")
+        pooled = pooled.loc[pooled["wave"].astype(str).isin(ctx.waves)]
+        for name, res, column, metric, kw in (("engagement", eng, "engagement", "mean",
+                                               {"scale": (1, 5)}),
+                                              ("eNPS", enps, "enps", "nps", {})):
+            off = bool(res.suppressed) or (label != "Company" and _hidden(
+                ctx, pooled, column, metric, ("pulse", column, *ctx.waves), **kw))
+            rows.append({"scope": label, "measure": name, "value": np.nan if off else res.value,
+                         "ci_low": np.nan if off else res.ci_low,
+                         "ci_high": np.nan if off else res.ci_high,
+                         "n": None if off and res.n < ctx.min_base else res.n, "suppressed": off})
         if ctx.segment is None:
             break
     return pd.DataFrame(rows)
@@ -308,7 +338,7 @@ def show_engagement(ctx: ReportContext) -> None:
                   zip(table["measure"], table["value"], table["suppressed"])],
         f"{pct}% CI": ["" if s else f"{fmt[m](lo)} to {fmt[m](hi)}" for m, lo, hi, s in
                        zip(table["measure"], table["ci_low"], table["ci_high"], table["suppressed"])],
-        "answers": table["n"]})
+        "answers": ["–" if s else int(n) for n, s in zip(table["n"], table["suppressed"])]})
     _html(_table_html(shown, note=f"Pulse answers pooled over {ctx.waves[0]}–{ctx.waves[-1]} "
                                   "(teams are small; one quarter alone is below the base)."))
     link = engagement_link(ctx)
