@@ -10,11 +10,36 @@ Bottom layer: pandas, matplotlib and IPython only (all imported on first use but
 from __future__ import annotations
 
 import html as _html
+import re
 
 import pandas as pd
 
-__all__ = ["callout", "figure", "html", "html_table", "in_ipython", "markdown", "setup", "show",
-           "styled_table"]
+__all__ = ["callout", "escape", "figure", "html", "html_table", "in_ipython", "markdown", "setup",
+           "show", "styled_table"]
+
+#: Characters that carry meaning in Markdown (CommonMark punctuation that can open a link, an
+#: emphasis, code, a heading, a list or a table) or in HTML; :func:`escape` writes each as a
+#: numeric character reference, which both Markdown and HTML render as the character itself.
+_SPECIAL = {c: f"&#{ord(c)};" for c in "&<>\"'`*_[](){}#+-!|~=:\\\n\r\t"}
+_SPECIAL_RE = re.compile("[" + re.escape("".join(_SPECIAL)) + "]")
+
+
+def escape(value) -> str:
+    """``value`` as text that shows literally in HTML *and* in Markdown (the one escaping rule
+    for every data-derived string: segment labels, data names, driver and column labels).
+
+    Every HTML- or Markdown-significant character becomes a numeric character reference
+    (``<`` -> ``&#60;``, ``[`` -> ``&#91;``), so ``<script>``, ``"><img onerror=...>`` or
+    ``[x](javascript:...)`` in the data are displayed as typed, never interpreted (HTML 5
+    character references; CommonMark 6.2 "Entity and numeric character references" are not
+    markup). Safe inside element text and quoted attribute values.
+
+    Examples
+    --------
+    >>> escape('<b>North & "South"</b>')
+    '&#60;b&#62;North &#38; &#34;South&#34;&#60;/b&#62;'
+    """
+    return _SPECIAL_RE.sub(lambda m: _SPECIAL[m.group(0)], str(value))
 
 
 def in_ipython() -> bool:
@@ -67,10 +92,11 @@ def figure(obj) -> None:
 
 def styled_table(frame: pd.DataFrame, digits: int = 3, index: bool = False):
     """A styled table: no row numbers unless ``index``, numbers rounded with thousands separators,
-    missing shown as '–', text columns left-aligned."""
+    missing shown as '–', text columns left-aligned; cells, row and column labels HTML-escaped."""
     text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])
             and not pd.api.types.is_bool_dtype(frame[c])]
-    sty = frame.copy().style.format(precision=digits, thousands=",", na_rep="–")
+    sty = frame.copy().style.format(precision=digits, thousands=",", na_rep="–", escape="html")
+    sty = sty.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
     if not index:
         sty = sty.hide(axis="index")
     if text:

@@ -17,7 +17,8 @@ team_scorecard) and the runner never import each other:
 - :mod:`~cxlab.report.common`          sections of both templates (header, KPIs, trend, comparison)
 - :mod:`~cxlab.report.quarterly`       what the quarterly template's cells call
 - :mod:`~cxlab.report.team_scorecard`  what the team-scorecard template's cells call
-- :mod:`~cxlab.report.runner`          papermill batch: parallel, atomic, manifest, index
+- :mod:`~cxlab.report.publication`     the publish protocol: slug, lock, staging, commit
+- :mod:`~cxlab.report.runner`          papermill batch: parallel, manifest, index
 
 The names below are the package's public surface (``cx.report.<name>``), imported on first use
 so that ``import cxlab.report`` stays light; :mod:`cxlab.study` uses only these.
@@ -35,18 +36,19 @@ _PUBLIC = {
     "load_data": "data", "waves_of": "data", "base_count": "data",
     "page": "html", "stakeholder_html": "html", "index_html": "html", "html_to_pdf": "html",
     "prepare": "context",
+    "Publication": "publication", "check_output_folder": "publication",
 }
 
 __all__ = [
-    "Batch", "Job", "TEMPLATES", "TemplateSpec", "atomic_write", "base_count", "execute_job",
-    "html_to_pdf", "index_html", "load_data", "page", "prepare", "read_manifest", "run",
+    "Batch", "Job", "Publication", "TEMPLATES", "TemplateSpec", "atomic_write", "base_count",
+    "check_output_folder", "execute_job", "html_to_pdf", "index_html", "load_data", "page", "prepare", "read_manifest", "run",
     "run_notebook", "slug", "stakeholder_html", "template_spec", "validate_parameters",
     "waves_of",
 ]
 
 
-_MODULES = ("common", "context", "data", "html", "parameters", "quarterly", "record", "runner",
-            "team_scorecard")
+_MODULES = ("common", "context", "data", "html", "parameters", "publication", "quarterly",
+            "record", "runner", "team_scorecard")
 
 
 def __getattr__(name: str):

@@ -37,7 +37,42 @@ def _read_table(path: Path) -> pd.DataFrame:
     return cxio.read_survey(path)
 
 
-def load_data(data: str | os.PathLike = "kestrel") -> Company:
+def load_data(data: str | os.PathLike = "kestrel", notes: list | None = None) -> Company:
+    """:func:`_load_data`, with every text value NFC-normalised (:func:`normalise_labels`), so
+    the NFC and NFD spellings of one name (``Łódź``) are one segment; what was changed is
+    appended to ``notes`` (a list) when given."""
+    company = _load_data(data)
+    changed = normalise_labels(company)
+    if notes is not None:
+        notes += changed
+    return company
+
+
+def normalise_labels(company: Company) -> list[str]:
+    """NFC-normalise (Unicode canonical composition) every text column of every table in place;
+    one note per column whose values changed, naming how many distinct values (e.g. ``Łódź``
+    typed with a combining accent, NFD, as macOS file names and some exports write it)."""
+    import unicodedata
+    notes = []
+    for table in ("customers", "survey", "contacts", "pulse"):
+        frame = getattr(company, table, None)
+        if frame is None:
+            continue
+        for col in frame.columns:
+            values = frame[col]
+            if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+                continue
+            fix = {v: unicodedata.normalize("NFC", v) for v in values.dropna().unique()
+                   if isinstance(v, str) and not unicodedata.is_normalized("NFC", v)}
+            if fix:
+                frame[col] = values.replace(fix)
+                notes.append(f"{table}.{col}: {len(fix)} text value(s) written in decomposed "
+                             "Unicode (NFD) were normalised to NFC, so each name is one group "
+                             f"(e.g. {next(iter(fix.values()))!r}).")
+    return notes
+
+
+def _load_data(data: str | os.PathLike = "kestrel") -> Company:
     """Load a bundled dataset by name, a folder laid out like ``datasets/kestrel``, one survey file
     or a company configuration (``company.yaml``: :func:`cxlab.company.load_company`).
 

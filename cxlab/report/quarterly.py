@@ -22,6 +22,7 @@ import pandas as pd
 from .. import plots
 from ..checks import CXDataError
 from ..contract import TOUCHPOINTS, Company
+from ..display import escape as _esc
 from ..display import figure as _show_figure
 from ..display import html as _html
 from ..display import html_table as _table_html
@@ -161,8 +162,8 @@ def show_churn(ctx: ReportContext) -> None:
         first, last = ok.iloc[0], ok.iloc[-1]
         overlap = first["ci_low"] <= last["ci_high"] and last["ci_low"] <= first["ci_high"]
         ratio = first["churn_rate"] / last["churn_rate"] if last["churn_rate"] > 0 else np.nan
-        _md(f"{first['nps_group']}s left at **{first['churn_rate']:.1f}%** within {CHURN_HORIZON} "
-            f"months against **{last['churn_rate']:.1f}%** for {last['nps_group'].lower()}s"
+        _md(f"{_esc(first['nps_group'])}s left at **{first['churn_rate']:.1f}%** within {CHURN_HORIZON} "
+            f"months against **{last['churn_rate']:.1f}%** for {_esc(last['nps_group'].lower())}s"
             + (f" — {ratio:.1f} times as often." if np.isfinite(ratio) else ".")
             + (" The intervals overlap, so treat the gap with care." if overlap else ""))
     import matplotlib.pyplot as plt
@@ -229,13 +230,14 @@ def show_drivers(ctx: ReportContext) -> None:
     waves = inp.waves
     if res is None:
         _html(f'<div class="cx-callout">Driver analysis suppressed: it needs at least '
-              f"{max(DRIVER_MIN_BASE, ctx.min_base)} answers over {', '.join(waves)}.</div>")
+              f"{max(DRIVER_MIN_BASE, ctx.min_base)} answers over {_esc(', '.join(waves))}.</div>")
         return
     import matplotlib.pyplot as plt
     lo, hi = res.r2_ci
     pct = round(100 * ctx.confidence)
     _md(f"LMG (Shapley) relative importance of each touchpoint rating for likelihood to recommend, "
-        f"from the **{res.n:,}** answers over {waves[0]}–{waves[-1]} that rated every touchpoint "
+        f"from the **{res.n:,}** answers over {_esc(waves[0])}–{_esc(waves[-1])} that rated every "
+        f"touchpoint "
         f"below. Together the touchpoints "
         f"explain **{res.r2:.0%}** of the variation in the score"
         + (f" ({pct}% CI {lo:.0%} to {hi:.0%})" if np.isfinite(lo) else "") + ". Bars show each "
@@ -305,7 +307,8 @@ def show_value(ctx: ReportContext) -> None:
     pct = round(100 * ctx.confidence)
     t = res.table
     tot = res.total
-    _md(f"If passives and detractors churned like promoters do, **{ctx.label}** would keep about "
+    _md(f"If passives and detractors churned like promoters do, **{_esc(ctx.label)}** would keep "
+        "about "
         f"**{eur(tot['revenue_at_risk'])}** a year ({pct}% CI {eur(tot['ci_low'])} to "
         f"{eur(tot['ci_high'])}) — the revenue at risk from the experience, for "
         f"{_active_customers(ctx):,} active customers split by this quarter's NPS mix.")
@@ -385,7 +388,7 @@ def show_actions(ctx: ReportContext) -> None:
     if res is None:
         _md("_The what-if chain needs customers with revenue and at least "
             f"{max(DRIVER_MIN_BASE, ctx.min_base)} survey answers; not shown here"
-            + (f" ({reason})" if reason else "") + "._")
+            + (f" ({_esc(reason)})" if reason else "") + "._")
         return
     pct = round(100 * ctx.confidence)
     top = actions_table(ctx)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..display import escape as _esc
 from ..display import figure as _fig
 from ..display import markdown as _md
 from ..display import setup
@@ -46,11 +47,21 @@ def show_header(res: StudyResult) -> None:
     o = s.outcome
     kind = {"nps": "likelihood to recommend (0–10)", "binary": "a yes/no outcome",
             "rating": f"a {o.scale[0]:g}–{o.scale[1]:g} rating" if o.scale else "a rating"}[o.kind]
-    _md(f"# {s.title}\n\nOutcome **{o.label or o.column}** ({kind}); {len(s.drivers)} drivers"
+    _md(f"# {_esc(s.title)}\n\nOutcome **{_esc(o.label or o.column)}** ({_esc(kind)}); "
+        f"{len(s.drivers)} drivers"
         + (f" in {len(s.groups)} group{'s' if len(s.groups) > 1 else ''}" if s.groups else "")
-        + (f"; segments: {', '.join(s.segments)}" if s.segments else "")
-        + f". Data: {source_label(s)}"
-        + (f", filter {s.filter}" if s.filter else "") + ".")
+        + (f"; segments: {_esc(', '.join(s.segments))}" if s.segments else "")
+        + f". Data: {_esc(source_label(s))}"
+        + (f", filter {_esc(s.filter)}" if s.filter else "") + ".")
+
+
+def issue_counts(rep) -> pd.DataFrame:
+    """The validation findings as counts for stakeholder pages: severity, check, column and the
+    rows affected; the messages (which quote values, ids and row numbers) stay out."""
+    order = {"error": 0, "warning": 1, "info": 2}
+    rows = [{"severity": i.severity, "check": i.check, "column": i.column, "rows affected": i.n}
+            for i in sorted(rep.issues, key=lambda i: order.get(i.severity, 3))]
+    return pd.DataFrame(rows, columns=["severity", "check", "column", "rows affected"])
 
 
 def show_quality(res: StudyResult) -> None:
@@ -58,9 +69,11 @@ def show_quality(res: StudyResult) -> None:
     rep = res.report
     _md(f"**{rep.n_rows:,} rows checked; {rep.usable_rows:,} usable for the driver analysis.** "
         f"{len(rep.errors)} error(s), {len(rep.warnings)} warning(s).")
-    tab = rep.summary()
+    tab = issue_counts(rep)
     if len(tab):
         _show(_fmt_table(tab))
+        _md("_Counts only: the values and row numbers behind each finding are in the analyst's "
+            "validation report (validation.txt), never in this page._")
     _md("Missing values per study column:")
     _show(_fmt_table(rep.columns.assign(share_missing=100 * rep.columns["share_missing"])
                      .rename(columns={"share_missing": "% missing"}), 1))
@@ -102,9 +115,9 @@ def show_importance(res: StudyResult) -> None:
     from .. import plots
     comp, names = res.importance, _names(res)
     primary = comp.results[comp.primary]
-    _md(f"**Primary method: {comp.primary}** — {primary.model}; R² = {primary.r2:.3f} "
+    _md(f"**Primary method: {_esc(comp.primary)}** — {_esc(primary.model)}; R² = {primary.r2:.3f} "
         f"({res.schema.confidence:.0%} CI {primary.r2_ci[0]:.3f}–{primary.r2_ci[1]:.3f}); "
-        f"n = {primary.n:,}. " + " ".join(comp.notes))
+        f"n = {primary.n:,}. " + _esc(" ".join(comp.notes)))
     _fig(plots.driver_importance(_relabel(primary.importance, names),
                                  title=f"Drivers of {res.schema.outcome.column} ({comp.primary})"))
     top = _relabel(comp.top(len(res.schema.drivers)), names)
@@ -113,7 +126,8 @@ def show_importance(res: StudyResult) -> None:
     _md("### All methods side by side\n\nShare of explained variance per driver and method. "
         f"Agreement of the rankings (Kendall's W over {ag['methods']} methods): "
         f"**{ag['kendall_w']:.2f}** (1 = identical). Top three under every method: "
-        + (", ".join(f"**{names.get(d, d)}**" for d in ag["top3_all_methods"]) or "none") + ".")
+        + (", ".join(f"**{_esc(names.get(d, d))}**" for d in ag["top3_all_methods"]) or "none")
+        + ".")
     _show(_fmt_table(_relabel(comp.shares(), names), 3, index=True))
     per = comp.table[comp.table["grouped"] == False]
     _fig(plots.importance_by_method(_relabel(per, names, "driver"),
@@ -133,7 +147,8 @@ def show_quadrant(res: StudyResult) -> None:
     _fig(plots.quadrant(q))
     fix = [d for d, r in q.iterrows() if r["quadrant"] == "Fix"]
     if fix:
-        _md("**Act first on:** " + ", ".join(map(str, fix)) + " — important and below average.")
+        _md("**Act first on:** " + _esc(", ".join(map(str, fix))) + " — important and below "
+            "average.")
 
 
 def show_segments(res: StudyResult) -> None:
@@ -143,7 +158,7 @@ def show_segments(res: StudyResult) -> None:
         _md("No segment columns were given (or all were skipped; see the data check).")
         return
     for by, part in res.segments.items():
-        _md(f"### By {by}")
+        _md(f"### By {_esc(by)}")
         m = part["metrics"]
         cols = [c for c in (by, "metric", "n", "value", "ci_low", "ci_high", "suppressed")
                 if c in m.columns]
@@ -154,10 +169,10 @@ def show_segments(res: StudyResult) -> None:
         _show(_fmt_table(_relabel(part["performance"], names), 2, index=True))
         seg = part["importance"]
         if seg is not None:
-            _md(f"Importance ({res.importance.primary}, share) per segment:")
+            _md(f"Importance ({_esc(res.importance.primary)}, share) per segment:")
             _show(_fmt_table(_relabel(seg.summary(), names), 3, index=True))
         if part.get("notes"):
-            _md("_Notes on the segment analysis: " + " ".join(part["notes"]) + "_")
+            _md("_Notes on the segment analysis: " + _esc(" ".join(part["notes"])) + "_")
 
 
 def show_retention(res: StudyResult) -> None:
@@ -167,7 +182,7 @@ def show_retention(res: StudyResult) -> None:
         _md("No customer-outcome file with a churn flag was given, so the link to retention "
             "and value is not part of this study. Add `customers:` to the configuration.")
         return
-    _md(" ".join(link.notes))
+    _md(_esc(" ".join(link.notes)))
     _show(_fmt_table(link.churn.table, 2))
     _fig(plots.churn_rates_plot(link.churn))
     if link.logit is not None:
