@@ -373,11 +373,12 @@ def test_failing_segment_is_marked_and_the_rest_complete(tiny_batch):
     root, batch = tiny_batch
     status = {r["segment"]: r["status"] for r in batch.reports}
     assert status == {None: "ok", "North": "ok", "Fail": "failed", "Tiny": "suppressed"}
-    assert not batch.ok and batch.failed == ["tiny_quarterly-region-fail"]
+    assert not batch.ok and batch.failed == [f"tiny_quarterly-region-{rp.slug('Fail')}"]
     out = root / "reports" / "2026Q3"
-    assert (out / "tiny_quarterly-region-north.html").exists()
-    assert not (out / "tiny_quarterly-region-fail.html").exists()      # never rendered
-    assert (out / "notebooks" / "tiny_quarterly-region-fail.ipynb").exists()  # kept for analysts
+    assert (out / f"tiny_quarterly-region-{rp.slug('North')}.html").exists()
+    fail_name = f"tiny_quarterly-region-{rp.slug('Fail')}"
+    assert not (out / f"{fail_name}.html").exists()                     # never rendered
+    assert (out / "notebooks" / f"{fail_name}.ipynb").exists()          # kept for analysts
     fail = next(r for r in batch.reports if r["segment"] == "Fail")
     assert "injected failure in segment Fail" in fail["error"]
     tiny = next(r for r in batch.reports if r["segment"] == "Tiny")
@@ -389,11 +390,12 @@ def test_failing_segment_is_marked_and_the_rest_complete(tiny_batch):
 def test_index_marks_failed_and_suppressed_and_links_only_published(tiny_batch):
     root, batch = tiny_batch
     index = (root / "reports" / "2026Q3" / "index.html").read_text()
-    assert 'href="tiny_quarterly-region-north.html"' in index
-    assert 'href="tiny_quarterly-region-fail.html"' not in index
+    assert f'href="tiny_quarterly-region-{rp.slug("North")}.html"' in index
+    assert f'href="tiny_quarterly-region-{rp.slug("Fail")}.html"' not in index
     assert "failed — not published" in index and "suppressed — base too small" in index
     assert "injected failure in segment Fail" in index
-    north = (root / "reports" / "2026Q3" / "tiny_quarterly-region-north.html").read_text()
+    north = (root / "reports" / "2026Q3" /
+             f"tiny_quarterly-region-{rp.slug('North')}.html").read_text()
     assert "segment=North period=2026Q3" in north and "raise RuntimeError" not in north
 
 
@@ -424,8 +426,10 @@ def test_rerun_replaces_the_batch_entry_not_duplicates(tiny_batch, tmp_path):
     out.mkdir()
     (out / "manifest.json").write_text(json.dumps(manifest))
     again = {"id": "a", "template": "quarterly", "period": "2026Q3", "cxlab_version": "0",
-             "reports": [{"name": "x", "status": "ok", "html": "x.html", "kpis": []}]}
-    rp._finish(again, out, 0.0)
+             "started": "t", "reports": [{"name": "x", "status": "ok", "html": "x.html",
+                                          "kpis": []}]}
+    with rp.Publication(out) as pub:
+        rp._finish(again, pub, 0.0, partial=False)
     got = rp.read_manifest(out)
     assert len(got["batches"]) == 1 and got["batches"][0]["reports"][0]["name"] == "x"
 

@@ -41,7 +41,8 @@ def _html(batch, name):
 def test_batch_succeeds_and_publishes_every_report(batch):
     assert batch.ok, batch.summary()
     assert [r["name"] for r in batch.reports] == [
-        "quarterly-company", "quarterly-region-north", "quarterly-region-south"]
+        "quarterly-company", f"quarterly-region-{rp.slug('North')}",
+        f"quarterly-region-{rp.slug('South')}"]
     for r in batch.reports:
         assert (batch.out_dir / r["html"]).exists()
         assert (batch.out_dir / r["notebook"]).exists()
@@ -85,7 +86,7 @@ def test_stakeholder_html_has_no_code_no_rows_no_errors(batch):
 
 
 def test_segment_report_holds_no_other_segment(batch):
-    north = _html(batch, "quarterly-region-north")
+    north = _html(batch, f"quarterly-region-{rp.slug('North')}")
     assert "Region North" in north and "Company" in north
     for other in set(REGIONS) - {"North"}:
         assert other not in north

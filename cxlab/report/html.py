@@ -79,8 +79,9 @@ footer { color:var(--muted); font-size:12px; margin-top:18px; }
 
 
 def href(path: str) -> str:
-    """A relative link to a published file, percent-encoded (non-Latin file names) and escaped."""
-    return escape(quote(str(path), safe="/"))
+    """A relative link to a published file, percent-encoded (non-Latin file names): the result
+    holds only URL-unreserved characters, ``/`` and ``%``, none of them special in HTML."""
+    return quote(str(path), safe="/")
 
 
 def page(title: str, body: str, subtitle: str = "", back: str | None = None,
@@ -195,6 +196,15 @@ def _card(entry: dict) -> str:
     return f'<div class="card">{"".join(parts)}</div>'
 
 
+def _digest_links(digest) -> str:
+    """The alert digest per department (``cxlab.report.alerts_digest``), one link each."""
+    if not isinstance(digest, dict) or not digest.get("pages"):
+        return ""
+    links = " · ".join(f'<a href="{href(p)}">{escape(d)}</a>' for d, p in digest["pages"].items())
+    return (f'<p><b>Alert digest by owner</b> ({int(digest.get("alerts", 0))} flags; '
+            f'<a href="{href(digest["csv"])}">CSV</a>): {links}</p>')
+
+
 def index_html(manifest: dict) -> str:
     """The landing page: one section per batch, one card per report with its KPIs."""
     sections = []
@@ -213,6 +223,7 @@ def index_html(manifest: dict) -> str:
             f"finished {escape(str(batch.get('finished')))}."
             "</p>"
             + "".join(f'<p class="cx-note">{escape(n)}</p>' for n in batch.get("notes", []))
+            + _digest_links(batch.get("alert_digest"))
             + f'<div class="cards">{"".join(_card(r) for r in batch["reports"])}</div>')
     body = "".join(sections) or "<p>No reports yet.</p>"
     note = ("<p class=\"cx-note\">Each figure carries its 95% confidence interval; a change is "
