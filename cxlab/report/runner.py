@@ -594,7 +594,8 @@ def _finish(manifest: dict, pub: Publication, t0: float, partial: bool,
     full = {"period": manifest["period"], "cxlab_version": manifest["cxlab_version"],
             "updated": manifest["finished"], "batches": batches}
     keep = set().union(*(_files_of(e) for b in batches for e in b.get("reports", [])))
-    fresh = set().union(*(_files_of(e) for e in manifest["reports"]))
+    fresh = {p.relative_to(pub.staging).as_posix() for p in pub.staging.rglob("*")
+             if p.is_file() and not p.name.startswith(".")}    # all staged (no temp files)
     stale = set().union(*(_files_of(e) for e in (old or {}).get("reports", [])),
                         *(_own_files(e["name"]) for e in manifest["reports"]))
     analyst_path = pub.folder.parent / f"{pub.folder.name}.analyst.json"
