@@ -480,10 +480,12 @@ def _plot_segments(ctx: ReportContext, table: pd.DataFrame):
 def record(ctx: ReportContext, **extra) -> dict:
     """Record the report's status and KPI cards as a JSON output the runner reads for the index
     page and the manifest (the cell is removed from the stakeholder HTML); ``extra`` (e.g. the
-    summary's ``verdict`` and ``flags``) is added to the record."""
-    payload = {**extra, "status": "suppressed" if ctx.suppressed else "ok", "reason": ctx.reason,
+    summary's ``verdict``, ``flags`` and KPI cards marked with their flags) is added to or
+    replaces entries of the record."""
+    payload = {"status": "suppressed" if ctx.suppressed else "ok", "reason": ctx.reason,
                "label": ctx.label, "period": ctx.period, "previous": ctx.previous,
                "base": None if ctx.suppressed else int(ctx.base), "by": ctx.by,
                "segment": ctx.segment,
                "kpis": kpi_cards(ctx), "notes": list(ctx.notes)}
+    payload.update(extra)          # e.g. the summary's verdict, flags and flagged KPI cards
     return write_record(payload)

@@ -30,6 +30,18 @@ __all__ = ["Parameter", "TEMPLATES", "TemplateSpec", "cell_source", "table", "te
            "validate_parameters"]
 
 
+#: Accountability map: the department that owns each touchpoint (course 08's map), used to route
+#: the batch's alert digest; headline KPIs (NPS, CSAT, CES) go to the CX programme office. A
+#: company configuration can override it (``alerts_digest.write_digest(..., owners=...)``).
+ACCOUNTABILITY = {
+    "network_reliability": "Network operations", "network_speed": "Network operations",
+    "billing_clarity": "Billing", "billing_accuracy": "Billing", "price_value": "Pricing",
+    "digital_selfservice": "Digital", "support_resolution": "Customer care",
+    "support_speed": "Customer care", "onboarding": "Sales", "shop_experience": "Retail",
+    "NPS": "CX programme office", "CSAT": "CX programme office", "CES": "CX programme office",
+}
+
+
 @dataclass(frozen=True)
 class Parameter:
     """One template parameter: ``kind`` is "text" (a string or None), "whole" or "number";

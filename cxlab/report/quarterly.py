@@ -37,6 +37,7 @@ from .common import (
     kpi_table,
     nice,
     record,
+    share_text,
     show_comparison,
     show_header,
     show_kpis,
@@ -46,7 +47,8 @@ from .common import (
 )
 from .context import ReportContext, once, prepare, suppressed_note
 
-__all__ = ["CHURN_HORIZON", "DRIVER_MIN_COVERAGE", "actions_result", "actions_table",
+__all__ = ["CHURN_HORIZON", "DRIVER_MIN_COVERAGE", "LEVEL", "RULE", "actions_result",
+           "actions_table", "performance_gaps", "quadrant_table", "recommendations",
            "analysis_frame", "churn_link", "churn_table", "comparison_table", "driver_frame",
            "driver_result", "kpi_cards", "kpi_sentences", "kpi_table", "prepare", "record",
            "revenue_at_risk", "show_actions", "show_churn", "show_comparison", "show_drivers",
@@ -253,17 +255,92 @@ def show_drivers(ctx: ReportContext) -> None:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9)
     ax.set_title(f"{ctx.label}: importance × performance (mean rating 1–10)")
     _show_figure(fig)
-    quad = res.quadrant()
-    fix = quad.loc[quad["quadrant"] == "Fix"]
-    if len(fix):
-        items = ", ".join(f"**{n}**" + ("" if c else " (uncertain)")
-                          for n, c in zip(fix.index, fix["confident"]))
-        _md(f"**Fix first** (important but rated below average): {items}.")
+    quad = quadrant_table(ctx)
+    words = []
+    for name in ("Fix", "Maintain", "Monitor", "Don't over-invest"):
+        sub = quad.loc[quad["placed"] == name]
+        if len(sub):
+            words.append(f"{name}: " + ", ".join(
+                f"**{_esc(n)}**" + ("" if c else " (uncertain)")
+                for n, c in zip(sub.index, sub["confident"])))
+    level = quad.loc[quad["placed"] == LEVEL]
+    _md("**Quadrant** (context for the one ranked action list at the end, not a second list) — "
+        + "; ".join(words) + "."
+        + (" Rated level with the other touchpoints (performance not placed): "
+           + ", ".join(f"**{_esc(n)}**" for n in level.index) + "." if len(level) else "")
+        + f" _A touchpoint is placed above or below the others only when the {pct}% interval of "
+        "its rating minus the mean of the same customer's other ratings excludes zero; "
+        "\"(uncertain)\": the importance interval crosses the importance cut._")
     left, cover = inp.left_out, inp.coverage
     if left:
         _md("_Rated by too few customers to enter the model (under "
             f"{DRIVER_MIN_COVERAGE:.0%} of answers): "
             + ", ".join(f"{nice(t).lower()} ({cover.get(t, 0):.0%})" for t in left) + "._")
+
+
+LEVEL = "level with the others"
+
+
+def performance_gaps(frame: pd.DataFrame, drivers: list[str], confidence: float = 0.95,
+                     labels=None) -> pd.DataFrame:
+    """Per driver, the paired difference d = its rating − the mean of the same answer's other
+    ratings: mean, t interval and p-value (``scipy.stats.ttest_1samp``). A driver whose interval
+    includes zero is not rated differently from the others."""
+    from scipy import stats
+    x = frame[list(drivers)].to_numpy(float)
+    p = x.shape[1]
+    rows = []
+    for j, t in enumerate(drivers):
+        d = x[:, j] - (x.sum(axis=1) - x[:, j]) / (p - 1)
+        test = stats.ttest_1samp(d, 0.0)
+        lo, hi = test.confidence_interval(confidence)
+        rows.append({"driver": labels(t) if labels else t, "performance_gap": float(d.mean()),
+                     "performance_gap_ci_low": float(lo), "performance_gap_ci_high": float(hi),
+                     "performance_p_value": float(test.pvalue)})
+    return pd.DataFrame(rows).set_index("driver")
+
+
+@once
+def quadrant_table(ctx: ReportContext) -> pd.DataFrame:
+    """``drivers`` quadrant of the report's driver result with :func:`performance_gaps` on the
+    same answers as the driver model. ``placed`` is the quadrant when the gap's interval
+    excludes zero on the quadrant's side, else :data:`LEVEL` (performance not shown to differ:
+    not placed by noise)."""
+    res = driver_result(ctx)
+    if res is None:
+        return pd.DataFrame()
+    inp = driver_frame(ctx)
+    out = res.quadrant().join(performance_gaps(inp.frame, inp.used, ctx.confidence, nice))
+    high = out["quadrant"].isin(["Maintain", "Don't over-invest"])
+    shown = np.where(high, out["performance_gap_ci_low"] > 0, out["performance_gap_ci_high"] < 0)
+    out["performance_differs"] = shown
+    out["placed"] = np.where(shown, out["quadrant"], LEVEL)
+    return out
+
+
+#: The rule of the one ranked list, stated once (shown in the report).
+RULE = ("Actions are ranked by their {years}-year value from the what-if chain; an action whose "
+        "value interval includes zero is never listed first — it goes under \"not shown to pay "
+        "off yet\". The quadrant is context, not a second ranking.")
+
+
+def recommendations(ctx: ReportContext) -> pd.DataFrame:
+    """One ranked list (:data:`RULE`): every what-if action with its value, interval, chance of
+    a positive value, the list it goes in (``worth doing first`` when the value interval lies
+    above zero, else ``not shown to pay off yet``) and its touchpoint's quadrant as context;
+    paying actions first, each list by value. Empty when the chain was not computed."""
+    res = actions_result(ctx)
+    if res is None:
+        return pd.DataFrame()
+    t = res.table.copy()
+    t["list"] = np.where(t["net_ci_low"] > 0, "worth doing first", "not shown to pay off yet")
+    quad = quadrant_table(ctx)
+    placed = quad["placed"].to_dict() if len(quad) else {}
+    t["quadrant"] = [placed.get(nice(d), "not in the driver map" if d != "ltr" else "–")
+                     for d in t["driver"]]
+    t["_pay"] = t["list"] != "worth doing first"
+    t = t.sort_values(["_pay", "net_value"], ascending=[True, False], kind="stable")
+    return t.drop(columns="_pay").reset_index(drop=True)
 
 
 @once
@@ -319,9 +396,10 @@ def show_value(ctx: ReportContext) -> None:
         "annual revenue each": t["value"].map(eur),
         "revenue at risk": t["revenue_at_risk"].map(eur),
         f"{pct}% CI": [f"{eur(a)} to {eur(b)}" for a, b in zip(t["ci_low"], t["ci_high"])]})
-    _html(_table_html(shown, note="Promoters are the baseline (no revenue at risk by "
-                                  "definition). Intervals combine the churn-rate intervals "
-                                  "(MOVER)."))
+    _html(_table_html(shown, note="Annual figures (one year of revenue). Promoters are the "
+                                  "baseline (no revenue at risk by definition). Intervals "
+                                  "combine the churn-rate intervals of the groups (MOVER: the "
+                                  "method of variance estimates recovery, Zou & Donner 2008)."))
 
 
 #: Touchpoints most customers rate: candidates for the what-if driver model (listwise rows).
@@ -391,34 +469,43 @@ def show_actions(ctx: ReportContext) -> None:
             + (f" ({_esc(reason)})" if reason else "") + "._")
         return
     pct = round(100 * ctx.confidence)
-    top = actions_table(ctx)
+    st = res.settings
+    years, draws = st.get("years", 3), int(st.get("bootstrap") or 0)
+    top = recommendations(ctx).head(ctx.options["top_actions"])
+    _md(RULE.format(years=years))
     shown = pd.DataFrame({
-        "action (best first)": top["action"],
+        "list": top["list"],
+        "action": top["action"],
+        f"value over {years} years ({pct}% CI)": [
+            f"{eur(v)} ({eur(lo)} to {eur(hi)})"
+            for v, lo, hi in zip(top["net_value"], top["net_ci_low"], top["net_ci_high"])],
+        "chance value > 0": top["prob_positive"].map(lambda v: share_text(v, draws)),
+        "customers kept": top["retained"].map(lambda v: f"{v:,.0f}".replace("-", "−")),
         "score change (0–10)": [f"{signed(v)} ({signed(lo)} to {signed(hi)})" for v, lo, hi in
                                 zip(top["delta_score"], top["delta_score_ci_low"],
                                     top["delta_score_ci_high"])],
-        "churn change": [f"{signed(v, 2, ' pts')} ({signed(lo)} to {signed(hi)})" for v, lo, hi in
-                         zip(top["delta_churn"], top["delta_churn_ci_low"], top["delta_churn_ci_high"])],
-        "customers kept": top["retained"].map(lambda v: f"{v:,.0f}".replace("-", "−")),
-        f"value ({pct}% CI)": [f"{eur(v)} ({eur(lo)} to {eur(hi)})" for v, lo, hi in
-                               zip(top["net_value"], top["net_ci_low"], top["net_ci_high"])],
-        "chance value > 0": top["prob_positive"].map(lambda v: f"{v:.0%}")})
-    st = res.settings
+        "churn change in 12 months": [
+            f"{signed(v, 2, ' pts')} ({signed(lo)} to {signed(hi)})" for v, lo, hi in
+            zip(top["delta_churn"], top["delta_churn_ci_low"], top["delta_churn_ci_high"])],
+        "quadrant (context)": top["quadrant"]})
     _html(_table_html(shown, note=(
-        f"Chain: touchpoint rating → likelihood to recommend (regression) → churn (Cox model) → "
-        f"{st.get('years', 3)}-year customer value at {st.get('discount', 0.1):.0%} discount, for "
-        f"{st.get('customers', 0):,.0f} customers; revenue counted as margin; {st.get('bootstrap')} "
-        "bootstrap draws" + (f" ({st['failed_draws']} more, {st['failed_share']:.1%}, could not be "
-                             "refitted and were left out)" if st.get("failed_draws") else "")
-        + ". Churn change in percentage points over 12 months.")))
+        "Chain, both paths: a touchpoint rating moves likelihood to recommend (regression), and "
+        "churn (Cox model) responds both to the score and directly to the rating itself "
+        "(e.g. price or billing errors make customers leave beyond what they say about "
+        "recommending) — so an action can lift the score yet keep fewer customers, or the "
+        f"reverse. Value: {years}-year customer value at {st.get('discount', 0.1):.0%} "
+        f"discount, for {st.get('customers', 0):,.0f} customers; revenue counted as margin; "
+        f"{draws} bootstrap draws"
+        + (f" ({st['failed_draws']} more, {st['failed_share']:.1%}, could not be "
+           "refitted and were left out)" if st.get("failed_draws") else "")
+        + f"; \"chance value > 0\" is the share of draws above zero, given to what {draws} "
+        "draws resolve. Churn change in percentage points.")))
     merged = [m for m in st.get("merged_levels", []) if m.get("level") is not None]
     if merged:
         levels = sorted({f"{m['control'].replace('_', ' ')} {m['level']}" for m in merged})
-        _md(f"_Note: too few churn events to estimate {', '.join(levels)} each on its own; "
-            "they are counted with their reference level in the churn models._")
-    sure = top.loc[top["net_ci_low"] > 0, "action"].tolist()
-    if sure:
-        _md(f"**Worth doing first** (value interval above zero): {', '.join(sure)}.")
-    else:
+        _md(f"_Note: too few churn events to estimate {_esc(', '.join(levels))} each on its own; "
+            "they are counted with their reference level (the comparison group of the churn "
+            "model) instead._")
+    if not (top["list"] == "worth doing first").any():
         _md("_No action's value is clearly above zero at this base: treat the ranking as a "
             "hypothesis to test, not a plan._")
