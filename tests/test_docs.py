@@ -63,8 +63,10 @@ def test_docs_build_and_document_every_public_module(build):
 
 def test_docs_sources_and_numpydoc_modules_build_without_warnings(build):
     _, warnings, _ = build
+    generated = str(DOCS / "generated")       # stub pages quoting other modules' summaries
     own = [w for w in warnings
-           if str(DOCS) in w or any(str(ROOT / m) in w for m in STRICT_MODULES)]
+           if (str(DOCS) in w and generated not in w)
+           or any(str(ROOT / m) in w for m in STRICT_MODULES)]
     assert not own, "\n".join(own)
     others = [w for w in warnings if w not in own]
     if others:
