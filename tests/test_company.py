@@ -315,3 +315,20 @@ def test_cli_report_from_a_configuration_through_papermill(tmp_path, capsys):
     assert "company.yaml" in batch["data_files"] and "survey.parquet" in batch["data_files"]
     html = (tmp_path / "2026Q3" / entry["html"]).read_text(encoding="utf-8")
     assert "Nadwiślańska Telekom" in html and "Traceback" not in html
+
+
+def test_the_documented_configuration_is_valid():
+    """The complete example in examples/README.md parses (every key known)."""
+    text = (ROOT / "examples" / "README.md").read_text(encoding="utf-8")
+    block = text.split("# Your own company", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    cfg = load_config(yaml.safe_load(block))
+    assert set(cfg.tables) == {"survey", "customers", "contacts", "pulse"}
+    assert cfg.tables["pulse"].table == "hr_pulse"
+    assert cfg.tables["survey"].user_name("wave") == "DATA_ANKIETY"
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import cxlab.company
+    assert doctest.testmod(cxlab.company, optionflags=doctest.ELLIPSIS).failed == 0
