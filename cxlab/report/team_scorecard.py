@@ -45,7 +45,7 @@ from .common import (
 from .context import KPI, ReportContext, once, prepare, suppressed_note
 from .record import SUPPRESSION_RULE
 
-__all__ = ["DEFAULT_STRETCH", "cascade_targets", "comparison_table", "engagement_link",
+__all__ = ["DEFAULT_STRETCH", "show_summary", "summary_sentences", "cascade_targets", "comparison_table", "engagement_link",
            "engagement_table", "kpi_cards", "kpi_sentences", "kpi_table", "prepare", "record",
            "scorecard_drivers", "scorecard_table", "scorecard_validity", "show_comparison",
            "show_engagement", "show_header", "show_kpis", "show_scorecard", "show_targets",
@@ -350,3 +350,51 @@ def show_engagement(ctx: ReportContext) -> None:
             f"**{signed(link['slope'], 1)} points** higher ({pct}% CI "
             f"{signed(link['ci_low'], 1)} to {signed(link['ci_high'], 1)}; {verdict})."
             + (" Engagement is worth managing as a CX lever." if link["ci_low"] > 0 else ""))
+
+
+def summary_sentences(ctx: ReportContext) -> list[str]:
+    """The scorecard's lead: each published KPI's change vs last quarter (called a change only
+    beyond the noise), the team against its cascaded targets, and what is suppressed. Only
+    figures the page publishes anyway (suppressed cells stay out)."""
+    kt = kpi_table(ctx)
+    pub = kt.loc[~kt["suppressed"]]
+    pct = round(100 * ctx.confidence)
+    moved = pub.loc[pub["verdict"].isin(["up", "down"])]
+    if len(moved):
+        parts = [f"**{ctx.kpi(r['kpi']).name} {r['verdict']} "
+                 f"{ctx.kpi(r['kpi']).fmt(abs(r['change']), signed=False)}** vs "
+                 f"{r['previous_period']} (to {ctx.kpi(r['kpi']).fmt(r['value'])}, {pct}% CI "
+                 f"{ctx.kpi(r['kpi']).fmt(r['ci_low'])} to {ctx.kpi(r['kpi']).fmt(r['ci_high'])})"
+                 for r in moved.to_dict("records")]
+        out = ["Changes beyond the noise: " + "; ".join(parts) + "."]
+    elif len(pub):
+        out = [("No KPI moved beyond the noise since " + ctx.previous if ctx.previous else
+                "No previous quarter to compare with") + ": "
+               + ", ".join(f"{ctx.kpi(r['kpi']).name} {ctx.kpi(r['kpi']).fmt(r['value'])}"
+                           for r in pub.to_dict("records")) + "."]
+    else:
+        out = ["No KPI can be published for this scope this quarter."]
+    if ctx.segment is not None:
+        tt = target_table(ctx)
+        if len(tt):
+            status = [f"{r['kpi']} {r['status']}" for r in tt.to_dict("records")
+                      if r["status"] != "suppressed"]
+            if status:
+                out.append("Against the cascaded targets: " + "; ".join(status) + ".")
+    out.append("CSAT and CES here come from the contact survey (after a contact; CES 1–7, "
+               "7 = very easy), not the quarterly relationship survey.")
+    hidden = kt.loc[kt["suppressed"], "kpi"].tolist()
+    if hidden:
+        out.append(f"Suppressed (base too small): {', '.join(hidden)}.")
+    return out[:5]
+
+
+def show_summary(ctx: ReportContext) -> None:
+    """The scorecard's summary box (first section after the title)."""
+    if suppressed_note(ctx):
+        return
+    import re
+    bold = re.compile(r"[*][*](.+?)[*][*]")
+    _html('<div class="cx-callout">' + "".join(
+        "<p>" + bold.sub(r"<b>\1</b>", _esc(s)) + "</p>" for s in summary_sentences(ctx))
+        + "</div>")
