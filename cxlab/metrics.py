@@ -353,12 +353,24 @@ def _spec(metric: str, scale=None, top=None, bottom=None, method=None) -> _Spec:
 # sufficient statistics per group, then estimates per group (all vectorised)
 # --------------------------------------------------------------------------------------------
 
+def _unit_weights(w: np.ndarray) -> np.ndarray:
+    """Weights rescaled to mean 1 (first by their maximum, so the mean cannot overflow). Every
+    statistic here is a ratio of weighted sums (shares, means, n_eff = (Σw)²/Σw²), unchanged by
+    the scale of the weights; but Σw² overflows for weights ≥ ~1e155 and underflows for
+    ≤ ~1e-160, which turned constant weights into a NaN interval."""
+    top = w.max() if len(w) else 0.0
+    if not top > 0:
+        return w
+    w = w / top
+    return w / w.mean()
+
+
 def _group_stats(spec: _Spec, y: np.ndarray, w: np.ndarray | None, codes: np.ndarray,
                  ngroups: int) -> dict:
     valid = ~np.isnan(y)
     c = codes[valid]
     yv = y[valid]
-    wv = np.ones(len(yv)) if w is None else np.asarray(w, dtype=float)[valid]
+    wv = np.ones(len(yv)) if w is None else _unit_weights(np.asarray(w, dtype=float)[valid])
     out = {"n": np.bincount(c, minlength=ngroups),
            "n_missing": np.bincount(codes[~valid], minlength=ngroups),
            "sw": np.bincount(c, wv, minlength=ngroups),

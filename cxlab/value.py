@@ -400,8 +400,19 @@ def fit_sbg(survivors) -> SBGResult:
     if lost.sum() == 0:
         raise ConvergenceError("No customer churned in the data, so churn heterogeneity cannot "
                                "be estimated (α/(α+β) → 0). Use a longer observation window.")
+    if s[1] == 0:
+        raise ConvergenceError("Every customer churned at the first renewal, so churn "
+                               "heterogeneity cannot be estimated (α/(α+β) → 1: a degenerate "
+                               "fit at the boundary). Check that the counts are survivors of one "
+                               "cohort, or use a cohort observed past its first renewal.")
     fit = _fit_log_params(lambda th: _sbg_nll_grad(th, lost, s.size - 1, s[-1]),
                           [(1.0, 1.0), (0.5, 3.0), (2.0, 10.0)], ["alpha", "beta"], "sBG fit")
+    edge = [f"{k} = {v:.3g}" for k, v in zip(("α", "β"), fit.params) if not 1e-4 < v < 1e5]
+    if edge:
+        warnings.warn(f"sBG fit is degenerate ({', '.join(edge)}: at the boundary of the "
+                      "parameter space); the data barely identify churn heterogeneity, so "
+                      "projections beyond the observed periods are unreliable.", CXWarning,
+                      stacklevel=2)
     table = _param_table(["alpha", "beta"], fit)
     return SBGResult(alpha=float(fit.params[0]), beta=float(fit.params[1]),
                      se=table["se"], loglik=fit.loglik, survivors=s, params_table=table)

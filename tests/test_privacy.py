@@ -236,6 +236,9 @@ def test_batch_stakeholder_folder_leaks_no_suppressed_cell(south_cut, tmp_path):
     told = {k: v for k, v in south.items() if k not in {"parameters", "started", "finished",
                                                           "run"}}     # bootstrap 20, times
     assert not re.search(r"\b20\b", json.dumps(told)), "the South's n is published"
+    analyst = json.loads((folder.parent / f"{folder.name}.analyst.json").read_text())
+    bases = {k: v for b in analyst.values() for k, v in b.get("suppressed_bases", {}).items()}
+    assert bases == {south["name"]: 20}            # the analyst file, outside the folder, has it
     index = _text((folder / "index.html").read_text())
     assert SUPPRESSION_RULE[:60] in index
     pages = {p.name: _text(p.read_text()) for p in folder.glob("*.html")}

@@ -210,6 +210,24 @@ def validate_parameters(template: str, params: Mapping) -> dict:
     return out
 
 
+#: Fewest bootstrap resamples a *published* report may use. ``bootstrap=0`` skips the
+#: resampling (quick previews and tests through :func:`cxlab.report.context.prepare`) and leaves
+#: every importance and what-if interval undefined, which a stakeholder page would print as
+#: "nan"; below 20 draws a 95% percentile interval is just the range of a handful of draws.
+PUBLISHED_MIN_BOOTSTRAP = 20
+
+
+def check_publishable(params: Mapping) -> None:
+    """Refuse parameters that would publish undefined numbers: ``bootstrap`` below
+    :data:`PUBLISHED_MIN_BOOTSTRAP` in a batch (``cxlab report``)."""
+    b = params.get("bootstrap")
+    if b is not None and b < PUBLISHED_MIN_BOOTSTRAP:
+        raise CXDataError(f"bootstrap={b} would publish reports without intervals (every "
+                          f"importance and what-if interval undefined): give at least "
+                          f"{PUBLISHED_MIN_BOOTSTRAP} resamples, e.g. --param bootstrap=200 "
+                          "(0 is for previews in a notebook, not for a published batch).")
+
+
 def cell_source(template: str) -> str:
     """The parameter cell of the template notebook, generated from the declaration."""
     spec = template_spec(template)

@@ -41,7 +41,7 @@ from .data import (
     waves_of,
 )
 from .html import _first_line, html_to_pdf, index_html, stakeholder_html
-from .parameters import template_spec, validate_parameters
+from .parameters import check_publishable, template_spec, validate_parameters
 from .publication import (Publication, atomic_write, check_output_folder, environment_error,
                           slug)
 from .record import read_record
@@ -310,6 +310,7 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
     _check_reserved(params)
     # values too, before any kernel starts (the notebook checks them again)
     checked = validate_parameters(str(template), {**params, "min_base": min_base})
+    check_publishable(checked)
     min_base = checked["min_base"]
     params = {k: v for k, v in checked.items() if k in params}
     label_notes: list[str] = []       # NFC normalisation of labels, said in the manifest
@@ -361,7 +362,8 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
                             "error": f"fewer than {min_base} responses (the minimum base) in "
                                      f"{period}; not reported", "kpis": [], "notes": [],
                             "attempts": 0, "started": None, "finished": None, "seconds": 0.0,
-                            "base": None})        # n of a suppressed group is not published
+                            "base": None,        # n of a suppressed group is not published:
+                            "analyst_base": n})  # it goes to the analyst file (_public)
             continue
         jobs.append(Job(name, tpl, parameters, pub.staging,
                         notebook=Path("notebooks", f"{name}.ipynb"),
@@ -552,6 +554,8 @@ def _public(manifest: dict, folder: Path, staging: Path) -> tuple[dict, dict]:
         e = dict(e)
         if "traceback" in e:
             analyst["tracebacks"][e["name"]] = e.pop("traceback")
+        if "analyst_base" in e:     # a suppressed group's n: for the analyst, never published
+            analyst.setdefault("suppressed_bases", {})[e["name"]] = e.pop("analyst_base")
         if isinstance(e.get("parameters"), dict) and "data" in e["parameters"]:
             e["parameters"] = {**e["parameters"], "data": label}
         if e.get("error"):

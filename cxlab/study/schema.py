@@ -135,8 +135,13 @@ class StudySchema:
     def from_dict(cls, spec: Mapping, base_dir: str | Path | None = None) -> StudySchema:
         """Build a schema from a dict (parsed YAML or notebook parameters), checking every key."""
         if not isinstance(spec, Mapping):
-            raise CXDataError(f"The study configuration must be a mapping (YAML key: value pairs), "
-                              f"got {type(spec).__name__}.")
+            raise CXDataError(f"The study configuration must be a mapping (YAML key: value pairs "
+                              f"such as 'outcome: ltr'), got a {type(spec).__name__}: "
+                              f"{_preview([spec] if isinstance(spec, (str, bytes)) else spec)}. "
+                              "Remove the leading '- ' of each line.")
+        if isinstance(spec.get("data"), Mapping):
+            _read_options({k: v for k, v in spec["data"].items()
+                           if k not in {"path", "dataset", "table"}}, "data")
         known = {"title", "data", "read", "missing_codes", "outcome", "drivers", "driver_scale",
                  "groups", "segments", "weight", "id", "customers", "filter", "min_base",
                  "min_segment", "straightliners", "analysis", "methods", "bootstrap", "seed",
@@ -161,18 +166,20 @@ class StudySchema:
                               f"{', '.join(METHODS)}.")
         schema = cls(
             outcome=_parse_outcome(spec["outcome"]), drivers=drivers, data=spec.get("data"),
-            read=dict(spec.get("read") or {}), missing_codes=spec.get("missing_codes"),
-            segments=[str(s) for s in _as_list(spec.get("segments"))],
-            weight=_opt_str(spec.get("weight")), id=_opt_str(spec.get("id")),
+            read=_read_options(spec.get("read"), "read"),
+            missing_codes=spec.get("missing_codes"),
+            segments=[_name(s, "segments") for s in _as_list(spec.get("segments"))],
+            weight=_opt_str(spec.get("weight"), "weight"), id=_opt_str(spec.get("id"), "id"),
             customers=_parse_customers(spec.get("customers")),
-            filter=dict(spec.get("filter") or {}),
+            filter=_filter(spec.get("filter")),
             min_base=_min_base(spec),
-            straightliners=str(spec.get("straightliners", "keep")),
+            straightliners=_text(spec.get("straightliners", "keep"), "straightliners"),
             methods=methods,
             bootstrap=_positive_int(analysis.get("bootstrap", 200), "bootstrap", allow_zero=True),
-            seed=int(analysis.get("seed", 0)),
-            confidence=float(analysis.get("confidence", CONFIDENCE)),
-            title=str(spec.get("title", "Driver study")),
+            seed=_positive_int(analysis.get("seed", 0), "seed", allow_zero=True),
+            confidence=_number(analysis.get("confidence", CONFIDENCE), "confidence",
+                               "a level between 0.5 and 1, e.g. confidence: 0.95"),
+            title=_text(spec.get("title", "Driver study"), "title"),
             base_dir=Path(base_dir) if base_dir is not None else Path.cwd())
         schema._check()
         return schema
@@ -223,15 +230,94 @@ def _min_base(spec: Mapping) -> int:
     return _positive_int(spec.get(key, MIN_BASE), key)
 
 
-def _opt_str(v) -> str | None:
-    return None if v in (None, "") else str(v)
+def _opt_str(v, name: str = "value") -> str | None:
+    return None if v is None or (isinstance(v, str) and v == "") else _name(v, name)
+
+
+def _name(v, name: str) -> str:
+    """A column name: a string (or a number, as YAML reads ``2024``), never a list or mapping."""
+    if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+        raise CXDataError(f"{name}: each entry must be one column name, got {_short(v)}. "
+                          f"Write e.g. {name}: [region, plan].")
+    return str(v)
+
+
+def _text(v, name: str) -> str:
+    """A plain text value (title, a choice): refuses lists, mappings, numbers and booleans."""
+    if not isinstance(v, str):
+        raise CXDataError(f"{name} must be a text, got {_short(v)}. Write it as one string, "
+                          f"e.g. {name}: \"Driver study 2026\" (quote it if it starts with "
+                          "[, {, - or a digit).")
+    return v
+
+
+def _short(v) -> str:
+    text = repr(v)
+    return f"{type(v).__name__} {text if len(text) <= 80 else text[:77] + '...'}"
+
+
+def _number(v, name: str, fix: str) -> float:
+    """A real number: refuses booleans and texts (YAML reads ``high`` or ``true`` as such)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise CXDataError(f"{name} must be a number, got {_short(v)}. Give {fix}.")
+    return float(v)
+
+
+def _filter(v) -> dict:
+    """``filter: {column: value or [values]}`` (rows kept when the column has one of them)."""
+    if v in (None, {}, []):
+        return {}
+    if not isinstance(v, Mapping):
+        raise CXDataError(f"filter must be a mapping {{column: value or [values]}}, got "
+                          f"{_short(v)}. Write e.g. filter: {{region: [North, South]}}.")
+    for col, allowed in v.items():
+        _name(col, "filter")
+        for x in _as_list(allowed) if isinstance(allowed, (list, tuple)) else [allowed]:
+            if isinstance(x, (list, tuple, Mapping)):
+                raise CXDataError(f"filter {col!r}: the kept values must be single values, got "
+                                  f"{_short(allowed)}. Write e.g. filter: {{{col}: [a, b]}}.")
+    return dict(v)
+
+
+def _read_options(v, where: str) -> dict:
+    """Options for :func:`cxlab.io.read_survey`: known names (did-you-mean), an encoding Python
+    knows, a positive chunk size, a one-character delimiter."""
+    if v in (None, {}):
+        return {}
+    from ..io import READ_OPTIONS
+    if not isinstance(v, Mapping):
+        raise CXDataError(f"{where} must be a mapping of reader options, got {_short(v)}. Write "
+                          f"e.g. {where}: {{delimiter: \";\", encoding: cp1250}}. Options: "
+                          f"{', '.join(READ_OPTIONS)}.")
+    _unknown(v, set(READ_OPTIONS), f"{where} (reader options of cx.io.read_survey)")
+    enc = v.get("encoding")
+    if enc is not None:
+        import codecs
+        try:
+            codecs.lookup(str(enc))
+        except LookupError:
+            raise CXDataError(f"{where}: encoding {enc!r} is not an encoding Python knows. Use "
+                              "e.g. utf-8, cp1250 (Central European), cp1251 (Cyrillic), "
+                              "cp1252 or latin-1, or leave it out to detect it.") from None
+    if v.get("chunksize") is not None:
+        _positive_int(v["chunksize"], f"{where} chunksize")
+    sep = v.get("delimiter")
+    if sep is not None and not (isinstance(sep, str) and len(sep) == 1):
+        raise CXDataError(f"{where}: delimiter must be one character such as ';' or '\\t', "
+                          f"got {_short(sep)}. Write e.g. {where}: {{delimiter: \";\"}}.")
+    return dict(v)
 
 
 def _positive_int(v, name: str, allow_zero: bool = False) -> int:
+    if isinstance(v, bool):
+        raise CXDataError(f"{name} must be a whole number, got the boolean {v!r} (YAML reads "
+                          f"yes/no/true/false as booleans). Give a number, e.g. {name}: "
+                          f"{MIN_BASE if 'min' in name else 30}.")
     try:
         out = int(v)
-    except (TypeError, ValueError):
-        raise CXDataError(f"{name} must be a whole number, got {v!r}.") from None
+    except (TypeError, ValueError, OverflowError):
+        raise CXDataError(f"{name} must be a whole number, got {_short(v)}. Give e.g. "
+                          f"{name}: {MIN_BASE if 'min' in name else 1}.") from None
     if out < (0 if allow_zero else 1) or out != v:
         raise CXDataError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
                           f"whole number, got {v!r}.")
@@ -368,8 +454,19 @@ def _parse_customers(spec) -> CustomerFile | None:
                         join_on=_opt_str(spec.get("join_on")), churned=_opt_str(spec.get("churned")),
                         tenure=_opt_str(spec.get("tenure")), end_date=_opt_str(spec.get("end_date")),
                         revenue=_opt_str(spec.get("revenue")),
-                        revenue_periods_per_year=float(spec.get("revenue_periods_per_year", 12)),
-                        read=dict(spec.get("read") or {}))
+                        revenue_periods_per_year=_periods(spec.get("revenue_periods_per_year",
+                                                                   12)),
+                        read=_read_options(spec.get("read"), "customers read"))
+
+
+def _periods(v) -> float:
+    out = _number(v, "customers revenue_periods_per_year",
+                  "how many revenue periods make a year: 12 for monthly revenue, 4 quarterly, "
+                  "1 yearly")
+    if out <= 0:
+        raise CXDataError(f"customers revenue_periods_per_year must be positive, got {v!r}: 12 "
+                          "for monthly revenue, 4 quarterly, 1 yearly.")
+    return out
 
 
 def load_schema(config: str | Path | Mapping, **overrides) -> StudySchema:
@@ -380,15 +477,13 @@ def load_schema(config: str | Path | Mapping, **overrides) -> StudySchema:
     if isinstance(config, Mapping):
         spec, base = dict(config), None
     else:
-        import yaml
         path = Path(config)
         if not path.exists():
             raise CXDataError(f"Study configuration not found: {path}.")
-        try:
-            spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as err:
-            raise CXDataError(f"{path.name} is not valid YAML: {err}") from None
+        spec = read_yaml(path)
         base = path.resolve().parent
+    if spec is not None and not isinstance(spec, Mapping):
+        StudySchema.from_dict(spec)           # raises: the configuration must be a mapping
     spec = dict(spec or {})
     for key, value in overrides.items():
         if value is None:
@@ -399,3 +494,74 @@ def load_schema(config: str | Path | Mapping, **overrides) -> StudySchema:
         else:
             spec[key] = value
     return StudySchema.from_dict(spec, base_dir=base)
+
+
+#: Most values (scalars, list items, mapping entries) a configuration may expand to through
+#: YAML aliases; a study configuration holds a few hundred at most.
+MAX_YAML_VALUES = 10_000
+
+
+def read_yaml(path: str | Path):
+    """Parse a YAML configuration safely: UTF-8 text (named error otherwise), no Python tags
+    (``yaml.SafeLoader``), and aliases expanding to at most :data:`MAX_YAML_VALUES` values.
+
+    Aliases are allowed (``&scale [1, 5]`` reused by ``*scale`` is ordinary YAML), but the size
+    of the document *after* expanding every alias is counted on the node graph before anything
+    is built, so a "billion laughs" file (nested aliases, a few hundred bytes expanding to
+    10^9 values) is refused at once instead of exhausting memory.
+    """
+    import yaml
+    path = Path(path)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[:err.start].count(b"\n") + 1
+        column = err.start - raw.rfind(b"\n", 0, err.start)
+        raise CXDataError(f"{path.name} is not UTF-8 text: byte {raw[err.start]:#04x} at line "
+                          f"{line}, column {column} cannot be "
+                          "decoded. Save the configuration as UTF-8 (in most editors: Save As, "
+                          "encoding UTF-8).") from None
+
+    class _Loader(yaml.SafeLoader):
+        def construct_document(self, node):
+            _check_expansion(node, path.name)
+            return super().construct_document(node)
+
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        raise CXDataError(f"{path.name} is not valid YAML: {err}") from None
+
+
+def _check_expansion(root, name: str) -> None:
+    """Count the values of the YAML node graph as if every alias were copied out (memoised per
+    node, so the count itself is cheap); refuse more than :data:`MAX_YAML_VALUES` or a cycle."""
+    import yaml
+    size: dict[int, int] = {}
+    active: set[int] = set()
+
+    def count(node) -> int:
+        key = id(node)
+        if key in size:
+            return size[key]
+        if key in active:
+            raise CXDataError(f"{name}: an alias refers to the value that contains it (a "
+                              "recursive YAML structure). Write the values out instead.")
+        active.add(key)
+        if isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(count(c) for c in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total = 1 + sum(count(k) + count(v) for k, v in node.value)
+        else:
+            total = 1
+        active.discard(key)
+        size[key] = total
+        if total > MAX_YAML_VALUES:
+            raise CXDataError(f"{name}: its YAML aliases (*name) expand to more than "
+                              f"{MAX_YAML_VALUES:,} values (a 'billion laughs' structure); a "
+                              "study configuration needs a few hundred. Write the values out "
+                              "or reuse an anchor only for small values such as a scale.")
+        return total
+
+    count(root)

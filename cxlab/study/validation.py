@@ -194,6 +194,7 @@ class _Validator:
         self.weight_bad = {"negative": _Examples(), "missing": _Examples(), "zero": _Examples()}
         self.ids = _HashDup()
         self.id_missing = _Examples()
+        self.id_big = _Examples()
         self.rows_dup = _HashDup()
         self.segments = {c: Counter() for c in schema.segments}
         self.seg_overflow: set = set()
@@ -256,19 +257,18 @@ class _Validator:
                                  rows=list(ex.rows) if ex else [],
                                  values=list(ex.values) if ex else []))
 
-    def check_columns(self, columns) -> bool:
+    def check_columns(self, columns, file_columns=None) -> bool:
+        """Every configured column is in the data; otherwise one error naming the absent ones
+        with close matches among *all* the file's columns (the reader reads only the needed
+        ones, so ``columns`` alone would hide the right name)."""
         needed = self.s.columns_needed()
         absent = [c for c in needed if c not in columns]
         if absent:
-            import difflib
-            hints = []
-            for a in absent:
-                close = difflib.get_close_matches(a, list(map(str, columns)), 1, 0.6)
-                hints.append(f"{a!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            every = list(file_columns) if file_columns else list(map(str, columns))
             self._issue("error", "columns", ", ".join(absent),
-                        f"The data have no column {', '.join(hints)}. Available columns: "
-                        f"{_preview(map(str, columns), 15)}. Fix the name in the study "
-                        "configuration.", n=len(absent))
+                        f"The data have no column {', '.join(map(repr, absent))}."
+                        f"{cxio.suggest_columns(absent, every, limit=15)} Fix the name in the "
+                        "study configuration.", n=len(absent))
             self.columns_missing = absent
             return False
         return True
@@ -277,7 +277,8 @@ class _Validator:
         s = self.s
         if not self.columns_checked:
             self.columns_checked = True
-            if not self.check_columns(chunk.columns):
+            if not self.check_columns(chunk.columns,
+                                      cxio.survey_info(chunk).get("file_columns")):
                 return
         if self.columns_missing:
             return
@@ -359,6 +360,10 @@ class _Validator:
             return
         ids = chunk[self.s.id]
         self.id_missing.add(ids.isna(), ids)
+        if pd.api.types.is_float_dtype(ids):
+            big = ids.abs() >= 2.0 ** 53
+            if big.any():
+                self.id_big.add(big, ids)
         self.ids.add(ids[ids.notna()])
 
     def _straight(self, X: pd.DataFrame) -> None:
@@ -564,6 +569,13 @@ class _Validator:
                             "duplicate responses, or if the id is a customer id that may answer "
                             "several waves, name the response id as id: and this column as the "
                             "customers join_on:.", ex)
+            if self.id_big.n:
+                self._issue("error", "ids read as numbers", s.id,
+                            f"{self.id_big.n:,} id(s) in {s.id!r} were read as floating-point "
+                            f"numbers of 2^53 or more (e.g. {_preview(self.id_big.values)} at rows "
+                            f"{_preview(self.id_big.rows)}): beyond 2^53 distinct ids round to "
+                            "the same number, so duplicates cannot be told. Read the column as "
+                            f"text: read: {{text_columns: [{s.id}]}}.", self.id_big)
             if self.id_missing.n:
                 self._issue("warning", "missing ids", s.id,
                             f"{self.id_missing.n:,} row(s) have no id in {s.id!r} (rows "
@@ -702,6 +714,7 @@ def validate_file(schema: StudySchema, path: str | Path | None = None, chunksize
     v = _Validator(schema, customers)
     options = dict(schema.read)
     options.pop("usecols", None)
+    options.pop("chunksize", None)      # this function reads chunksize rows at a time itself
     head = next(cxio.iter_survey(path, chunksize=1, **options))
     v.columns_checked = True
     if v.check_columns(head.columns):
