@@ -92,7 +92,7 @@ async function look(url) {
 (async () => {
   const index = await look('index.html');
   const pages = [index];
-  for (const link of index.links) pages.push(await look(link));
+  for (const link of index.links.filter(l => l.endsWith('.html'))) pages.push(await look(link));
   document.getElementById('result').textContent = JSON.stringify(pages);
 })().catch(e => { document.getElementById('result').textContent = 'HARNESS ERROR ' + e; });
 </script></body></html>"""
@@ -113,6 +113,7 @@ def pages(published, server, chromium_exe):
 
 def test_index_links_open_each_report(published, pages):
     index, *reports = pages
+    reports = [p for p in reports if "/alerts/" not in p["url"]]     # the alert digest aside
     assert index["title"].startswith("Customer-experience reports")
     assert len(reports) == len(published.reports) == 2
     for page, entry in zip(reports, published.reports):
@@ -123,7 +124,7 @@ def test_index_links_open_each_report(published, pages):
 
 
 def test_charts_are_present_and_loaded(pages):
-    for page in pages[1:]:
+    for page in [p for p in pages[1:] if "/alerts/" not in p["url"]]:
         assert page["images"] >= 3, page["url"]
         assert page["loaded"] == page["images"], page["url"]
 
@@ -138,10 +139,104 @@ def test_no_error_or_code_text_shows(pages):
 
 def test_screenshots_and_pdf(published, server, chromium_exe):
     out = published.out_dir
-    for name, height in (("index", 1100), ("quarterly-region-north", 3000)):
+    north = f"quarterly-region-{rp.slug('North')}"
+    for name, height in (("index", 1100), (north, 3000)):
         png = out.parent / f"{name}.png"
         rh.chromium([f"--screenshot={png}", f"--window-size=1280,{height}",
                      f"{server}/{name}.html"], timeout=120)
         assert png.exists() and png.stat().st_size > 30_000       # a rendered page, not blank
-    pdf = rh.html_to_pdf(out / "quarterly-region-north.html", out.parent / "north.pdf")
+    pdf = rh.html_to_pdf(out / f"{north}.html", out.parent / "north.pdf")
     assert pdf.read_bytes()[:4] == b"%PDF" and pdf.stat().st_size > 20_000
+
+
+# ------------------------------------------------------------------ hostile labels (issue 15)
+
+PAYLOADS = ("<script>alert(1)</script>", '"><img src=x onerror=alert(1)>')
+
+INSPECT = """<!DOCTYPE html><html><body><pre id="result">pending</pre>
+<iframe id="f" style="width:1280px;height:900px"></iframe>
+<script>
+const frame = document.getElementById('f');
+function load(url) {
+  return new Promise(done => { frame.onload = () => done(frame.contentDocument); frame.src = url; });
+}
+async function look(url) {
+  const doc = await load(url);
+  return {url, title: doc.title, scripts: doc.querySelectorAll('script').length,
+          handlers: [...doc.querySelectorAll('*')].filter(e => [...e.attributes].some(
+              a => a.name.startsWith('on'))).length,
+          bad_images: [...doc.images].filter(i => !i.src.startsWith('data:')).length,
+          js_links: [...doc.querySelectorAll('a[href]')].filter(
+              a => a.href.startsWith('javascript:')).length,
+          links: [...doc.querySelectorAll('a[href]')].map(a => a.href),
+          csp: (doc.querySelector('meta[http-equiv="Content-Security-Policy"]') || {}).content,
+          text: doc.body.innerText};
+}
+(async () => {
+  const index = await look('index.html');
+  const pages = [index];
+  for (const link of index.links.filter(l => l.endsWith('.html'))) pages.push(await look(link));
+  pages.push(await look('csp_probe.html'));
+  document.getElementById('result').textContent = JSON.stringify(pages);
+})().catch(e => { document.getElementById('result').textContent = 'HARNESS ERROR ' + e; });
+</script></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """The bundled company with two regions renamed to script-injection payloads."""
+    import pandas as pd
+
+    from cxlab import datasets
+    root = tmp_path_factory.mktemp("hostile")
+    data = root / "data"
+    data.mkdir()
+    rename = {"North": PAYLOADS[0], "South": PAYLOADS[1]}
+    for src in datasets.path("kestrel").iterdir():
+        if src.suffix == ".csv":
+            frame = pd.read_csv(src, dtype=str, keep_default_na=False)
+            if "region" in frame.columns:
+                frame["region"] = frame["region"].replace(rename)
+            frame.to_csv(data / src.name, index=False)
+        elif src.suffix == ".json":
+            shutil.copy(src, data / src.name)
+    batch = rp.run("quarterly", data=data, by="region", segments=list(PAYLOADS),
+                   out=root / "out", workers=2, params={"bootstrap": 20}, progress=False)
+    assert batch.ok, batch.summary()
+    probe = rh.page("CSP probe", "<script>document.title = 'pwned'</script>"
+                    "<img src=x onerror=\"document.title = 'pwned'\">")
+    (batch.out_dir / "csp_probe.html").write_text(probe)
+    return batch
+
+
+def test_injected_labels_are_text_not_markup_in_the_browser(hostile, chromium_exe):
+    folder = hostile.out_dir
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    (folder / "_inspect.html").write_text(INSPECT)
+    try:
+        done = rh.chromium(["--dump-dom", "--virtual-time-budget=30000",
+                            f"http://127.0.0.1:{httpd.server_address[1]}/_inspect.html"],
+                           timeout=180)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        (folder / "_inspect.html").unlink()
+    match = re.search(r'<pre id="result">(.*?)</pre>', done.stdout, flags=re.S)
+    assert match, f"harness did not run: {done.stderr[-500:]}"
+    text = html.unescape(match.group(1))
+    assert not text.startswith(("pending", "HARNESS ERROR")), text[:300]
+    *pages, probe = json.loads(text)
+    reports = [p for p in pages[1:] if "/alerts/" not in p["url"]]
+    assert len(reports) == len(hostile.reports)            # the index and every report
+    for page in pages:
+        assert page["scripts"] == 0 and page["handlers"] == 0, page["url"]
+        assert page["bad_images"] == 0 and page["js_links"] == 0, page["url"]
+        assert page["csp"] == rh.CSP, page["url"]
+    for payload in PAYLOADS:                               # shown literally, as typed
+        assert payload in pages[0]["text"]                 # the index cards
+        assert any(payload in p["text"] for p in reports)
+    company = next(p for p in reports if "Company" in p["title"])
+    assert all(payload in company["text"] for payload in PAYLOADS)     # comparison table
+    assert probe["title"] == "CSP probe"                   # the policy blocks inline script
