@@ -446,3 +446,44 @@ def test_stakeholder_quality_table_has_counts_not_ids():
     assert list(table.columns) == ["severity", "check", "column", "rows affected"]
     flat = table.to_string()
     assert "AC1" not in flat and "at rows" not in flat and len(table) == len(rep.issues)
+
+
+# ------------------------------------------------------------------------------ 2, 22 end to end
+
+def test_every_label_gets_its_own_page_and_the_manifest_matches(tiny, tmp_path):
+    import numpy as np
+    nfc, nfd = unicodedata.normalize("NFC", "Łódź"), unicodedata.normalize("NFD", "Łódź")
+    long = ("Region of the " + "very " * 57 + "long name")[:300]      # 300 characters
+    assert len(long) == 300
+    labels = ["North East", "North-East", "north east", "Москва", "Киев", long]
+    rng = np.random.default_rng(5)
+    rows = [(lab, 40) for lab in labels] + [(nfc, 20), (nfd, 20)]
+    survey = pd.DataFrame([{"wave": "2026Q3", "region": lab, "ltr": int(rng.integers(0, 11)),
+                            "osat": int(rng.integers(1, 6)), "effort": int(rng.integers(1, 8))}
+                           for lab, n in rows for _ in range(n)])
+    (tmp_path / "data").mkdir()
+    survey.to_csv(tmp_path / "data" / "survey.csv", index=False)
+    batch = rp.run(str(tiny), data=tmp_path / "data", by="region", company=False,
+                   out=tmp_path / "out", workers=2, progress=False)
+    assert batch.ok, batch.summary()
+    assert sorted(r["segment"] for r in batch.reports) == sorted(labels + [nfc])   # one Łódź
+    assert any("NFC" in n for n in batch.manifest["notes"])
+    manifest = assert_consistent(batch.out_dir)
+    entries = manifest["batches"][0]["reports"]
+    assert len({e["html"] for e in entries}) == len(entries) == 7
+    for e in entries:
+        page = (batch.out_dir / e["html"]).read_text()
+        title = page.split("<title>")[1].split("</title>")[0]
+        assert __import__("html").unescape(title).startswith(f"Region {e['segment']}")
+        assert len(e["html"].encode()) < 200                         # fits any file system
+        assert e["kpis"] and e["kpis"][0]["n"] == 40                 # its own base, not another's
+    index = (batch.out_dir / "index.html").read_text()
+    assert "Москва" in index and "Киев" in index and index.count('class="card"') == 7
+
+
+def test_a_concurrent_batch_is_refused_before_any_kernel(tiny, tmp_path):
+    folder = tmp_path / "out" / "2026Q3"
+    with pb.Publication(folder):
+        with pytest.raises(CXDataError, match="Another cxlab run.*pid"):
+            rp.run(str(tiny), by="none", out=tmp_path / "out", workers=1, progress=False)
+        assert not (folder / "manifest.json").exists()
