@@ -5,9 +5,10 @@ in parallel, and publish stakeholder HTML, an ``index.html`` and a ``manifest.js
     batch.ok, batch.summary()                                 # did everything succeed? per report
 
 Reliability rules: a segment whose notebook fails is marked ``failed`` and the others go on; a
-segment below the minimum base is marked ``suppressed`` and not run; every file is written to a
-temporary name and moved into place (no half-written HTML); the same inputs give the same numbers
-(fixed seeds). :func:`run_notebook` runs one notebook the same way (``cxlab study`` uses it).
+segment below the minimum base is marked ``suppressed`` and not run; the batch is published as a
+whole by the protocol of :mod:`cxlab.report.publication` (locked folder, staging, manifest and
+index last: a killed, failed or disk-full run leaves the previous publication as it was); the
+same inputs give the same numbers (fixed seeds). :func:`run_notebook` runs one notebook the same way (``cxlab study`` uses it).
 The runner reads what a notebook recorded (:mod:`cxlab.report.record`); it never imports the
 report content.
 """
@@ -301,6 +302,12 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
     Returns a :class:`Batch`; ``batch.ok`` is False when any report failed.
     """
     t0, started = time.perf_counter(), _now()
+
+    A full run (every segment and the company) replaces the published batch; a partial run
+    (``segments`` given, ``company=False``, or interrupted by Ctrl-C/SIGTERM) replaces only the
+    reports it ran, and the others stay in the manifest and on the index marked as from an
+    earlier run (each with its own parameters and times; ``runs`` lists the runs). The output
+    folder is checked (writable, not a file) and locked before any kernel starts.
     spec = template_spec(template)
     tpl = spec.path
     if not tpl.exists():
