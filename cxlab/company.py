@@ -374,9 +374,9 @@ def _read(cfg: CompanyConfig, spec: TableConfig) -> tuple[pd.DataFrame, list[Pat
         present = set(cxio.columns_of(f, **spec.read))
         parts.append(cxio.read_survey(f, **spec.read,
                                       text_columns=[c for c in text if c in present] or None))
+    report = pd.concat([cxio.read_report(p) for p in parts], ignore_index=True)
     frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
-    if len(parts) > 1:
-        frame.attrs = {}
+    frame.attrs = {"read_report": report.loc[report["column"] != "(file)"]}
     return frame, files
 
 
@@ -427,11 +427,16 @@ class _Table:
     def __init__(self, spec: TableConfig, raw: pd.DataFrame, check: _Checker):
         self.spec, self.raw, self.c, self.t = spec, raw, check, spec.name
         self.out: dict[str, pd.Series] = {}
+        self.numbers: dict[str, pd.Series] = {}
         self.drop = pd.Series(False, index=raw.index)
 
     def build(self) -> pd.DataFrame | None:
         c, t = self.c, self.t
         c.step(t, "rows read", len(self.raw))
+        for rec in self.raw.attrs.get("read_report", pd.DataFrame()).to_dict("records"):
+            c.add("info", "read", t, rec["column"],
+                  f"{rec['n']:,} value(s) {rec['value']!r} in {rec['column']!r}: "
+                  f"{rec['action']} when reading.", n=rec["n"])
         self._columns_present()          # absent columns are reported; the checks go on
         for col, kind in COLUMNS[t].items():
             if col == "wave":
@@ -515,6 +520,7 @@ class _Table:
                        "{missing_codes: ...} if they mean 'no answer') or fix the export.",
                        text, raw)
         values = values.where(~text)
+        self.numbers[col] = values                  # for the range checks (NaN: text, missing)
         if kind == "int":
             frac = values.notna() & (values != np.round(values))
             if frac.any():
@@ -529,7 +535,7 @@ class _Table:
                            f"{self.t} table (e.g. rows {_preview(list(gone.index[gone][:5]))}).",
                            n=int(gone.sum()))
                 self.c.step(self.t, f"left out: no {col}", int(gone.sum()))
-            self.drop |= values.isna()
+            self.drop |= values.isna() & ~text          # text cells are errors, not exclusions
             return values.fillna(0).astype("int64")
         return values
 
@@ -568,18 +574,18 @@ class _Table:
 
     def _ranges(self) -> None:
         for col, (lo, hi) in ((c, r) for (t, c), r in RANGES.items() if t == self.t):
-            v = self.out.get(col)
+            v = self.numbers.get(col)
             user = self.spec.user_name(col)
-            if v is None or user not in self.raw.columns:
+            if v is None:
                 continue
-            v = v.where(~self.drop) if COLUMNS[self.t][col] == "int" else v
             bad = v.notna() & ((v < lo) | (v > hi if hi is not None else False))
             if bad.any():
                 span = f"{lo:g}–{hi:g}" if hi is not None else f"at least {lo:g}"
-                codes = [x for x in pd.unique(v[bad]) if x in (-1, 11, 66, 77, 88, 97, 98, 99, 999)]
-                hint = (f" {_preview([_plain(x) for x in codes])} look like 'don't know' codes: "
-                        f"add read: {{missing_codes: {{{user}: [...]}}}} under tables: "
-                        f"{self.t}:." if codes else " Check the column mapping or the export.")
+                codes = [_plain(x) for x in pd.unique(v[bad])
+                         if x in (-9, -1, 66, 77, 88, 97, 98, 99, 999)]
+                hint = (f" {_preview(codes)} look like 'don't know' codes: if so, add read: "
+                        f"{{missing_codes: {{{user}: {codes}}}}} under tables: {self.t}:."
+                        if codes else " Check the column mapping or the export.")
                 self.c.add("error", "out of range", self.t, col,
                            f"{user!r} ({col}) must be {span}, but {int(bad.sum()):,} value(s) "
                            f"are outside: {_examples(bad, v)}.{hint}", bad, v)

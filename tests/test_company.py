@@ -223,6 +223,8 @@ def test_broken_data_names_every_problem(tmp_path, capsys):
     assert text.n == 2 and text.rows == [3, 10] and text.values == ["seven"]
     out = by_check[("survey", "out of range", "ltr")]
     assert out.n == 4 and out.rows == [5, 6, 7, 8] and "0–10" in out.message
+    assert ("survey", "out of range", "effort") not in by_check    # text is not also a range
+    assert sum(i.severity == "error" for i in report.issues) == 6
     assert by_check[("survey", "unknown codes", "plan")].n == 2
     assert by_check[("survey", "duplicate ids", "response_id")].rows == [12]
     dates = by_check[("customers", "unparseable dates", "start_date")]
@@ -245,14 +247,21 @@ def test_rows_without_outcome_or_wave_are_left_out_and_counted(tmp_path):
     shutil.copytree(EXAMPLE, folder)
     survey = pd.read_parquet(folder / "survey.parquet")
     survey.loc[[1, 2], "Q1_NPS"] = np.nan
+    survey.loc[[3], "Q1_NPS"] = 99                      # "don't know", declared below
     survey.loc[[4], "DATA_ANKIETY"] = pd.NaT
     survey.to_parquet(folder / "survey.parquet", index=False)
+    cfg = yaml.safe_load((folder / "company.yaml").read_text(encoding="utf-8"))
+    cfg["tables"]["survey"]["read"] = {"missing_codes": {"Q1_NPS": [99]}}
+    (folder / "company.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True),
+                                         encoding="utf-8")
     report = validate_company(folder / "company.yaml")
     assert report.ok
+    read = report.summary().query("check == 'read'")
+    assert read["n"].tolist() == [1] and "99" in read["message"].iloc[0]
     flow = report.flow.set_index(["table", "step"])["rows"]
-    assert flow[("survey", "left out: no ltr")] == 2
+    assert flow[("survey", "left out: no ltr")] == 3
     assert flow[("survey", "left out: no wave")] == 1
-    assert flow[("survey", "rows kept")] == flow[("survey", "rows read")] - 3
+    assert flow[("survey", "rows kept")] == flow[("survey", "rows read")] - 4
     assert len(load_company(folder / "company.yaml").survey) == flow[("survey", "rows kept")]
     assert {"rows left out"} <= set(report.summary()["check"])
 
