@@ -8,7 +8,8 @@ Reliability rules: a segment whose notebook fails is marked ``failed`` and the o
 segment below the minimum base is marked ``suppressed`` and not run; the batch is published as a
 whole by the protocol of :mod:`cxlab.report.publication` (locked folder, staging, manifest and
 index last: a killed, failed or disk-full run leaves the previous publication as it was); the
-same inputs give the same numbers (fixed seeds). :func:`run_notebook` runs one notebook the same way (``cxlab study`` uses it).
+same inputs give the same numbers (fixed seeds). :func:`run_notebook` runs one notebook the
+same way (``cxlab study`` uses it).
 The runner reads what a notebook recorded (:mod:`cxlab.report.record`); it never imports the
 report content.
 """
@@ -41,6 +42,7 @@ from .data import (
     segment_values,
     waves_of,
 )
+from .alerts_digest import write_digest
 from .html import _first_line, html_to_pdf, index_html, stakeholder_html
 from .parameters import check_publishable, template_spec, validate_parameters
 from .publication import (Publication, atomic_write, check_output_folder, environment_error,
@@ -224,6 +226,7 @@ def _publish(job: Job, entry: dict, notebook: Path, html_path: Path) -> None:
     nb = nbformat.read(notebook, as_version=4)
     record = read_record(nb)
     entry["kpis"] = record.get("kpis", [])
+    entry["verdict"], entry["flags"] = record.get("verdict"), record.get("flags", [])
     entry["notes"] += record.get("notes", [])
     if record.get("status") == "suppressed":
         entry["status"] = "suppressed"
@@ -300,14 +303,14 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
     defaults to the usable cores. Segments with fewer than ``min_base`` responses in the period
     are not run and are marked ``suppressed``; a failing report is marked ``failed``.
     Returns a :class:`Batch`; ``batch.ok`` is False when any report failed.
-    """
-    t0, started = time.perf_counter(), _now()
 
     A full run (every segment and the company) replaces the published batch; a partial run
     (``segments`` given, ``company=False``, or interrupted by Ctrl-C/SIGTERM) replaces only the
     reports it ran, and the others stay in the manifest and on the index marked as from an
     earlier run (each with its own parameters and times; ``runs`` lists the runs). The output
     folder is checked (writable, not a file) and locked before any kernel starts.
+    """
+    t0, started = time.perf_counter(), _now()
     spec = template_spec(template)
     tpl = spec.path
     if not tpl.exists():
@@ -427,6 +430,7 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
                         entry["pdf"] = pdf_name
                     except Exception as err:
                         entry["notes"].append(f"PDF not written: {_first_line(err)}")
+        manifest["alert_digest"] = write_digest(manifest, dataset, pub.staging)  # alerts/ by owner
         _finish(manifest, pub, t0, partial=partial)
     return Batch(out_dir, manifest)
 
