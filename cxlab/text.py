@@ -298,7 +298,7 @@ _PLACEHOLDER = re.compile(r"\[(?:EMAIL|IBAN|CARD|PHONE|NUMBER|NAME)\]")   # left
 
 
 def discover(texts, n_themes: int, seed: int = 0, *, language="en", n_terms: int = 10,
-             max_fit: int = 200_000, min_df: int = 3) -> Discovery:
+             max_fit: int = 50_000, min_df: int = 3) -> Discovery:
     """Find themes without a codeframe: TF-IDF on normalised words and word pairs, then
     non-negative matrix factorisation (Lee & Seung 1999) into ``n_themes`` parts.
 
