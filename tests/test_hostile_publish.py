@@ -487,3 +487,17 @@ def test_a_concurrent_batch_is_refused_before_any_kernel(tiny, tmp_path):
         with pytest.raises(CXDataError, match="Another cxlab run.*pid"):
             rp.run(str(tiny), by="none", out=tmp_path / "out", workers=1, progress=False)
         assert not (folder / "manifest.json").exists()
+
+
+@pytest.mark.slow
+def test_study_page_shows_counts_not_ids_and_an_invalid_rerun_removes_it(tmp_path):
+    out = tmp_path / "study"
+    assert st.write_study(EXAMPLES / "study_messy.yaml", out=out, bootstrap=20) == 0
+    page = (out / "driver_study.html").read_text()
+    assert not re.search(r"\bAC1\d{5}\b|\bR_\d{5}\b|at rows? \d", page)     # no ids, no rows
+    assert re.search(r"\bAC1\d{5}\b", (out / "validation.txt").read_text())  # analyst copy
+    assert st.write_study(EXAMPLES / "study_messy.yaml", out=out,
+                          data=EXAMPLES / "messy_survey_broken.csv") == 2
+    assert not (out / "driver_study.html").exists()
+    assert json.loads((out / "manifest.json").read_text())["status"] == "invalid"
+    no_leftovers(tmp_path)
