@@ -241,8 +241,9 @@ def code(texts, codeframe="kestrel", language="en", *, n_jobs: int = 1) -> pd.Da
 
     Examples
     --------
-    >>> code(["I was charged twice", "nie było żadnych problemów"], language=["en", "pl"]).sum()["billing_error"]
-    1
+    >>> coded = code(["I was charged twice", "nie było żadnych problemów"], language=["en", "pl"])
+    >>> coded[["billing_error", "praise"]].to_numpy().tolist()
+    [[1, 0], [0, 1]]
     """
     cf = load_codeframe(codeframe)
     s = _texts(texts)
