@@ -153,7 +153,7 @@ def _report(parser: argparse.ArgumentParser) -> Runner:
                                      "quarterly, team for team_scorecard; 'none' = company only)")
     parser.add_argument("--segments", help="comma-separated subset of segment values to run")
     parser.add_argument("--no-company", action="store_true", help="skip the company report")
-    parser.add_argument("--data", default="kestrel",
+    parser.add_argument("--data", default=None,
                         help="bundled dataset name, a folder like datasets/kestrel, or a survey file "
                              "(default: kestrel)")
     parser.add_argument("--config", default=None, metavar="COMPANY.YAML",
@@ -179,9 +179,9 @@ def _report(parser: argparse.ArgumentParser) -> Runner:
         from .report import runner
         template = args.template_opt or args.template
         segments = [s.strip() for s in args.segments.split(",")] if args.segments else None
-        data = args.data
+        data = args.data or "kestrel"
         if args.config:
-            if data != "kestrel":
+            if args.data is not None:
                 print("cxlab report: give --config or --data, not both.", file=sys.stderr)
                 return 2
             data = args.config

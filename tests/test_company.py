@@ -341,3 +341,30 @@ def test_docstring_examples_run():
 
     import cxlab.company
     assert doctest.testmod(cxlab.company, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_runner_resolves_the_users_column_and_checks_before_any_kernel(tmp_path, capsys):
+    with pytest.raises(CXDataError, match=r"Unknown region value\(s\) 'Nowhere'"):
+        cx.report.run("quarterly", data=str(CONFIG), by="REGION", segments=["Nowhere"],
+                      out=tmp_path, progress=False)
+    assert cli.main(["report", "--config", str(CONFIG), "--data", "kestrel"]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+def test_optional_invitations_table(tmp_path):
+    kestrel = cx.datasets.load("kestrel")
+    ref = MAKE.subset()
+    inv = kestrel.invitations
+    inv = inv.loc[inv["customer_id"].isin(ref.customers["customer_id"])
+                  & inv["wave"].isin(ref.survey["wave"].unique())].reset_index(drop=True)
+    inv.assign(wave=inv["wave"].str[:4] + "-" + inv["wave"].str[4:]).rename(
+        columns={"customer_id": "KLIENT", "wave": "FALA", "responded": "ODPOWIEDZIAL"}).to_csv(
+        tmp_path / "zaproszenia.csv", index=False)
+    cfg = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    for t in cfg["tables"].values():
+        t["source"] = str(EXAMPLE / t["source"])
+    cfg["tables"]["invitations"] = {
+        "source": str(tmp_path / "zaproszenia.csv"),
+        "columns": {"customer_id": "KLIENT", "wave": "FALA", "responded": "ODPOWIEDZIAL"}}
+    company = load_company(cfg)
+    _same(company.invitations, inv)                  # "2026-Q3" read as the wave 2026Q3
