@@ -83,7 +83,8 @@ def test_exit_code_says_whether_everything_succeeded(tmp_path, capsys):
     assert cli.main(["report", *common, "--segments", "Fine"]) == 0
     assert cli.main(["report", *common]) == 1
     captured = capsys.readouterr()
-    assert "1 failed" in captured.out and "region-broken: failed - ValueError: injected" in captured.err
+    assert "1 failed" in captured.out and (f"region-{rp.slug('Broken')}: failed - ValueError: injected"
+                                       in captured.err)
     assert (tmp_path / "out" / "2026Q3" / "index.html").exists()
 
 
@@ -118,8 +119,8 @@ def test_console_script_is_installed():
 
 def test_ctrl_c_keeps_finished_reports_and_leaves_no_partial_files(tmp_path):
     """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while one report is
-    still running: exit code 130, the finished report stays, the running one is marked
-    interrupted, and no temporary or half-written file remains."""
+    still running: exit code 130, the finished report is published, the running one is marked
+    interrupted, and no temporary, half-written or staging file or lock remains."""
     import os
     import signal
     import time
@@ -142,7 +143,8 @@ def test_ctrl_c_keeps_finished_reports_and_leaves_no_partial_files(tmp_path):
                             start_new_session=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 90
-    while not (out / "slow_quarterly-region-fast.html").exists() and time.monotonic() < deadline:
+    fast = f"slow_quarterly-region-{rp.slug('Fast')}.html"     # staged until the batch ends
+    while not list(out.parent.glob(f".2026Q3.staging-*/{fast}")) and time.monotonic() < deadline:
         time.sleep(0.3)
     time.sleep(1.0)                                   # the slow kernel is in its sleep cell
     os.killpg(proc.pid, signal.SIGINT)
@@ -151,8 +153,9 @@ def test_ctrl_c_keeps_finished_reports_and_leaves_no_partial_files(tmp_path):
     manifest = rp.read_manifest(out)["batches"][0]
     status = {r["segment"]: r["status"] for r in manifest["reports"]}
     assert manifest["status"] == "interrupted" and status == {"Fast": "ok", "Slow": "interrupted"}
-    assert (out / "slow_quarterly-region-fast.html").exists()
-    assert not (out / "slow_quarterly-region-slow.html").exists()
+    assert (out / fast).exists()
+    assert not (out / f"slow_quarterly-region-{rp.slug('Slow')}.html").exists()
     leftovers = [p.name for p in out.rglob("*") if p.name.endswith((".tmp", ".partial.ipynb"))]
     assert leftovers == []
+    assert not list(out.parent.glob(".2026Q3.*"))              # no staging folder, no lock
     assert "interrupted" in (out / "index.html").read_text()
