@@ -124,9 +124,10 @@ def test_quarterly_records_and_tables_reveal_no_suppressed_region(south_cut):
     company = rq.prepare("quarterly", data=data, period=PERIOD, by="region")
     regions = sorted(company.data.survey["region"].astype(str).unique())
     records = {None: rq.record(company)}
-    tables = {}
+    tables, contexts = {}, {}
     for r in regions:
-        ctx = rq.prepare("quarterly", data=data, period=PERIOD, by="region", segment=r)
+        ctx = contexts[r] = rq.prepare("quarterly", data=data, period=PERIOD, by="region",
+                                       segment=r)
         records[r] = rq.record(ctx)
         tables[r] = (rq.kpi_table(ctx), rq.trend_table(ctx), rq.comparison_table(ctx))
     assert records["South"]["status"] == "suppressed" and records["South"]["base"] is None
@@ -153,6 +154,8 @@ def test_quarterly_records_and_tables_reveal_no_suppressed_region(south_cut):
                         assert now["value"].isna().all()
                     c_row = cmp_.set_index("kpi").loc[kpi]
                     assert not np.isfinite(c_row["difference"])
+                    if kpi == "NPS":      # its NPS mix x active customers = the NPS
+                        assert rq.revenue_at_risk(contexts[r]) is None
                 if cards.get(kpi):
                     assert cards[kpi].get("change") is None and cards[kpi].get("n") is None
             else:
@@ -220,7 +223,7 @@ class _Text(HTMLParser):
 def _text(page: str) -> str:
     p = _Text()
     p.feed(page)
-    return _html.unescape(" ".join(p.parts))
+    return re.sub(r"\s+", " ", _html.unescape(" ".join(p.parts)))
 
 
 @pytest.mark.slow
@@ -265,3 +268,31 @@ def test_batch_stakeholder_folder_leaks_no_suppressed_cell(south_cut, tmp_path):
     for g in hidden:
         m = re.search(rf"\b{g}\b\s+(suppressed)", company_page)
         assert m, f"{g} is not shown as suppressed in the company's segment table"
+    # complements of shares: the revenue-at-risk table split the active customers by this
+    # quarter's NPS mix (promoters − detractors over all = the NPS to a rounding)
+    mixes = 0
+    for name, text in pages.items():
+        mix = re.search(r"Detractor ([\d,]+) [+−][\d.]+ pts .*?Passive ([\d,]+) [+−][\d.]+ pts "
+                        r".*?Promoter ([\d,]+) ", text)
+        if mix is None:
+            continue
+        mixes += 1
+        d, p_, pr = (int(x.replace(",", "")) for x in mix.groups())
+        implied = 100 * (pr - d) / (d + p_ + pr)
+        for g in hidden:
+            if f"-{g.lower()}-" in name:
+                raise AssertionError(f"{name}: {g}'s NPS mix is published (NPS {implied:.1f})")
+    assert mixes >= 3, "the NPS-mix attack found no table at all (the regex is stale)"
+
+
+def test_alert_digest_lists_no_hidden_segment(south_cut):
+    """A flag of a group hidden to protect a smaller one (its value and n beside the company
+    figure) would give the smaller one away: the digest drops it, keeps the others."""
+    from cxlab.report.alerts_digest import without_hidden
+    survey = pd.read_csv(south_cut / "survey.csv")
+    rows = pd.DataFrame({"department": "CX programme office", "kpi": "NPS", "period": PERIOD,
+                         "segment": ["South", "Central", "North"], "value": [1.0, 2.0, 3.0]})
+    kept = without_hidden(rows, survey, "region", PERIOD, MIN_BASE)
+    assert list(kept["segment"]) == ["North"]
+    tp = rows.assign(kpi="billing_clarity")
+    assert "South" not in set(without_hidden(tp, survey, "region", PERIOD, MIN_BASE)["segment"])

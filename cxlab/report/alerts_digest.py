@@ -22,8 +22,9 @@ from ..display import escape
 from .html import page
 from .parameters import ACCOUNTABILITY
 from .publication import atomic_write, slug
+from .record import complementary_suppression
 
-__all__ = ["digest_table", "write_digest"]
+__all__ = ["digest_table", "protect", "without_hidden", "write_digest"]
 
 
 def digest_table(result: _alerts.AlertResult, owners: Mapping[str, str] | None = None
@@ -53,6 +54,34 @@ def digest_table(result: _alerts.AlertResult, owners: Mapping[str, str] | None =
                      "p_adjusted": float(f"{main['p_adjusted']:.2g}")})
     return (pd.DataFrame(rows, columns=cols).sort_values(["department", "difference"])
             .reset_index(drop=True))
+
+
+def without_hidden(table: pd.DataFrame, survey: pd.DataFrame, by: str | None, period: str,
+                   min_base: int) -> pd.DataFrame:
+    """``table`` (rows with ``segment`` and ``kpi``) without the segments whose KPI the reports
+    suppress in ``period`` (:data:`~cxlab.report.record.SUPPRESSION_RULE`, primary or
+    complementary): a flagged value of a group hidden to protect a smaller one, beside the
+    company figure, would give the smaller one away."""
+    if table.empty or by is None or by not in survey.columns:
+        return table
+    now = survey.loc[survey["wave"].astype(str) == str(period)]
+    groups = now[by].astype(str)
+    hidden: dict[str, frozenset] = {}
+    for kpi in table["kpi"].unique():
+        column = _alerts.DEFAULT_KPIS.get(kpi, (kpi,))[0]
+        hidden[kpi] = (complementary_suppression(now[column].groupby(groups).count().to_dict(),
+                                                 min_base)
+                       if column in now.columns else frozenset())
+    keep = [str(s) not in hidden[k] for s, k in zip(table["segment"], table["kpi"])]
+    return table.loc[keep].reset_index(drop=True)
+
+
+def protect(result: _alerts.AlertResult, survey: pd.DataFrame, by: str | None, period: str,
+            min_base: int) -> _alerts.AlertResult:
+    """``result`` without the tests and flags of suppressed cells (:func:`without_hidden`)."""
+    from dataclasses import replace
+    return replace(result, table=without_hidden(result.table, survey, by, period, min_base),
+                   flags=without_hidden(result.flags, survey, by, period, min_base))
 
 
 def _department_page(dept: str, rows: pd.DataFrame, period: str, settings: dict) -> str:
@@ -96,7 +125,8 @@ def write_digest(manifest: Mapping, dataset, folder: str | os.PathLike,
                                     min_base=params.get("min_base", 30))
     except Exception as err:          # the digest never fails the batch; it says why
         return {"error": str(err).splitlines()[0]}
-    table = digest_table(res, owners)
+    table = without_hidden(digest_table(res, owners), dataset.survey, manifest.get("by"),
+                           manifest["period"], params.get("min_base", 30))
     out = Path(folder) / "alerts"
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "alerts.csv", table.to_csv(index=False))

@@ -20,34 +20,9 @@ from ..display import html as _html
 from ..display import html_table as _table_html
 from ..display import markdown as _md
 from .context import ReportContext, once, suppressed_note
-from .record import SUPPRESSION_RULE, write_record
+from .record import SUPPRESSION_RULE, complementary_suppression, write_record
 
 DRIVER_MIN_BASE = 100   # answers needed before driver importances are shown at all
-
-
-def complementary_suppression(counts: Mapping[str, int], min_base: int) -> frozenset[str]:
-    """The groups of one partition whose figures are not published (:data:`SUPPRESSION_RULE`).
-
-    ``counts`` maps each group of the split to its number of answers. Primary suppression: groups
-    with 0 < n < ``min_base``. Complementary suppression: while fewer than two groups are
-    suppressed, or the suppressed groups hold fewer than ``min_base`` answers together, the
-    smallest published group is added. Groups with no answers have no figure and are ignored.
-
-    Examples
-    --------
-    >>> sorted(complementary_suppression({"North": 400, "South": 20, "West": 90}, 30))
-    ['South', 'West']
-    >>> sorted(complementary_suppression({"North": 400, "West": 90}, 30))
-    []
-    """
-    counts = {str(g): int(n) for g, n in counts.items() if int(n) > 0}
-    out = {g for g, n in counts.items() if n < min_base}
-    if not out:
-        return frozenset()
-    rest = sorted((n, g) for g, n in counts.items() if g not in out)
-    while rest and (len(out) < 2 or sum(counts[g] for g in out) < min_base):
-        out.add(rest.pop(0)[1])
-    return frozenset(out)
 
 
 def protected_groups(ctx: ReportContext, frame: pd.DataFrame, column: str, metric: str,

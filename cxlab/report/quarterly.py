@@ -32,6 +32,7 @@ from .common import (
     DRIVER_MIN_BASE,
     comparison_table,
     eur,
+    is_protected,
     kpi_cards,
     kpi_sentences,
     kpi_table,
@@ -351,6 +352,8 @@ def revenue_at_risk(ctx: ReportContext):
     from .. import retention, value
     out = None
     table = churn_table(ctx)
+    if is_protected(ctx, ctx.kpi("NPS")):
+        return None     # this quarter's NPS mix x the active customers would give the NPS away
     if not table.empty and not table["suppressed"].any() and ctx.has_scope("customers"):
         active = _active_customers(ctx)
         current = ctx.in_period(ctx.scope("survey"))
@@ -377,6 +380,10 @@ def show_value(ctx: ReportContext) -> None:
     if suppressed_note(ctx):
         return
     res = revenue_at_risk(ctx)
+    if res is None and is_protected(ctx, ctx.kpi("NPS")):
+        _md("_Revenue at risk is not shown: it splits the customers by this quarter's NPS mix, "
+            "and this quarter's NPS is suppressed here (see the KPI table)._")
+        return
     if res is None:
         _md("_Revenue at risk is not shown: it needs customers with revenue and enough answers "
             f"in every NPS group (minimum base {ctx.min_base})._")

@@ -1,11 +1,14 @@
 """The channel between a report notebook and the runner: the notebook's last cell records the
 report's status and KPI cards as one JSON output of this MIME type; the runner reads it back for
-the index page and the manifest. Both sides import this module, never each other.
+the index page and the manifest. Both sides import this module, never each other. It also holds
+the one suppression rule both sides apply (:data:`SUPPRESSION_RULE`,
+:func:`complementary_suppression`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from ..display import in_ipython
 
@@ -20,6 +23,31 @@ SUPPRESSION_RULE = (
     "a pooled group no smaller than the minimum base; a suppressed figure is published with "
     "neither its value, its change nor its target, and a group below the minimum base without "
     "its number of answers.")
+
+
+def complementary_suppression(counts: Mapping, min_base: int) -> frozenset[str]:
+    """The groups of one partition whose figures are not published (:data:`SUPPRESSION_RULE`).
+
+    ``counts`` maps each group of the split to its number of answers. Primary suppression: groups
+    with 0 < n < ``min_base``. Complementary suppression: while fewer than two groups are
+    suppressed, or the suppressed groups hold fewer than ``min_base`` answers together, the
+    smallest published group is added. Groups with no answers have no figure and are ignored.
+
+    Examples
+    --------
+    >>> sorted(complementary_suppression({"North": 400, "South": 20, "West": 90}, 30))
+    ['South', 'West']
+    >>> sorted(complementary_suppression({"North": 400, "West": 90}, 30))
+    []
+    """
+    counts = {str(g): int(n) for g, n in counts.items() if int(n) > 0}
+    out = {g for g, n in counts.items() if n < min_base}
+    if not out:
+        return frozenset()
+    rest = sorted((n, g) for g, n in counts.items() if g not in out)
+    while rest and (len(out) < 2 or sum(counts[g] for g in out) < min_base):
+        out.add(rest.pop(0)[1])
+    return frozenset(out)
 
 
 def write_record(payload: dict) -> dict:

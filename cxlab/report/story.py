@@ -21,6 +21,7 @@ from ..display import html as _html
 from ..display import html_table as _table_html
 from ..display import markdown as _md
 from . import quarterly as rq
+from .alerts_digest import protect
 from .common import eur, nice, record as _record
 from .context import ReportContext, once, suppressed_note
 
@@ -63,8 +64,10 @@ def early_warning(ctx: ReportContext):
         return None
     survey = ctx.company("survey")
     by = ctx.by if ctx.by is not None and ctx.by in survey.columns else None
-    return _alerts.early_warning(survey, by=by, current=ctx.period, confidence=ctx.confidence,
-                                 min_base=ctx.min_base)
+    res = _alerts.early_warning(survey, by=by, current=ctx.period, confidence=ctx.confidence,
+                                min_base=ctx.min_base)
+    # cells the reports suppress (primary or complementary) are not flagged with their value
+    return protect(res, survey, by, ctx.period, ctx.min_base)
 
 
 def scope_flags(ctx: ReportContext) -> pd.DataFrame:
