@@ -90,7 +90,8 @@ def _fmt(ctx: ReportContext, kpi: str, value: float, signed: bool = False) -> st
 
 
 def _unit(kpi: str) -> str:
-    return {"NPS": " points", "CSAT": " points"}.get(kpi, "" if kpi == "CES" else " points")
+    """Unit after a signed gap: shares already print ' pts', CES is on its own 1–7 scale."""
+    return "" if kpi in ("CSAT", "CES") else " points"
 
 
 _ORDER = {"baseline": 0, "previous": 1, "rest": 2}
@@ -126,7 +127,7 @@ def flags_table(ctx: ReportContext) -> pd.DataFrame:
         main = _main_test(ctx, r["segment"], r["kpi"])
         rows.append({"KPI or touchpoint": _name(r["kpi"]),
                      ctx.period: _fmt(ctx, r["kpi"], r["value"]), "flag": r["label"],
-                     "gap (95% CI)": _gap(ctx, r["kpi"], main).replace(" (95% CI", " ("),
+                     "gap (95% CI)": _gap(ctx, r["kpi"], main).replace("(95% CI ", "("),
                      "since": r["since"]})
     return pd.DataFrame(rows)
 
@@ -144,14 +145,16 @@ def _main_change(ctx: ReportContext) -> str:
         k = ctx.kpi(r["kpi"])
         base = (early_warning(ctx).settings["baseline"] if early_warning(ctx) else [])
         good = ([] if flags.empty else
-                [_name(k) for k in flags.loc[flags["good_news"].str.len() > 0, "kpi"]])
+                [f"{_name(r['kpi'])} {r['good_news'].split(';')[0]}" for r in
+                 flags.loc[flags["good_news"].str.len() > 0].to_dict("records")])
         return (f"**{k.name} is {k.fmt(r['value'])}** ({pct}% CI {k.fmt(r['ci_low'])} to "
                 f"{k.fmt(r['ci_high'])}) in {ctx.period}, and **nothing is flagged**: no KPI or "
                 "touchpoint fell beyond the noise vs last quarter"
                 + (f", vs its own baseline ({base[0]}–{base[-1]})" if base else "")
                 + (" or vs the rest of the company" if ctx.segment is not None else "")
                 + " (false-alarm rate controlled across the batch)."
-                + (f" Better than before or than the rest: {', '.join(good)}." if good else ""))
+                + (f" Good news: {'; '.join(good[:3])}{'; …' if len(good) > 3 else ''}."
+                   if good else ""))
     flagged = flags.loc[flags["flagged"]].copy()
     flagged["_head"] = ~flagged["kpi"].isin([k.name for k in ctx.kpis])
     r = flagged.sort_values(["_head"], kind="stable").iloc[0]
@@ -244,6 +247,8 @@ def summary_sentences(ctx: ReportContext) -> list[str]:
     report) which segments are flagged, the action most worth taking and what it is worth, the
     annual revenue at risk, and what is uncertain."""
     segments, own = _segments_flagged(ctx), _main_change(ctx)
+    if ctx.segment is None and segments and not segments.startswith("No "):
+        own = "Company-wide: " + own
     lead = ([segments, own] if segments and not segments.startswith("No ") else
             [own] + ([segments] if segments else []))
     out = list(lead)
@@ -268,15 +273,21 @@ def verdict(ctx: ReportContext) -> str:
         first = "No KPI moved beyond the noise"
     ew = early_warning(ctx)
     if ctx.segment is None and ew is not None and ctx.by is not None:
-        segs = sorted(set(ew.alerts["segment"]) - {_alerts.COMPANY})
-        if segs:
-            first += f"; flagged: {', '.join(segs)}"
+        a = ew.alerts.loc[ew.alerts["segment"] != _alerts.COMPANY]
+        if len(a):
+            heads = {k.name: i for i, k in enumerate(ctx.kpis)}
+            segs = []
+            for seg, g in a.groupby("segment"):
+                r = g.assign(_o=g["kpi"].map(heads).fillna(99)).sort_values("_o").iloc[0]
+                segs.append(f"{seg} ({_name(r['kpi'])} {r['label'].split(';')[0]})")
+            first = f"Flagged: {', '.join(segs)}; company: {first[0].lower()}{first[1:]}"
     rec = rq.recommendations(ctx)
     if rec.empty:
         return first
     best = rec.iloc[0]
     if best["list"] == "worth doing first":
-        return f"{first}; best action: {best['action']} ({eur(best['net_value'])} over 3 years)"
+        years = rq.actions_result(ctx).settings.get("years", 3)
+        return f"{first}; best action: {best['action']} ({eur(best['net_value'])} over {years} years)"
     return f"{first}; no action shown to pay off yet"
 
 
@@ -324,7 +335,7 @@ def record(ctx: ReportContext) -> dict:
     flags = scope_flags(ctx)
     flagged = {} if flags.empty else dict(zip(flags.loc[flags["flagged"], "kpi"],
                                               flags.loc[flags["flagged"], "label"]))
-    cards = [dict(c, change_text=f"{c['change_text']} · {flagged[c['name']]}",
-                  direction="down") if c.get("name") in flagged else c
+    cards = [dict(c, change_text=f"▼ {flagged[c['name']]}", direction="down")
+             if c.get("name") in flagged else c
              for c in rq.kpi_cards(ctx)]
     return _record(ctx, verdict=verdict(ctx), flags=_flag_words(ctx), kpis=cards)
