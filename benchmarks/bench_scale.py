@@ -98,7 +98,12 @@ def job(engine: str, task: str, path: str, p: int, B: int) -> None:
     """Runs in a child process; prints one JSON line."""
     import warnings
 
+    import duckdb  # noqa: F401  (imports are not timed: cxlab loads its modules on first use)
+    import narwhals  # noqa: F401
+
     import cxlab as cx
+    import cxlab.drivers
+    import cxlab.engine  # noqa: F401
     warnings.simplefilter("ignore")
     cols = [f"x{j:02d}" for j in range(p)]
     out = {"engine": engine, "task": task, "p": p, "B": B if task == "boot" else 0}
@@ -192,8 +197,9 @@ def report(records: list[dict]) -> str:
                      r["task"], r["p"])
     for r in sorted(records, key=key):
         if "error" in r:
-            rows.append(f"| {r['rows']:,} | {r['engine']} | {r['task']} | {r['p']} | error: "
-                        f"{r['error'][:80]} | | | | | | |")
+            msg = " ".join(str(r["error"]).split())[-120:].replace("|", "/")
+            rows.append(f"| {r['rows']:,} | {r['engine']} | {r['task']} | {r['p']} | not "
+                        f"measured: {msg} | | | | | | |")
             continue
         task = "LMG" if r["task"] == "lmg" else f"LMG + {r['B']:,} bootstrap ({r['resample']})"
         pre = r.get("load_s", r.get("startup_s"))

@@ -1073,6 +1073,15 @@ def relative_importance(data: pd.DataFrame, outcome: str, drivers: Sequence[str]
     ``rank`` (1 = most important). ``df.attrs`` holds ``r2``, ``n``, ``method``, ``model`` and the
     missing-data report. Methods and formulas: see the module docstring.
 
+    ``data`` is a pandas DataFrame, a Parquet/CSV path or glob, a DuckDB relation or a Spark
+    DataFrame. For the linear model with listwise deletion every method needs only the weighted
+    covariance of drivers and outcome, so it is computed in one pass (in memory: numpy BLAS on
+    chunks of rows, O(n·p) memory; elsewhere: in the engine, :mod:`cxlab.engine`, collecting
+    no rows) and every check and count (missing column with its closest match, text with
+    examples, missing values per column, a driver without answers) is computed there too. A
+    logistic model or pairwise deletion needs the rows: an engine source is then collected, up
+    to :data:`COLLECT_MAX_ROWS` rows.
+
     Parameters
     ----------
     weights : column name or array of survey/case weights. The covariance is the weighted

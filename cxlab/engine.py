@@ -356,6 +356,16 @@ def _profile_engine(src: Source, columns, weights, scale, examples) -> pd.DataFr
     for k, c in enumerate(columns):
         if c in dirty:
             continue
+        if schema[c].is_integer() or schema[c].is_boolean():     # no NaN/inf: cheap aggregates
+            x = nw.col(c).cast(nw.Float64)
+            ok.append(~nw.col(c).is_null())
+            aggs += [nw.col(c).is_null().cast(as_int).sum().alias(f"miss{k}"),
+                     x.min().alias(f"min{k}"), x.max().alias(f"max{k}"),
+                     x.mean().alias(f"mean{k}")]
+            if scale:
+                aggs.append(((x < scale[0]) | (x > scale[1])).fill_null(False).cast(as_int)
+                            .sum().alias(f"oor{k}"))
+            continue
         x = nw.col(c).cast(nw.Float64)
         miss = _missing_expr(c, schema[c]) | x.is_null()
         fin = ~miss & x.is_finite().fill_null(False)
@@ -392,7 +402,7 @@ def _profile_engine(src: Source, columns, weights, scale, examples) -> pd.DataFr
                          "min": np.nan, "max": np.nan, "mean": np.nan})
             continue
         rows.append({"column": c, "rows": n, "missing": int(r[f"miss{k}"]), "text": 0,
-                     "nonfinite": int(r[f"inf{k}"]),
+                     "nonfinite": int(r[f"inf{k}"]) if f"inf{k}" in r else 0,
                      "out_of_range": int(r[f"oor{k}"]) if scale else 0,
                      "min": _num(r[f"min{k}"]), "max": _num(r[f"max{k}"]),
                      "mean": _num(r[f"mean{k}"])})
