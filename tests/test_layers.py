@@ -42,7 +42,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cxlab"
 LAYERS = {
     "bottom": {"checks", "resources", "contract", "intervals", "display", "notes", "plots"},
     "data in": {"io", "datasets", "simulate", "engine", "company"},
-    "statistics": {"metrics", "drivers", "_logit_subsets", "retention", "value", "whatif",
+    "statistics": {"metrics", "alerts", "drivers", "_logit_subsets", "retention", "value", "whatif",
                    "frontline", "text", "weighting"},
     "applications": {"study", "report", "reports", "exercises"},
     "command line": {"cli"},
