@@ -153,10 +153,11 @@ def _report(parser: argparse.ArgumentParser) -> Runner:
                                      "quarterly, team for team_scorecard; 'none' = company only)")
     parser.add_argument("--segments", help="comma-separated subset of segment values to run")
     parser.add_argument("--no-company", action="store_true", help="skip the company report")
-    parser.add_argument("--data", default=None,
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--data", default="kestrel",
                         help="bundled dataset name, a folder like datasets/kestrel, or a survey file "
                              "(default: kestrel)")
-    parser.add_argument("--config", default=None, metavar="COMPANY.YAML",
+    source.add_argument("--config", default=None, metavar="COMPANY.YAML",
                         help="company configuration mapping your own tables and column names "
                              "onto the data contract (see examples/README.md); checked before "
                              "any notebook starts. Replaces --data")
@@ -179,11 +180,8 @@ def _report(parser: argparse.ArgumentParser) -> Runner:
         from .report import runner
         template = args.template_opt or args.template
         segments = [s.strip() for s in args.segments.split(",")] if args.segments else None
-        data = args.data or "kestrel"
+        data = args.data
         if args.config:
-            if args.data is not None:
-                print("cxlab report: give --config or --data, not both.", file=sys.stderr)
-                return 2
             data = args.config
             if _print_validation(args.config, quiet=True):
                 return 2

@@ -347,8 +347,9 @@ def test_runner_resolves_the_users_column_and_checks_before_any_kernel(tmp_path,
     with pytest.raises(CXDataError, match=r"Unknown region value\(s\) 'Nowhere'"):
         cx.report.run("quarterly", data=str(CONFIG), by="REGION", segments=["Nowhere"],
                       out=tmp_path, progress=False)
-    assert cli.main(["report", "--config", str(CONFIG), "--data", "kestrel"]) == 2
-    assert "not both" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["report", "--config", str(CONFIG), "--data", "datasets/kestrel"])
+    assert stop.value.code == 2 and "not allowed with" in capsys.readouterr().err
 
 
 def test_optional_invitations_table(tmp_path):
