@@ -113,13 +113,15 @@ def test_installed_cli_writes_the_company_quarterly_report(installed):
     out = home / "reports"
     _run([cxlab, "report", "quarterly", "--by", "none", "--param", "bootstrap=50", "--quiet",
           "--out", out], cwd=home)
-    html = [p for p in out.rglob("*.html") if p.name != "index.html"]
+    html = [p for p in out.glob("*/*.html") if p.name != "index.html"]   # reports (not alerts/)
     assert len(html) == 1, sorted(p.name for p in out.rglob("*"))
     assert any(p.name == "index.html" for p in out.rglob("*.html"))
     page = html[0].read_text(encoding="utf-8")
     assert "NPS" in page and "data:image/png" in page       # the headline and its figures
     manifest = next(out.rglob("manifest.json")).read_text(encoding="utf-8")
-    assert "_bundled" in manifest and '"ok"' in manifest     # the installed template, published
+    analyst = next(out.glob("*.analyst.json")).read_text(encoding="utf-8")   # beside, not in
+    assert "_bundled" in analyst and '"ok"' in manifest      # the installed template, published
+    assert str(home) not in manifest                         # no machine paths published
 
 
 def test_installed_cli_runs_a_study_from_a_bundled_example(installed):
