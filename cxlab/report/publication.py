@@ -137,7 +137,10 @@ class Publication:
 
     # -- lock ---------------------------------------------------------------------------------
     def _lock(self) -> None:
-        import fcntl
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no advisory lock, staging still holds
+            return
         for _ in range(10):
             handle = open(self.lock_path, "a+")
             try:
