@@ -19,11 +19,17 @@ called; :func:`load_company` returns a :class:`~cxlab.contract.Company` that eve
         recode: {plan: {B: Basic, S: Standard, P: Premium}}
       contacts: {source: warehouse.duckdb, table: contacts}   # or sql: SELECT ...
       pulse: {source: pulse.xlsx}
+      comments:                                 # the open "why?" answers (optional)
+        source: exports/verbatims.csv
+        columns: {response_id: RESP_ID, comment: WHY, language: LANG}   # or customer_id + wave
 
 Contract columns with the contract's own name need no entry. ``survey`` and ``customers`` are
-needed, ``contacts``, ``pulse`` and ``invitations`` optional. A wave is a column (values like
-``2026Q3``, ``2026-Q3``, ``Q3 2026``) or ``{from_date: COLUMN}`` (calendar quarters); without
-either it is derived from the table's contract date (``survey_date``, ``contact_date``). Columns
+needed, ``contacts``, ``pulse``, ``invitations`` and ``comments`` optional. A comment is tied to
+its survey response by ``response_id`` or by ``customer_id`` + ``wave`` (the other keys are
+filled from the survey; a comment matching no response is an error); ``language`` is ``en`` or
+``pl`` (``en`` when absent), an empty comment means nothing was written. A wave is a column
+(values like ``2026Q3``, ``2026-Q3``, ``Q3 2026``) or ``{from_date: COLUMN}`` (calendar
+quarters); without either it is derived from the table's contract date (``survey_date``, ``contact_date``). Columns
 outside the contract (the user's own segment columns) are kept under their own names. Relative
 paths are read from the configuration's folder.
 
@@ -48,7 +54,8 @@ import numpy as np
 import pandas as pd
 
 from .checks import CXDataError, _preview
-from .contract import COLUMNS, OPTIONAL_TABLES, TABLES, TOUCHPOINTS, QA_ITEMS, Company
+from .contract import COLUMNS, OPTIONAL_TABLES, TABLES, TOUCHPOINTS, QA_ITEMS, Company, \
+    link_comments
 
 __all__ = ["CompanyConfig", "CompanyValidation", "Issue", "RANGES", "REQUIRED", "contract_column",
            "load_company", "load_config", "validate_company"]
@@ -58,7 +65,7 @@ NEEDED_TABLES = ("survey", "customers")
 #: Contract columns a table cannot do without (other absent columns are left empty, with a note).
 REQUIRED = {"survey": ("customer_id", "wave", "ltr"), "customers": ("customer_id",),
             "contacts": ("team", "wave", "csat"), "pulse": ("team", "wave", "engagement"),
-            "invitations": ("customer_id", "wave", "responded")}
+            "invitations": ("customer_id", "wave", "responded"), "comments": ("comment",)}
 #: Allowed range of every numeric contract column (inclusive; None = unbounded).
 RANGES: dict[tuple[str, str], tuple[float, float | None]] = {
     ("survey", "ltr"): (0, 10), ("survey", "osat"): (1, 5), ("survey", "effort"): (1, 7),
@@ -71,7 +78,8 @@ RANGES: dict[tuple[str, str], tuple[float, float | None]] = {
     ("invitations", "responded"): (0, 1), ("invitations", "true_ltr"): (0, 10)}
 #: Columns that identify a row (repeats are errors).
 IDS = {"survey": ("response_id",), "customers": ("customer_id",), "contacts": ("contact_id",),
-       "pulse": ("employee_id", "wave"), "invitations": ("customer_id", "wave")}
+       "pulse": ("employee_id", "wave"), "invitations": ("customer_id", "wave"),
+       "comments": ("response_id",)}
 _DATE_OF = {"survey": "survey_date", "contacts": "contact_date"}
 _TABLE_KEYS = {"source", "table", "sql", "columns", "recode", "read", "date_format"}
 _DB_SUFFIXES = {".duckdb", ".ddb", ".db"}
@@ -643,6 +651,11 @@ def _build(config) -> tuple[Company | None, CompanyValidation]:
                   "with a note.")
     if not check.issues or all(i.severity != "error" for i in check.issues):
         _cross_checks(frames, check)
+        if frames.get("comments") is not None:
+            try:
+                frames["comments"] = link_comments(frames["comments"], frames.get("survey"))
+            except CXDataError as err:
+                check.add("error", "join", "comments", "response_id", str(err))
     report = CompanyValidation(check.issues, pd.DataFrame(check.flow, columns=["table", "step",
                                                                               "rows"]), cfg.name)
     if not report.ok:

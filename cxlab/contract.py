@@ -72,8 +72,10 @@ QA_ITEMS = ("qa_greeting", "qa_verification", "qa_empathy", "qa_ownership", "qa_
 #: The tables of a company, in the order they are written.
 TABLES = ("customers", "survey", "contacts", "pulse")
 #: Optional tables: written and read when present (``invitations``: who was invited to each survey
-#: wave and who answered; ``true_ltr`` is the simulator's truth, absent from real exports).
-OPTIONAL_TABLES = ("invitations",)
+#: wave and who answered; ``true_ltr`` is the simulator's truth, absent from real exports;
+#: ``comments``: the open "why?" answer of survey responses, keyed by ``response_id`` or by
+#: ``customer_id`` + ``wave``, empty text = nothing written; see :func:`link_comments`).
+OPTIONAL_TABLES = ("invitations", "comments")
 
 # dtype after loading: "str" (ids, categories, wave), "date" (datetime64, NaT = missing),
 # "int" (int64, always present), "float" (float64, NaN = missing / not asked).
@@ -94,6 +96,8 @@ COLUMNS: dict[str, dict[str, str]] = {
     "pulse": {"employee_id": _STR, "team": _STR, "wave": _STR, "engagement": _FLOAT,
               "enps": _INT},
     "invitations": {"customer_id": _STR, "wave": _STR, "responded": _INT, "true_ltr": _INT},
+    "comments": {"response_id": _STR, "customer_id": _STR, "wave": _STR, "language": _STR,
+                 "comment": _STR},
 }
 # decimals written for non-integer float columns (others are whole numbers)
 _DECIMALS = {"customers": {"tenure_months": 2, "monthly_revenue": 2}, "pulse": {"engagement": 1}}
@@ -155,6 +159,64 @@ def read_csv_bytes(data: bytes, table: str) -> pd.DataFrame:
     return frame[columns(table)]
 
 
+def link_comments(comments: pd.DataFrame, survey: pd.DataFrame | None) -> pd.DataFrame:
+    """The comments table in the contract's columns, each comment tied to its survey response.
+
+    A comment is keyed by ``response_id`` or by ``customer_id`` + ``wave``; the missing keys are
+    filled from ``survey`` (one response per customer and wave). ``comment`` missing -> ``""``
+    (nothing written), ``language`` missing -> ``"en"``. Comments whose keys match no survey
+    response are an error naming them (a comment must belong to a response to be analysed).
+    """
+    frame = comments.copy()
+    for col in COLUMNS["comments"]:
+        if col not in frame.columns:
+            frame[col] = pd.Series(pd.NA, index=frame.index, dtype=object)
+    if "comment" not in comments.columns:
+        raise CXDataError("The comments table has no 'comment' column; name the column holding "
+                          "the open answer (columns: {comment: YOUR_COLUMN}).")
+    if survey is not None and len(frame):
+        keys = survey[["response_id", "customer_id", "wave"]].astype(object)
+        by_id = keys.set_index("response_id")
+        has_id = frame["response_id"].notna()
+        if has_id.any():
+            rid = frame.loc[has_id, "response_id"]
+            for col in ("customer_id", "wave"):
+                known = rid.map(by_id[col].to_dict())
+                frame.loc[has_id, col] = frame.loc[has_id, col].where(
+                    frame.loc[has_id, col].notna(), known)
+        by_pair = keys.drop_duplicates(["customer_id", "wave"]).set_index(
+            ["customer_id", "wave"])["response_id"].to_dict()
+        pair = ~has_id & frame["customer_id"].notna() & frame["wave"].notna()
+        if pair.any():
+            frame.loc[pair, "response_id"] = [by_pair.get((c, w)) for c, w in
+                                              zip(frame.loc[pair, "customer_id"],
+                                                  frame.loc[pair, "wave"])]
+        unmatched = ~frame["response_id"].isin(set(by_id.index))
+        if unmatched.any():
+            shown = frame.loc[unmatched, ["response_id", "customer_id", "wave"]]
+            rows = [f"row {i}: " + " / ".join(map(str, v)) for i, v in
+                    zip(shown.index[:5], shown.to_numpy().tolist())]
+            raise CXDataError(f"{int(unmatched.sum()):,} comment(s) match no survey response "
+                              f"({'; '.join(rows)}). Key each comment by the survey's "
+                              "response_id, or by customer_id + wave of its survey answer.")
+    for col in ("response_id", "customer_id", "wave"):
+        frame[col] = frame[col].astype(object).where(frame[col].notna(), None).astype("str")
+    frame["comment"] = frame["comment"].fillna("").astype("str")
+    frame["language"] = frame["language"].fillna("en").astype("str")
+    return frame[[*COLUMNS["comments"], *[c for c in frame.columns
+                                          if c not in COLUMNS["comments"]]]]
+
+
+def read_comments_csv(path, survey: pd.DataFrame | None) -> pd.DataFrame:
+    """Read a comments.csv holding any of the contract's comment columns (the bundled file has
+    response_id, language, comment) and :func:`link_comments` it to ``survey``."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for col in ("response_id", "customer_id", "wave"):
+        if col in frame.columns:
+            frame[col] = frame[col].replace("", pd.NA)
+    return link_comments(frame, survey)
+
+
 # ------------------------------------------------------------------------------------ bundle
 @dataclass
 class Company:
@@ -173,6 +235,7 @@ class Company:
     name: str = ""
     files: tuple[Path, ...] = field(default=(), repr=False)
     invitations: pd.DataFrame | None = None
+    comments: pd.DataFrame | None = None
 
     def table(self, name: str) -> pd.DataFrame:
         """The table ``name``; a :class:`CXDataError` naming the missing file if it is absent."""
@@ -193,6 +256,8 @@ class Company:
         out = {f"{t}.csv": to_csv_bytes(getattr(self, t), t) for t in self.tables}
         if self.invitations is not None:
             out["invitations.csv"] = to_csv_bytes(self.invitations, "invitations")
+        if self.comments is not None:
+            out["comments.csv"] = to_csv_bytes(self.comments, "comments")
         if self.truth is not None:
             out["truth.json"] = (json.dumps(self.truth, indent=2, ensure_ascii=False)
                                  + "\n").encode()
@@ -222,6 +287,11 @@ class Company:
         inv = folder / "invitations.csv"
         if inv.exists():   # optional; not (yet) in ``files``: no report reads it so far
             frames["invitations"] = read_csv_bytes(inv.read_bytes(), "invitations")
+        # optional, and deliberately not in ``files``: ``files`` feeds ``data_sha256``, the data
+        # fingerprint every report manifest, cache key and stored notebook output pins; adding
+        # an optional table must not change the fingerprint of data that had no such table.
+        if (folder / "comments.csv").exists():
+            frames["comments"] = read_comments_csv(folder / "comments.csv", frames["survey"])
         return cls(truth=truth, name=name or folder.name, files=files, **frames)
 
     def sha256(self) -> dict[str, str]:

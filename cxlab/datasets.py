@@ -110,13 +110,19 @@ def load_kestrel():
       qa_compliance, qa_next_steps (1-5, only for the ~20 % of phone/chat contacts evaluated).
       Contacts are logged from 2024-10-01.
     - pulse: employee_id, team, wave, engagement (1-5, mean of five items), enps (0-10).
+    - comments (optional table, ``None`` when the folder has no comments.csv): response_id,
+      customer_id, wave (both filled from the survey), language (en / pl), comment (the open
+      "why?" answer of every survey response, "" when nothing was written; 4 % carry fake
+      personal data). Their true themes are in ``comments_truth.json``.
+    - invitations (optional table): customer_id, wave, responded (0/1), true_ltr (0-10).
 
     See ``datasets/README.md`` for the full data dictionary and ``.truth`` for the true effects.
 
     Returns
     -------
     cxlab.contract.Company
-        The five tables and the truth.
+        The tables and the truth (the optional tables are not part of ``files``, so the data
+        fingerprint ``data_sha256`` is that of the four required tables and truth.json).
 
     Examples
     --------

@@ -77,7 +77,7 @@ def _load_data(data: str | os.PathLike = "kestrel") -> Company:
     or a company configuration (``company.yaml``: :func:`cxlab.company.load_company`).
 
     A folder needs ``survey.csv`` (or .parquet/.xlsx/.sav) or ``contacts.csv``; ``customers``,
-    ``contacts`` and ``pulse`` are optional (sections that need a missing table say so). A single
+    ``contacts``, ``pulse`` and ``comments.csv`` are optional (sections that need a missing table say so). A single
     file is read as the survey. Returns a :class:`~cxlab.contract.Company` with ``name`` and the
     ``files`` read (their fingerprint is ``data_sha256``).
     """
@@ -120,6 +120,9 @@ def _load_data(data: str | os.PathLike = "kestrel") -> Company:
     if "survey" not in tables and "contacts" not in tables:
         raise CXDataError(f"Folder {str(path)!r} has neither survey.csv nor contacts.csv. "
                           "A report folder needs at least the survey export named survey.csv.")
+    if (path / "comments.csv").exists():   # optional; not in ``files`` (see Company.load)
+        from ..contract import read_comments_csv
+        tables["comments"] = read_comments_csv(path / "comments.csv", tables.get("survey"))
     return Company(**tables, truth=truth, name=path.name, files=tuple(files))
 
 
