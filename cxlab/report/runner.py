@@ -74,6 +74,7 @@ class Job:
     base: int | None = None
     threads: int | None = None          # BLAS threads per kernel when kernels run in parallel
     html: Path | None = None            # default: <name>.html
+    warm: bool = False                  # run in the worker's long-lived kernel (report.kernels)
 
     def __post_init__(self):
         if self.html is None:
@@ -174,12 +175,15 @@ def execute_job(job: Job) -> dict:
     engine_kwargs = {}
     if not job.kernel_name:
         engine_kwargs["kernel_manager_class"] = _kernel_manager_class()
+    source = str(job.template)
     try:
         for attempt in (1, 2):
             entry["attempts"] = attempt
+            if job.warm:
+                source, engine_kwargs = _warm_source(job), {"km": _warm_kernel(job)}
             try:
                 pm.execute_notebook(
-                    str(job.template), str(tmp), parameters=dict(job.parameters),
+                    source, str(tmp), parameters=dict(job.parameters),
                     kernel_name=job.kernel_name or "python3", cwd=str(job.cwd),
                     progress_bar=False, request_save_on_cell_execute=False,
                     execution_timeout=job.timeout, start_timeout=60, **engine_kwargs)
@@ -188,21 +192,39 @@ def execute_job(job: Job) -> dict:
                 break
             except PapermillExecutionError as err:
                 entry["status"] = "failed"
-                entry["error"] = f"{err.ename}: {_first_line(err.evalue)} (cell {err.exec_count})"
+                cell = err.exec_count - 1 if job.warm and err.exec_count else err.exec_count
+                entry["error"] = f"{err.ename}: {_first_line(err.evalue)} (cell {cell})"
                 break
-            except Exception as err:  # kernel did not start, or papermill itself failed
+            except Exception as err:  # kernel did not start or died, or papermill failed
                 entry["status"] = "failed"
                 entry["error"] = f"{type(err).__name__}: {_first_line(err)}"
+                if job.warm:
+                    from .kernels import discard
+                    discard()               # a dead or broken warm kernel is replaced
                 if attempt == 1 and _is_kernel_start_failure(err):
                     entry["notes"].append(f"retried after a kernel start failure ({entry['error']})")
                     continue
                 break
+        if job.warm:
+            from .kernels import discard, strip_reset
+            if entry["status"] != "ok":
+                discard()                   # a failed report never leaves state to the next
+            if tmp.exists():
+                import nbformat
+                nb = nbformat.read(tmp, as_version=4)
+                strip_reset(nb)
+                nbformat.write(nb, tmp)
         if tmp.exists():
             os.replace(tmp, notebook)
         if entry["status"] == "ok":
             _publish(job, entry, notebook, html_path)
         elif html_path.exists():
             html_path.unlink()      # never leave an older report that looks current
+    except KeyboardInterrupt:
+        if job.warm:                        # Ctrl-C/SIGTERM: the kernel goes with the report
+            from .kernels import discard
+            discard()
+        raise
     except Exception as err:  # rendering or file errors: mark failed, keep going
         entry["status"] = "failed"
         entry["error"] = f"{type(err).__name__}: {_first_line(err)}"
@@ -219,6 +241,29 @@ def execute_job(job: Job) -> dict:
     entry["finished"] = _now()
     entry["seconds"] = round(time.perf_counter() - start, 2)
     return entry
+
+
+def _warm_source(job: Job):
+    """The template with the hidden reset cell of :mod:`cxlab.report.kernels` in front."""
+    import nbformat
+
+    from .kernels import RESET_SOURCE, RESET_TAG
+    nb = nbformat.read(job.template, as_version=4)
+    cell = nbformat.v4.new_code_cell(RESET_SOURCE, metadata={"tags": [RESET_TAG]})
+    nb.cells.insert(0, cell)
+    return nb
+
+
+def _warm_kernel(job: Job):
+    """This worker's long-lived kernel manager for the job's kernel, folder and threads."""
+    from .kernels import kernel_for
+
+    def make():
+        if job.kernel_name:
+            from jupyter_client import AsyncKernelManager
+            return AsyncKernelManager(kernel_name=job.kernel_name)
+        return _kernel_manager_class()()
+    return kernel_for((job.kernel_name, str(job.cwd), job.threads), make)
 
 
 def _publish(job: Job, entry: dict, notebook: Path, html_path: Path) -> None:
@@ -294,7 +339,7 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
         workers: int | None = None, segments: Sequence[str] | None = None,
         params: Mapping | None = None, min_base: int = MIN_BASE, company: bool = True,
         progress: bool = True, kernel_name: str | None = None, timeout: int | None = 900,
-        pdf: bool = False) -> Batch:
+        pdf: bool = False, warm: bool = True) -> Batch:
     """Run ``template`` for the company and for every value of ``by``; publish under out/<period>/.
 
     ``by=None`` uses the template's default split (quarterly: region; team_scorecard: team);
@@ -303,6 +348,9 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
     defaults to the usable cores. Segments with fewer than ``min_base`` responses in the period
     are not run and are marked ``suppressed``; a failing report is marked ``failed``.
     Returns a :class:`Batch`; ``batch.ok`` is False when any report failed.
+    ``warm`` (default) runs each worker's reports in one long-lived kernel that keeps the
+    imports and the loaded data (:mod:`cxlab.report.kernels`; a fresh namespace per report);
+    ``warm=False`` starts a kernel per report, as plain papermill does.
 
     A full run (every segment and the company) replaces the published batch; a partial run
     (``segments`` given, ``company=False``, or interrupted by Ctrl-C/SIGTERM) replaces only the
@@ -379,7 +427,7 @@ def run(template: str = "quarterly", period: str | None = None, by: str | None =
                         notebook=Path("notebooks", f"{name}.ipynb"),
                         cwd=out_dir, title=f"{label} — {period}", label=label, segment=value,
                         subtitle=f"{spec.title} · data {dataset.name}", footer=footer,
-                        timeout=timeout, kernel_name=kernel_name, base=n))
+                        timeout=timeout, kernel_name=kernel_name, base=n, warm=warm))
 
     n_workers = max(1, min(int(workers or _default_workers()), max(len(jobs), 1)))
     if n_workers > 1:
@@ -484,6 +532,8 @@ def _run_jobs(jobs: list[dict], workers: int, progress: bool, desc: str,
         return results
     finally:
         bar.close()
+        from .kernels import shutdown
+        shutdown()      # the inline (one worker) warm kernel
 
 
 def _stop_pool(pool, grace: float = 5.0) -> None:
