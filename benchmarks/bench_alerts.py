@@ -7,8 +7,8 @@ detection rate of the scripted South outage at several strengths.
 Every simulated company is ``cx.simulate.company(n_customers, seed=s)`` (seeds 1..N, the same
 seeds in every scenario) and the batch is ``cx.alerts.early_warning(survey, by="region")``: the
 company and its 5 regions × 12 KPIs and touchpoints × 3 comparisons (vs previous wave, vs the
-baseline of the 4 waves before it, vs the rest of the company), Benjamini–Hochberg across all
-of them at 5 %. Scenarios (fields of ``cx.simulate.TrueEffects``):
+baseline of the 4 waves before it, vs the rest of the company), Benjamini–Hochberg (or, with
+``--adjust holm``, Holm, the reports' default) across all of them at 5 %. Scenarios (fields of ``cx.simulate.TrueEffects``):
 
 - ``null``: ``event=None`` and every ``region_shift`` 0 — every one of the ~200 tests is a
   true null, so any significant test (either direction) is a false alarm;
@@ -139,7 +139,7 @@ def markdown(out: dict) -> str:
         "",
         f"{n} simulated companies per scenario (`cx.simulate.company`, seeds 1–{n}); batch = "
         "company + 5 regions × 12 KPIs/touchpoints × 3 comparisons (previous wave, baseline of "
-        "the 4 waves before it, rest of the company), Benjamini–Hochberg across the batch at "
+        "the 4 waves before it, rest of the company), adjusted across the batch at "
         "5 % (`cx.alerts.early_warning`). Rates with 95 % Wilson intervals. See the script's "
         "docstring for the scenarios." + (f" **Adjustment: {out['adjust']}** (instead of "
                                           "Benjamini–Hochberg)." if out.get("adjust", "fdr_bh")
@@ -186,7 +186,9 @@ def markdown(out: dict) -> str:
               "true flags its threshold loosens and a quiet region gets a false flag more often "
               "(last column). Holm controls the chance of any false flag whatever happens "
               "elsewhere, at the cost of detecting weak events less often: "
-              "`--adjust holm` writes `alerts_holm.md`.", ""]
+              "`--adjust holm` writes `alerts_holm.md`. The reports use Holm (the default of "
+              "`cx.alerts.early_warning`): in `alerts_holm.md` no quiet region is flagged even "
+              "with the −3 outage, and South's network reliability is still caught at −0.5.", ""]
     return "\n".join(lines)
 
 

@@ -102,7 +102,8 @@ def _department_page(dept: str, rows: pd.DataFrame, period: str, settings: dict)
     note = (f"<p class=\"cx-note\">Each KPI and touchpoint rating (mean of 1–10) of every segment is "
             f"tested against last quarter ({escape(str(settings.get('previous')))}), its own "
             f"baseline ({escape(base[0] + '–' + base[-1]) if base else 'none'}) and the rest of "
-            f"the company; {settings.get('tests')} tests, Benjamini–Hochberg adjusted at "
+            f"the company; {settings.get('tests')} tests, "
+            f"{_alerts.ADJUST_NAMES.get(settings.get('adjust'), '')}-adjusted at "
             f"{1 - settings.get('confidence', CONFIDENCE):.0%}. Only falls are listed.</p>")
     return page(f"Alert digest: {dept}, {period}", body + note,
                 subtitle="Customer-experience early warning routed to its owner",

@@ -6,7 +6,7 @@ one-line verdict the index page shows — all generated from the statistics of t
     story.record(ctx)             # last cell: the record with the verdict and the flags
 
 The flags come from :func:`cxlab.alerts.early_warning` run on the *whole* company split by the
-report's ``by`` (the same tests and the same Benjamini–Hochberg adjustment in every report of
+report's ``by`` (the same tests and the same Holm adjustment in every report of
 the batch); the recommendation is :func:`cxlab.report.quarterly.recommendations` (one rule).
 """
 
@@ -37,8 +37,8 @@ GLOSSARY = {
     "CES": "customer effort score (relationship survey, quarterly): mean of 1–7, 7 = very easy. "
            "The team scorecard's CES is the contact survey's, after a contact.",
     "baseline": "the segment's own level over the 4 waves before last quarter, pooled.",
-    "flag": "a change larger than the noise after allowing for the many segments × KPIs tested "
-            "(Benjamini–Hochberg), pointing down.",
+    "flag": "a fall larger than the noise after allowing for the many segments × KPIs tested "
+            "(Holm: at most a 5% chance of any false flag in the whole batch).",
     "LMG": "Lindeman–Merenda–Gold (Shapley) importance: each touchpoint's share of the "
            "explained variation, averaged over every order of entering the touchpoints, so "
            "correlated touchpoints share fairly.",
@@ -312,8 +312,10 @@ def show_summary(ctx: ReportContext) -> None:
         _html(_table_html(table, note=(
             f"Early warning: each KPI and touchpoint rating tested against last quarter, its own "
             f"baseline ({ew.settings['baseline'][0]}–{ew.settings['baseline'][-1]}) and the rest "
-            f"of the company; {ew.settings['tests']} tests across the batch, Benjamini–Hochberg "
-            f"adjusted at {1 - ctx.confidence:.0%}. Touchpoints are mean ratings on 1–10.")))
+            f"of the company; {ew.settings['tests']} tests across the batch, "
+            f"{_alerts.ADJUST_NAMES[ew.settings['adjust']]}-adjusted at {1 - ctx.confidence:.0%} "
+            "(the chance of any false flag in the batch). Touchpoints are mean ratings on "
+            "1–10.")))
 
 
 def _md_inline(text: str) -> str:
