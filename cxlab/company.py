@@ -193,14 +193,11 @@ def load_config(config) -> CompanyConfig:
         return config
     path = None
     if isinstance(config, (str, os.PathLike)):
-        import yaml
+        from .config import read_yaml
         path = Path(config).expanduser()
         if not path.is_file():
             raise CXDataError(f"Company configuration {str(path)!r} not found.")
-        try:
-            spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as err:
-            raise CXDataError(f"{path.name} is not valid YAML: {err}") from None
+        spec = read_yaml(path)
     else:
         spec = config
     if not isinstance(spec, Mapping):

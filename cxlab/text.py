@@ -148,7 +148,7 @@ def load_codeframe(source="kestrel") -> Codeframe:
 
     Pattern rules are in :func:`_pattern_regex`; edit the file and reload to change the coding.
     """
-    import yaml
+    from .config import read_yaml
     if isinstance(source, Codeframe):
         return source
     if isinstance(source, Mapping):
@@ -160,7 +160,7 @@ def load_codeframe(source="kestrel") -> Codeframe:
         if not path.exists():
             shipped = sorted(p.stem for p in CODEFRAMES.glob("*.yaml"))
             raise CXDataError(f"No codeframe {source!r}: give a YAML path or one of {shipped}.")
-        spec, name = yaml.safe_load(path.read_text(encoding="utf-8")), path.stem
+        spec, name = read_yaml(path), path.stem
     themes = spec.get("themes") if isinstance(spec, Mapping) else None
     if not isinstance(themes, Mapping) or not themes:
         raise CXDataError("A codeframe needs a 'themes:' mapping of theme -> {label, en, pl}.")

@@ -99,6 +99,25 @@ def test_billion_laughs_is_refused_before_it_is_built(tmp_path, key):
         sc.load_schema(path)
 
 
+
+@pytest.mark.parametrize("reader, key", [
+    (lambda path: cx.company.load_config(path), "tables"),
+    (lambda path: cx.text.load_codeframe(path), "themes"),
+])
+def test_company_config_and_codeframe_share_the_safe_reader(tmp_path, reader, key):
+    """The company configuration and the codeframe go through the same reader as the study
+    (cxlab.config.read_yaml): billion laughs, recursive aliases and non-UTF-8 bytes refused."""
+    path = tmp_path / "laughs.yaml"
+    path.write_text(_laughs(key))
+    with pytest.raises(CXDataError, match=r"aliases.*expand to more than 10,000 values"):
+        reader(path)
+    path.write_text(f"{key}: &t [*t]\n")
+    with pytest.raises(CXDataError, match="recursive"):
+        reader(path)
+    path.write_bytes(f"{key}:\n  x: Łódź\n".encode("cp1250"))
+    with pytest.raises(CXDataError, match=r"laughs.yaml is not UTF-8.*line 2"):
+        reader(path)
+
 def test_small_aliases_stay_allowed(tmp_path):
     path = tmp_path / "study.yaml"
     path.write_text("outcome: {column: ltr, scale: [0, 10]}\n"

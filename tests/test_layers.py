@@ -6,8 +6,8 @@ package stays quick to import, not a way round the rule); ``if TYPE_CHECKING:`` 
 ``from cxlab import __version__`` do not.
 
     layer            modules                                      what they do
-    0 bottom         checks, resources, contract, intervals,      input checks, bundled files, the
-                     display, notes, plots                        data contract, interval formulas,
+    0 bottom         checks, config, resources, contract,         input checks, safe YAML, bundled
+                     intervals, display, notes, plots             files, the data contract, intervals,
                                                                   what a reader sees (tables,
                                                                   figures, recorded warnings)
     1 data in        io, datasets, simulate, engine, company      read exports, bundled data, the
@@ -40,7 +40,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "cxlab"
 
 LAYERS = {
-    "bottom": {"checks", "resources", "contract", "intervals", "display", "notes", "plots"},
+    "bottom": {"checks", "config", "resources", "contract", "intervals", "display", "notes",
+               "plots"},
     "data in": {"io", "datasets", "simulate", "engine", "company"},
     "statistics": {"metrics", "alerts", "drivers", "_logit_subsets", "retention", "value", "whatif",
                    "frontline", "text", "weighting"},

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checks import CXDataError, _preview
+from ..config import MAX_YAML_VALUES, read_yaml  # noqa: F401 - MAX_YAML_VALUES re-exported
 from ..contract import CONFIDENCE, MIN_BASE
 
 #: Relative-importance methods compared side by side (see cxlab.drivers).
@@ -86,6 +87,9 @@ class StudySchema:
     confidence: float = CONFIDENCE
     title: str = "Driver study"
     base_dir: Path = field(default_factory=Path.cwd)
+    comment: str | None = None          # open-answer column: coded into 0/1 theme columns
+    comment_language: str = "en"        # "en", "pl" or the column holding each row's language
+    codeframe: str = "kestrel"          # a bundled codeframe name or a YAML path
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -113,7 +117,28 @@ class StudySchema:
     def columns_needed(self) -> list[str]:
         cols = [self.outcome.column, *self.driver_columns, *self.segments, *self.filter]
         cols += [c for c in (self.weight, self.id, self.join_on) if c]
-        return list(dict.fromkeys(cols))
+        if self.comment:
+            cols += [self.comment] + ([self.comment_language] if self.comment_language
+                                      not in ("en", "pl") else [])
+        return [c for c in dict.fromkeys(cols) if c not in self.theme_drivers]
+
+    @property
+    def theme_drivers(self) -> list[str]:
+        """Drivers that are themes of the comments (made by coding, not read from the data)."""
+        if not self.comment:
+            return []
+        from ..text import load_codeframe
+        themes = set(load_codeframe(self.codeframe_source).theme_names)
+        return [c for c in self.driver_columns if c in themes]
+
+    @property
+    def codeframe_source(self) -> str:
+        """The codeframe: a bundled name, else a path resolved from the configuration's folder."""
+        from ..text import CODEFRAMES
+        if (CODEFRAMES / f"{self.codeframe}.yaml").exists():
+            return self.codeframe
+        path = Path(self.codeframe).expanduser()
+        return str(path if path.is_absolute() else self.base_dir / path)
 
     def codes_plan(self) -> dict[str, list]:
         """Missing codes per column: a list applies to the outcome and every driver."""
@@ -145,7 +170,7 @@ class StudySchema:
         known = {"title", "data", "read", "missing_codes", "outcome", "drivers", "driver_scale",
                  "groups", "segments", "weight", "id", "customers", "filter", "min_base",
                  "min_segment", "straightliners", "analysis", "methods", "bootstrap", "seed",
-                 "confidence"}
+                 "confidence", "comment", "comment_language", "codeframe"}
         _unknown(spec, known, "study configuration")
         for key in ("outcome", "drivers"):
             if key not in spec or spec[key] in (None, "", [], {}):
@@ -180,7 +205,10 @@ class StudySchema:
             confidence=_number(analysis.get("confidence", CONFIDENCE), "confidence",
                                "a level between 0.5 and 1, e.g. confidence: 0.95"),
             title=_text(spec.get("title", "Driver study"), "title"),
-            base_dir=Path(base_dir) if base_dir is not None else Path.cwd())
+            base_dir=Path(base_dir) if base_dir is not None else Path.cwd(),
+            comment=_opt_str(spec.get("comment"), "comment"),
+            comment_language=_text(spec.get("comment_language", "en"), "comment_language"),
+            codeframe=_text(spec.get("codeframe", "kestrel"), "codeframe"))
         schema._check()
         return schema
 
@@ -494,74 +522,3 @@ def load_schema(config: str | Path | Mapping, **overrides) -> StudySchema:
         else:
             spec[key] = value
     return StudySchema.from_dict(spec, base_dir=base)
-
-
-#: Most values (scalars, list items, mapping entries) a configuration may expand to through
-#: YAML aliases; a study configuration holds a few hundred at most.
-MAX_YAML_VALUES = 10_000
-
-
-def read_yaml(path: str | Path):
-    """Parse a YAML configuration safely: UTF-8 text (named error otherwise), no Python tags
-    (``yaml.SafeLoader``), and aliases expanding to at most :data:`MAX_YAML_VALUES` values.
-
-    Aliases are allowed (``&scale [1, 5]`` reused by ``*scale`` is ordinary YAML), but the size
-    of the document *after* expanding every alias is counted on the node graph before anything
-    is built, so a "billion laughs" file (nested aliases, a few hundred bytes expanding to
-    10^9 values) is refused at once instead of exhausting memory.
-    """
-    import yaml
-    path = Path(path)
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw[:err.start].count(b"\n") + 1
-        column = err.start - raw.rfind(b"\n", 0, err.start)
-        raise CXDataError(f"{path.name} is not UTF-8 text: byte {raw[err.start]:#04x} at line "
-                          f"{line}, column {column} cannot be "
-                          "decoded. Save the configuration as UTF-8 (in most editors: Save As, "
-                          "encoding UTF-8).") from None
-
-    class _Loader(yaml.SafeLoader):
-        def construct_document(self, node):
-            _check_expansion(node, path.name)
-            return super().construct_document(node)
-
-    try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as err:
-        raise CXDataError(f"{path.name} is not valid YAML: {err}") from None
-
-
-def _check_expansion(root, name: str) -> None:
-    """Count the values of the YAML node graph as if every alias were copied out (memoised per
-    node, so the count itself is cheap); refuse more than :data:`MAX_YAML_VALUES` or a cycle."""
-    import yaml
-    size: dict[int, int] = {}
-    active: set[int] = set()
-
-    def count(node) -> int:
-        key = id(node)
-        if key in size:
-            return size[key]
-        if key in active:
-            raise CXDataError(f"{name}: an alias refers to the value that contains it (a "
-                              "recursive YAML structure). Write the values out instead.")
-        active.add(key)
-        if isinstance(node, yaml.SequenceNode):
-            total = 1 + sum(count(c) for c in node.value)
-        elif isinstance(node, yaml.MappingNode):
-            total = 1 + sum(count(k) + count(v) for k, v in node.value)
-        else:
-            total = 1
-        active.discard(key)
-        size[key] = total
-        if total > MAX_YAML_VALUES:
-            raise CXDataError(f"{name}: its YAML aliases (*name) expand to more than "
-                              f"{MAX_YAML_VALUES:,} values (a 'billion laughs' structure); a "
-                              "study configuration needs a few hundred. Write the values out "
-                              "or reuse an anchor only for small values such as a scale.")
-        return total
-
-    count(root)
