@@ -8,7 +8,7 @@ and customer lifetime value, with uncertainty on every number.
     cx.metrics.nps(company.survey["ltr"])
 
 Modules, one concept each: datasets, simulate, io, metrics, drivers, retention, value,
-whatif, frontline, plots; and for notebooks and the command line: exercises, study, reports, cli.
+whatif, frontline, plots; and for notebooks and the command line: exercises, study, report, cli.
 Every submodule loads on first use (``cx.metrics`` imports :mod:`cxlab.metrics` the first time
 it is touched), so ``import cxlab`` itself imports nothing heavy (no numpy, pandas or scipy) and
 ``cxlab --help`` answers quickly.
@@ -30,7 +30,7 @@ __version__ = "0.1.0"
 
 #: Submodules reachable as attributes of the package (``cx.<name>``), imported on first use.
 _SUBMODULES = ("checks", "cli", "datasets", "drivers", "exercises", "frontline", "io", "metrics",
-               "plots", "report", "reports", "resources", "retention", "simulate", "study",
+               "plots", "report", "resources", "retention", "simulate", "study",
                "value", "whatif")
 
 if TYPE_CHECKING:  # static checkers and IDEs see the modules as plain attributes
@@ -45,7 +45,6 @@ if TYPE_CHECKING:  # static checkers and IDEs see the modules as plain attribute
         metrics,
         plots,
         report,
-        reports,
         resources,
         retention,
         simulate,
@@ -81,7 +80,6 @@ __all__ = [
     "metrics",
     "plots",
     "report",
-    "reports",
     "resources",
     "retention",
     "simulate",

@@ -17,12 +17,12 @@ import cxlab  # noqa: E402
 # api.rst is written here from the package itself, so a new module is documented without
 # anyone remembering to list it. Sections follow the layers (bottom first).
 SECTIONS = {
-    "Input checks and resources (bottom layer)": ["checks", "resources", "contract", "intervals",
-                                                   "notes", "display"],
-    "Data in": ["io", "datasets", "simulate"],
-    "Statistics": ["metrics", "drivers", "retention", "value", "whatif", "frontline", "text",
-                   "weighting"],
-    "Studies, reports and figures": ["study", "report", "reports", "plots"],
+    "Input checks and resources (bottom layer)": ["checks", "config", "resources", "contract",
+                                                   "intervals", "notes", "display"],
+    "Data in": ["io", "datasets", "simulate", "company", "engine"],
+    "Statistics": ["metrics", "drivers", "retention", "value", "whatif", "frontline", "alerts",
+                   "text", "weighting"],
+    "Studies, reports and figures": ["study", "report", "plots"],
     "Command line and course": ["cli", "exercises"],
 }
 #: Course exercise modules are documented through cxlab.exercises (check/hint/solution).

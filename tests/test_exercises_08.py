@@ -77,8 +77,8 @@ def test_q4_minimum_base_is_a_floor():
 
 def test_q4_the_strict_base_really_suppresses_the_south(latest):
     """The premise of Q4: the South has fewer than 250 answers in 2026Q3 (batch base count)."""
-    spec = cx.reports.template_spec("quarterly")
-    assert cx.reports.base_count(latest, spec, "2026Q3", "region", "South") == 247
+    spec = cx.report.template_spec("quarterly")
+    assert cx.report.base_count(latest, spec, "2026Q3", "region", "South") == 247
 
 
 def test_q5_owner_share_matches_cx_drivers(company):

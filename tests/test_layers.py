@@ -16,7 +16,7 @@ package stays quick to import, not a way round the rule); ``if TYPE_CHECKING:`` 
                                                                   Spark)
     2 statistics     metrics, drivers, _logit_subsets, retention, the analyses
                      value, whatif, frontline, text, weighting
-    3 applications   study/, report/, reports (alias), exercises/ driver studies, reports, course
+    3 applications   study/, report/, exercises/                  driver studies, reports, course
     4 command line   cli                                          the ``cxlab`` command
 
 ``plots`` sits at the bottom: it draws the tables and result objects handed to it and imports
@@ -45,7 +45,7 @@ LAYERS = {
     "data in": {"io", "datasets", "simulate", "engine", "company"},
     "statistics": {"metrics", "alerts", "drivers", "_logit_subsets", "retention", "value", "whatif",
                    "frontline", "text", "weighting"},
-    "applications": {"study", "report", "reports", "exercises"},
+    "applications": {"study", "report", "exercises"},
     "command line": {"cli"},
 }
 RANK = {top: i for i, members in enumerate(LAYERS.values()) for top in members}

@@ -1,7 +1,7 @@
 """Exercises for notebook 08 democratising data.
 
 Expected answers are computed here with plain pandas / numpy, independently of
-:mod:`cxlab.metrics`, :mod:`cxlab.drivers` and :mod:`cxlab.reports`: cell bases by ``groupby``,
+:mod:`cxlab.metrics`, :mod:`cxlab.drivers` and :mod:`cxlab.report`: cell bases by ``groupby``,
 NPS by the recipe in :mod:`.recipes`, and the LMG shares by brute force over all driver subsets
 (:func:`.course03.lmg_brute_force`) of the correlation matrix of the complete answers.
 """
