@@ -391,21 +391,72 @@ class StudyResult:
     quadrant: pd.DataFrame
     segments: dict
     retention: RetentionLink | None
+    themes: pd.DataFrame | None = None     # comment themes: prevalence and effect (if comment:)
 
     def summary(self) -> pd.DataFrame:
         """The primary method's drivers: share with interval, performance, quadrant."""
         return self.importance.results[self.importance.primary].summary()
 
 
+def code_comments(schema: StudySchema, data: pd.DataFrame) -> pd.DataFrame:
+    """``data`` with one 0/1 column per theme of ``schema.codeframe`` coded from the comment
+    column (:func:`cxlab.text.code`; no comment = 0 everywhere), so themes can be drivers."""
+    from ..checks import require_columns
+    from ..text import code
+    lang = schema.comment_language
+    require_columns(data, [schema.comment] + ([lang] if lang not in ("en", "pl") else []),
+                    "the study data (comment / comment_language)")
+    themes = code(data[schema.comment], schema.codeframe_source,
+                  language=lang if lang in ("en", "pl") else data[lang].fillna("en").to_numpy())
+    clash = [t for t in themes.columns if t in data.columns]
+    if clash:
+        raise CXDataError(f"The data already have column(s) named like comment themes: {clash}. "
+                          "Rename them, or drop comment: from the configuration.")
+    out = pd.concat([data, themes], axis=1)
+    out.attrs["themes"] = list(themes.columns)
+    return out
+
+
+def comment_themes(sd: StudyData, themes: list[str]) -> pd.DataFrame | None:
+    """Prevalence of each theme among the written comments and its effect on the outcome,
+    adjusted for the other themes (:func:`cxlab.text.theme_impact`): NPS points for a 0–10
+    outcome, percentage points of the top box for a rating, of the share for a binary outcome.
+    Effects of themes in fewer than ``min_base`` comments are left out (NaN)."""
+    from ..text import theme_impact
+    s, o = sd.schema, sd.schema.outcome
+    df = sd.data.loc[sd.data[s.comment].fillna("").astype(str).str.strip().str.len() > 0]
+    df = df.loc[df[o.column].notna()]
+    if s.weight:
+        df = df.loc[df[s.weight] > 0]
+    if o.kind == "rating":
+        df = df.assign(**{o.column: (df[o.column] >= _top_min(o)).astype(int)})
+    present = [t for t in themes if df[t].sum() > 0]
+    if len(df) < s.min_base or not present:
+        return None
+    table, warned = recorded(theme_impact, df, o.column, present, weights=s.weight,
+                             confidence=s.confidence)
+    small = table["n_with"] < s.min_base
+    table.loc[small, ["effect", "effect_ci_low", "effect_ci_high", "p_value"]] = np.nan
+    table.attrs["notes"] = warned
+    table.attrs["n_comments"] = len(df)
+    return table
+
+
 def run(schema: StudySchema | str | Path | Mapping, data: pd.DataFrame | None = None,
         customers: pd.DataFrame | None = None, progress: bool = False) -> StudyResult:
-    """The whole study: load (unless ``data`` is given), validate (stop on errors), prepare, then
-    outcome metrics, importance by every method, quadrant, segments and the retention link."""
+    """The whole study: load (unless ``data`` is given), code the comments into theme columns
+    (``comment:``; themes may then be drivers), validate (stop on errors), prepare, then outcome
+    metrics, importance by every method, quadrant, segments, the retention link and the comment
+    themes' impact on the outcome."""
     if not isinstance(schema, StudySchema):
         schema = load_schema(schema)
     if data is None:
         data, loaded = load_data(schema)
         customers = customers if customers is not None else loaded
+    themes = []
+    if schema.comment:
+        data = code_comments(schema, data)
+        themes = data.attrs["themes"]
     report = validate(schema, data, customers)
     sd = prepare(schema, data, customers, report)
     comp = importance(sd, progress=progress)
@@ -417,4 +468,5 @@ def run(schema: StudySchema | str | Path | Mapping, data: pd.DataFrame | None = 
         segs[by] = {"metrics": segment_metrics(sd, by), "performance": segment_performance(sd, by),
                     "importance": imp, "notes": warned}
     return StudyResult(schema, sd, report, outcome_summary(sd), outcome_distribution(sd), comp,
-                       quadrant(sd, comp), segs, retention_link(sd))
+                       quadrant(sd, comp), segs, retention_link(sd),
+                       comment_themes(sd, themes) if themes else None)

@@ -64,6 +64,7 @@ def prepare(schema: StudySchema, data: pd.DataFrame, customers: pd.DataFrame | N
     step("filter", n0, len(df), f"outside filter {s.filter}" if s.filter else "no filter")
     df, _ = cxio.recode_missing(df, s.codes_plan())
     cols = s.columns_needed()
+    cols += [t for t in s.theme_columns if t in df.columns and t not in cols]   # coded comments
     df = df[cols].copy()
     o = s.outcome
     if o.kind == "binary":

@@ -123,12 +123,17 @@ class StudySchema:
         return [c for c in dict.fromkeys(cols) if c not in self.theme_drivers]
 
     @property
-    def theme_drivers(self) -> list[str]:
-        """Drivers that are themes of the comments (made by coding, not read from the data)."""
+    def theme_columns(self) -> list[str]:
+        """The codeframe's themes: 0/1 columns made by coding ``comment`` (none without it)."""
         if not self.comment:
             return []
         from ..text import load_codeframe
-        themes = set(load_codeframe(self.codeframe_source).theme_names)
+        return list(load_codeframe(self.codeframe_source).theme_names)
+
+    @property
+    def theme_drivers(self) -> list[str]:
+        """Drivers that are themes of the comments (made by coding, not read from the data)."""
+        themes = set(self.theme_columns)
         return [c for c in self.driver_columns if c in themes]
 
     @property

@@ -197,3 +197,25 @@ def show_retention(res: StudyResult) -> None:
         _md("### Value at stake")
         _show(_fmt_table(link.value.summary(), 0))
         _fig(plots.revenue_at_risk_plot(link.value))
+
+
+def show_themes(res: StudyResult) -> None:
+    """What the comments say: each theme's share of the written comments and its adjusted
+    effect on the outcome (``comment:`` in the configuration)."""
+    table = res.themes
+    if table is None:
+        _md("No comment column was given (or fewer comments than the minimum base), so the "
+            "themes of the open answers are not part of this study. Add `comment:` to the "
+            "configuration.")
+        return
+    unit = table.attrs.get("unit", "")
+    _md(f"Share of the {table.attrs.get('n_comments', 0):,} written comments mentioning each "
+        f"theme, and the theme's effect on {_esc(res.schema.outcome.label or res.schema.outcome.column)}"
+        f" ({_esc(unit)}), adjusted for the other themes: an association, not a cause. Effects "
+        f"of themes in fewer than {res.schema.min_base} comments are left out. Themes listed "
+        "as drivers are ranked with the other drivers above.")
+    cols = ["n_with", "prevalence", "prevalence_ci_low", "prevalence_ci_high", "effect",
+            "effect_ci_low", "effect_ci_high", "p_value"]
+    _show(_fmt_table(table[cols].reset_index(), 1))
+    for note in table.attrs.get("notes", []):
+        _md(_esc(note))
