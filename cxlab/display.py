@@ -110,6 +110,12 @@ def html_table(frame: pd.DataFrame, note: str | None = None) -> str:
     return body + (f'<p class="cx-note">{_html.escape(note)}</p>' if note else "")
 
 
+
+def result_html(result) -> str:
+    """Jupyter display of a result object: its one-line repr above its summary table (the
+    ``_repr_html_`` of the statistics modules' result classes)."""
+    return f"<p><b>{_html.escape(repr(result))}</b></p>" + result.summary().to_html(max_rows=30)
+
 def setup() -> None:
     """Seaborn styling and PNG figures (embedded as base64 in the HTML) for a template notebook."""
     import matplotlib

@@ -48,6 +48,7 @@ import pandas as pd
 from . import intervals
 from .checks import CXDataError, CXWarning, require_columns, require_frame
 from .contract import CONFIDENCE, QA_ITEMS
+from .display import result_html
 
 __all__ = [
     "QA_ITEMS",
@@ -62,13 +63,6 @@ __all__ = [
     "scorecard_validity",
     "team_csat",
 ]
-
-
-def _result_html(result) -> str:
-    """Jupyter display of a result object: its one-line repr above its summary table."""
-    import html
-    return f"<p><b>{html.escape(repr(result))}</b></p>" + result.summary().to_html(max_rows=30)
-
 
 
 def _label(item: str) -> str:
@@ -90,7 +84,7 @@ class CascadeResult:
         return (f"CascadeResult({len(self.table)} {self.unit}s: company {self.company_now:.1f} -> "
                 f"target {self.company_target:.1f}, rule {self.rule!r})")
 
-    _repr_html_ = _result_html
+    _repr_html_ = result_html
 
     def summary(self) -> pd.DataFrame:
         return self.table.copy()
@@ -220,7 +214,7 @@ class DriverTargets:
         return (f"DriverTargets({self.outcome!r} {self.change:+g}: {len(self.table)} drivers, "
                 f"n = {self.n:,})")
 
-    _repr_html_ = _result_html
+    _repr_html_ = result_html
 
     def summary(self) -> pd.DataFrame:
         return self.table.copy()
@@ -309,7 +303,7 @@ class ScorecardValidity:
         return (f"ScorecardValidity({self.outcome!r}: {len(self.table)} items, n = {self.n:,} of "
                 f"{self.n_evaluated:,} evaluated)")
 
-    _repr_html_ = _result_html
+    _repr_html_ = result_html
 
     def summary(self) -> pd.DataFrame:
         return self.table.copy()
@@ -409,7 +403,7 @@ class EngagementLink:
         return (f"EngagementLink({self.outcome!r} per {self.unit}: {len(self.points)} points, "
                 f"r = {self.r:.2f}, slope {self.slope:.2f} ({self.ci_low:.2f} to {self.ci_high:.2f}))")
 
-    _repr_html_ = _result_html
+    _repr_html_ = result_html
 
     def summary(self) -> pd.DataFrame:
         return pd.DataFrame([{

@@ -42,6 +42,7 @@ from .checks import (
     require_columns,
     require_frame,
 )
+from .display import result_html
 
 DAYS_PER_MONTH = 365.25 / 12
 NPS_GROUPS = ("Detractor", "Passive", "Promoter")
@@ -75,12 +76,6 @@ __all__ = [
     "survival_quantile",
     "tenure_band",
 ]
-
-
-def _result_html(result) -> str:
-    """Jupyter display of a result object: its one-line repr above its summary table."""
-    import html
-    return f"<p><b>{html.escape(repr(result))}</b></p>" + result.summary().to_html(max_rows=30)
 
 
 # ----------------------------------------------------------------------------- labels
@@ -288,7 +283,7 @@ class ChurnByGroup:
         return (f"ChurnByGroup({self.churned!r} by {self.group!r}: {len(self.table)} groups, "
                 f"n = {int(self.table['n'].sum()):,}, p = {self.test['p_value']:.3g})")
 
-    _repr_html_ = _result_html
+    _repr_html_ = result_html
 
     def summary(self) -> pd.DataFrame:
         return self.table.copy()
@@ -411,7 +406,7 @@ class LogitChurn:
         return (f"LogitChurn({self.churned!r}: {len(self.terms) - 1} terms, n = {self.n:,}, "
                 f"churners = {self.events:,}, pseudo-R² = {self.pseudo_r2:.3f})")
 
-    _repr_html_ = _result_html
+    _repr_html_ = result_html
 
     def summary(self) -> pd.DataFrame:
         """One row per term: coef (log-odds), se, z, p_value, odds_ratio with CI, AME (pp) with CI."""
@@ -593,7 +588,7 @@ class KaplanMeier:
                 + (f" by {self.group!r}" if self.group else "")
                 + f": {len(self.counts)} group(s), n = {int(self.counts['n'].sum()):,})")
 
-    _repr_html_ = _result_html
+    _repr_html_ = result_html
 
     def summary(self) -> pd.DataFrame:
         """Per group: n, events, median survival time (NaN if survival stays above 50 %; the
@@ -754,7 +749,7 @@ class CoxChurn:
         return (f"CoxChurn({self.event!r} over {self.duration!r}: {len(self.terms)} terms, "
                 f"n = {self.n:,}, events = {self.events:,})")
 
-    _repr_html_ = _result_html
+    _repr_html_ = result_html
 
     def summary(self) -> pd.DataFrame:
         """One row per term: coef (log hazard ratio), se, z, p_value, hazard_ratio, ci_low, ci_high."""
@@ -1163,7 +1158,7 @@ class DriverComparison:
         return (f"DriverComparison({self.score!r} vs {self.churned!r}: {len(self.table)} drivers, "
                 f"n = {self.n:,})")
 
-    _repr_html_ = _result_html
+    _repr_html_ = result_html
 
     def summary(self) -> pd.DataFrame:
         return self.table.copy()

@@ -39,6 +39,7 @@ from scipy import optimize, special
 from . import intervals
 from .checks import CXDataError, CXWarning, _preview, progress_bar, require_columns, require_frame
 from .contract import CONFIDENCE, MIN_BASE
+from .display import result_html
 
 __all__ = [
     "TARP_DEFAULTS",
@@ -68,12 +69,6 @@ __all__ = [
     "simple_clv",
     "summarize_transactions",
 ]
-
-
-def _result_html(result) -> str:
-    """Jupyter display of a result object: its one-line repr above its summary table."""
-    import html
-    return f"<p><b>{html.escape(repr(result))}</b></p>" + result.summary().to_html(max_rows=30)
 
 
 class ConvergenceError(CXDataError):
@@ -989,7 +984,7 @@ class ClvByGroupResult:
         return (f"ClvByGroupResult({len(self.table)} groups, {self.method}, "
                 f"{100 * self.confidence:g}% bootstrap intervals from {self.bootstrap} draws)")
 
-    _repr_html_ = _result_html
+    _repr_html_ = result_html
 
     def summary(self) -> pd.DataFrame:
         return self.table
@@ -1124,7 +1119,7 @@ class RevenueAtRiskResult:
                 f"{self.total['revenue_at_risk']:,.0f} ({self.total['ci_low']:,.0f} to "
                 f"{self.total['ci_high']:,.0f}))")
 
-    _repr_html_ = _result_html
+    _repr_html_ = result_html
 
     def summary(self) -> pd.DataFrame:
         total = self.total.to_frame().T.assign(group="Total")
@@ -1323,7 +1318,7 @@ class MarketDamageResult:
     def __repr__(self) -> str:
         return (f"MarketDamageResult({len(self.table)} rows, {len(self.inputs)} inputs)")
 
-    _repr_html_ = _result_html
+    _repr_html_ = result_html
 
     def summary(self) -> pd.DataFrame:
         return self.table

@@ -38,14 +38,9 @@ from . import retention as _ret
 from .checks import (CXDataError, CXWarning, _preview, numeric_series, progress_bar,
                      require_columns, require_frame)
 from .contract import CONFIDENCE
+from .display import result_html
 
 __all__ = ["Action", "WhatIfResult", "chain", "move_detractors", "raise_driver"]
-
-
-def _result_html(result) -> str:
-    """Jupyter display of a result object: its one-line repr above its summary table."""
-    import html
-    return f"<p><b>{html.escape(repr(result))}</b></p>" + result.summary().to_html(max_rows=30)
 
 
 # ----------------------------------------------------------------------------- actions
@@ -253,7 +248,7 @@ class WhatIfResult:
         return (f"WhatIfResult({len(self.table)} actions, {self.settings.get('bootstrap', 0)} "
                 f"bootstrap draws; best: {self.table['action'].iloc[0]!r})")
 
-    _repr_html_ = _result_html
+    _repr_html_ = result_html
 
     def summary(self) -> pd.DataFrame:
         """One row per action: change in score, churn (percentage points), customers kept,
