@@ -1316,8 +1316,15 @@ class DriverResult:
         **Fix**; high & high → **Maintain**; low & low → **Monitor**; low importance & high
         performance → **Don't over-invest**. ``confident`` says whether the share's interval lies
         wholly on one side of the importance cut. Plot it with :meth:`plot_quadrant` or
-        ``cx.plots.quadrant(frame)``.
+        ``cx.plots.quadrant(frame)`` (the table's ``attrs`` carry the cuts and labels for it).
         """
+        out, labels = self._quadrant_table(performance, top_box, cut)
+        out.attrs = labels
+        return out
+
+    def _quadrant_table(self, performance: str = "mean", top_box: float | None = None,
+                        cut: str | tuple[float, float] = "mean") -> tuple[pd.DataFrame, dict]:
+        """The quadrant table and its cuts and labels (``plots.quadrant``'s keyword arguments)."""
         if performance == "mean":
             perf = self.performance
             plabel = "mean rating"
@@ -1349,9 +1356,8 @@ class DriverResult:
         out["quadrant"] = pd.Categorical(out["quadrant"], categories=list(QUADRANTS))
         out = out.sort_values(["quadrant", "importance"], ascending=[True, False])
         out["quadrant"] = out["quadrant"].astype(str)
-        out.attrs = {"importance_cut": float(icut), "performance_cut": float(pcut),
+        return out, {"importance_cut": float(icut), "performance_cut": float(pcut),
                      "performance_label": plabel, "outcome": self.outcome}
-        return out
 
     def _top_box(self, threshold: float) -> pd.Series:
         return _performance(self._design, float(threshold))
@@ -1366,7 +1372,8 @@ class DriverResult:
     def plot_quadrant(self, ax=None, **quadrant_kw):
         """Importance × performance scatter with the quadrant labels (see :meth:`quadrant`)."""
         from . import plots
-        return plots.quadrant(self.quadrant(**quadrant_kw), ax=ax)
+        table, labels = self._quadrant_table(**quadrant_kw)
+        return plots.quadrant(table, ax=ax, **labels)
 
 
 @dataclass

@@ -415,6 +415,20 @@ def test_plots_return_axes():
     plt.close("all")
 
 
+def test_plot_quadrant_draws_the_cuts_it_was_given():
+    """The cuts reach plots.quadrant as arguments: the dashed lines sit at the given split."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    df = survey(n=300, p=4, seed=18)
+    res = D.analyze(df, "ltr", ["d0", "d1", "d2", "d3"], bootstrap=0, progress=False)
+    ax = res.plot_quadrant(cut=(0.3, 2.5))
+    ys = {float(y) for line in ax.get_lines() for y in line.get_ydata()}
+    xs = {float(x) for line in ax.get_lines() for x in line.get_xdata()}
+    assert 0.3 in ys and 2.5 in xs
+    plt.close("all")
+
+
 # ------------------------------------------------------------------ bad input
 
 @pytest.fixture
