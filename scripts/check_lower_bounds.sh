@@ -27,13 +27,14 @@ rm -rf "$VENV"
 "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check uv
 "$VENV/bin/python" -m uv pip install --python "$VENV/bin/python" --quiet \
-    --resolution lowest-direct -e "$ROOT[test]"
+    --resolution lowest-direct -e "$ROOT[test,spark]"
 
 echo "== direct dependencies as installed (lowest allowed):"
 "$VENV/bin/python" - <<'PY'
 import importlib.metadata as md, re, tomllib
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
-for req in project["dependencies"] + project["optional-dependencies"]["test"]:
+extras = project["optional-dependencies"]
+for req in project["dependencies"] + extras["test"] + extras["spark"]:
     name = re.split(r"[<>=!~\[ ;]", req, maxsplit=1)[0]
     print(f"  {req:28s} -> {md.version(name)}")
 PY
