@@ -1,11 +1,11 @@
 """Benchmark the report batch: what an extra segment costs, warm kernels vs a kernel per report.
 
     .venv/bin/python benchmarks/bench_reports.py             # writes benchmarks/results/reports.{md,json}
-    .venv/bin/python benchmarks/bench_reports.py --cold-max 20 --peer-max 5   # what it ran by default
+    .venv/bin/python benchmarks/bench_reports.py --cold-max 150 --peer-max 5  # cold at every size
 
 Data: the bundled company with every region split into 10 (50 regions, ~30 answers each in
-the latest quarter) and every contact team split by agent into up to 13 (150 teams used), so
-one data set serves every size; ``--min-base 10`` so that no segment of interest is
+the latest quarter) and every contact team split into 13 by contact (150 of the 156 teams
+used), so one data set serves every size; ``min_base`` 10 so that no segment of interest is
 suppressed (the suppressed ones are not run and are counted apart). Each batch runs as its own
 process (``cx.report.run`` with 2 workers): wall seconds from start to exit, and CPU seconds of
 that process and every descendant (``resource.getrusage(RUSAGE_CHILDREN)`` — workers reap
@@ -54,8 +54,8 @@ def _bucket(ids: pd.Series, k: int) -> pd.Series:
 
 
 def make_company(folder: Path) -> tuple[list[str], list[str]]:
-    """Kestrel with 50 regions (region × 10 by customer) and teams split by agent; returns the
-    region and team values in a fixed order (round robin over the original regions)."""
+    """Kestrel with 50 regions (region × 10 by customer) and 156 teams (team × 13 by contact);
+    returns the region and team values in a fixed order (round robin over the original regions)."""
     shutil.copytree(KESTREL, folder)
     values: set[str] = set()
     for name in ("customers", "survey", "contacts"):
@@ -63,7 +63,7 @@ def make_company(folder: Path) -> tuple[list[str], list[str]]:
         frame["region"] = frame["region"] + " " + _bucket(frame["customer_id"], 10).astype(str)
         values |= set(frame["region"])
         if name == "contacts":
-            frame["team"] = frame["team"] + " " + _bucket(frame["agent_id"], 13).astype(str)
+            frame["team"] = frame["team"] + " " + _bucket(frame["contact_id"], 13).astype(str)
             teams = sorted(frame["team"].unique())
         frame.to_csv(folder / f"{name}.csv", index=False)
     pulse = pd.read_csv(folder / "pulse.csv", dtype=str, keep_default_na=False)
