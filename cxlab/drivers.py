@@ -578,6 +578,14 @@ def _check_variation(d: _Design) -> None:
         C = _engine.cov_to_corr(cov)
     else:
         C = _corr_matrices(d.Z, d.w[None, :], d.missing)[0]
+    finite = np.isfinite(C).all(axis=0)
+    if d.moments is not None:
+        finite &= np.isfinite(np.diag(cov))
+    bad = [c for c, ok in zip(d.columns + [d.outcome], finite) if not ok]
+    if bad:
+        raise CXDataError(f"Column(s) {_preview(bad)} hold values so large (or so spread) that their "
+                          "variance is not a finite number in double precision. Check them for "
+                          "codes such as 9e99 or wrong units, and rescale (e.g. divide by 1,000).")
     d.C = C
     q = d.q
     same = [c for k, c in enumerate(d.columns) if abs(C[k, q]) > 1 - 1e-12]

@@ -254,3 +254,12 @@ def test_engine_moments_are_the_ones_drivers_use():
     d = D._prepare(df, "ltr", DRV)
     m = E.moments(df, DRV + ["ltr"]).total()
     np.testing.assert_allclose(d.C, m.corr()[0], rtol=1e-12)
+
+
+def test_a_driver_whose_variance_overflows_is_named():
+    """Values near 1e180 square to infinity: a named error, not a LinAlgError or a zero share."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"y": rng.normal(size=50), "a": rng.normal(size=50),
+                       "b": rng.normal(size=50) * 1e180})
+    with np.errstate(all="ignore"), pytest.raises(CXDataError, match="'b'.*rescale"):
+        D.relative_importance(df, "y", ["a", "b"])

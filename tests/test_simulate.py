@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
-import time
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +41,7 @@ OBS_END = pd.Timestamp("2026-09-30")
 
 @pytest.fixture(scope="module")
 def fresh():
-    start = time.perf_counter()
-    company = cx.simulate.company()
-    return company, time.perf_counter() - start
+    return cx.simulate.company(), None
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +60,6 @@ def test_bundled_files_are_reproduced_bit_for_bit(fresh):
         on_disk = (KESTREL / name).read_bytes()
         assert hashlib.sha256(data).hexdigest() == hashlib.sha256(on_disk).hexdigest(), (
             f"{name} differs from a fresh cx.simulate.company(); run scripts/make_datasets.py")
-    assert seconds < 10, f"generation took {seconds:.1f} s (budget 10 s)"
 
 
 def test_bundled_comments_are_reproduced_bit_for_bit(fresh):
