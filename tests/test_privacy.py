@@ -105,6 +105,9 @@ def south_cut(tmp_path_factory):
     cut = (survey["wave"].astype(str) == PERIOD) & (survey["region"] == "South")
     drop = survey.index[cut][20:]
     survey.drop(index=drop).to_csv(folder / "survey.csv", index=False)
+    comments = pd.read_csv(folder / "comments.csv", keep_default_na=False)   # answers cut: comments too
+    comments[comments["response_id"].isin(survey["response_id"].drop(index=drop))].to_csv(
+        folder / "comments.csv", index=False)
     return folder
 
 
