@@ -119,8 +119,7 @@ def papermill_serial(data: Path, out: Path, template: str, by: str, segments: li
         cmd = [str(BIN / "papermill"), str(path), str(nb), "-k", "python3", "--no-progress-bar",
                "--log-level", "ERROR", "--cwd", str(out)]
         for key, value in params.items():
-            cmd += ["-y" if value is None else "-p", key] + (["null"] if value is None
-                                                              else [str(value)])
+            cmd += ["-y", f"{key}: null"] if value is None else ["-p", key, str(value)]
         lines.append(" ".join(_q(c) for c in cmd))
         lines.append(" ".join(_q(c) for c in [str(BIN / "jupyter"), "nbconvert", "--to", "html",
                                               "--no-input", "--log-level", "ERROR", str(nb)]))
@@ -150,15 +149,19 @@ def main() -> None:
     parser.add_argument("--cold-max", type=int, default=20,
                         help="largest size also run cold (a kernel per report)")
     parser.add_argument("--peer-max", type=int, default=5, help="largest size run with papermill")
+    parser.add_argument("--approaches", nargs="*", default=["warm", "cold", "papermill"])
+    parser.add_argument("--merge", action="store_true",
+                        help="add to the runs in results/reports.json instead of replacing them")
     parser.add_argument("--render", action="store_true",
                         help="only rewrite reports.md from results/reports.json")
     a = parser.parse_args()
+    saved = json.loads((RESULTS / "reports.json").read_text()) if (a.render or a.merge) \
+        else {"runs": []}
+    old = {(r["approach"], r["template"], r["segments"]):
+           {k: v for k, v in r.items() if k not in {"approach", "template", "segments"}}
+           for r in saved["runs"]}
     if a.render:
-        saved = json.loads((RESULTS / "reports.json").read_text())
-        rows = {(r["approach"], r["template"], r["segments"]):
-                {k: v for k, v in r.items() if k not in {"approach", "template", "segments"}}
-                for r in saved["runs"]}
-        _write(rows, a, saved["load_average_before"], saved["command"])
+        _write(old, a, saved["load_average_before"], saved["command"])
         return
     load = os.getloadavg()
     plan = [("warm", "quarterly", "region", n) for n in [0, *a.sizes]]
@@ -167,7 +170,10 @@ def main() -> None:
     plan += [("cold", "team_scorecard", "team", n) for n in (0, a.teams)
              if a.teams and n <= a.cold_max]
     plan += [("papermill", "quarterly", "region", n) for n in [0, *a.sizes] if n <= a.peer_max]
-    rows: dict = {}
+    plan = [p for p in plan if p[0] in a.approaches]
+    rows: dict = dict(old)
+    command = ((saved["command"] + "; then ") if a.merge else "") + \
+        "python benchmarks/bench_reports.py " + " ".join(sys.argv[1:])
     with tempfile.TemporaryDirectory(prefix="cxlab-bench-") as tmp:
         data = Path(tmp) / "kestrel50"
         regions, teams = make_company(data)
@@ -181,7 +187,8 @@ def main() -> None:
             got["load_average"] = round(os.getloadavg()[0], 1)
             rows[(approach, template, n)] = got
             print(approach, template, n, got, flush=True)
-            _write(rows, a, load)
+            _write(rows, a, saved.get("load_average_before", load) if a.merge else load,
+                   command)
             shutil.rmtree(out, ignore_errors=True)
 
 
