@@ -703,6 +703,7 @@ def _worker_init(parent: int) -> None:
     parent dies (even by kill -9); a parent already gone before that is caught by the ppid check.
     The worker's kernel exits by itself when its parent goes (ipykernel's parent poller)."""
     import signal
+    _fresh_event_loop()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)           # not the parent's handler
     signal.signal(signal.SIGINT, signal.default_int_handler)
     if sys.platform.startswith("linux"):
@@ -713,6 +714,21 @@ def _worker_init(parent: int) -> None:
             pass
     if os.getppid() != parent:
         os._exit(1)
+
+
+def _fresh_event_loop() -> None:
+    """Give a forked worker its own asyncio loop. A loop inherited from the parent (pytest, a
+    Jupyter kernel calling ``run``) shares one epoll object with the parent and every sibling
+    worker, so the kernels' sockets of two workers wake each other and kernel start hangs."""
+    import asyncio
+    asyncio._set_running_loop(None)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        from jupyter_core.utils import _loop   # jupyter's run_sync keeps its own loop reference
+        _loop.set(loop)
+    except ImportError:  # pragma: no cover - older jupyter_core
+        pass
 
 
 def read_manifest(path: str | os.PathLike) -> dict:
