@@ -23,6 +23,7 @@ survey comments against an editable, bilingual codeframe with negation; the stat
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 import warnings
@@ -148,7 +149,6 @@ def load_codeframe(source="kestrel") -> Codeframe:
 
     Pattern rules are in :func:`_pattern_regex`; edit the file and reload to change the coding.
     """
-    from .config import read_yaml
     if isinstance(source, Codeframe):
         return source
     if isinstance(source, Mapping):
@@ -160,7 +160,20 @@ def load_codeframe(source="kestrel") -> Codeframe:
         if not path.exists():
             shipped = sorted(p.stem for p in CODEFRAMES.glob("*.yaml"))
             raise CXDataError(f"No codeframe {source!r}: give a YAML path or one of {shipped}.")
-        spec, name = read_yaml(path), path.stem
+        return _codeframe_file(str(path.resolve()), path.stat().st_mtime_ns)
+    return _compile_codeframe(spec, name)
+
+
+@functools.lru_cache(maxsize=16)
+def _codeframe_file(path: str, mtime_ns: int) -> Codeframe:
+    """A codeframe file read and compiled once per version of the file (reports code every
+    slice and wave with it; an edited file has a new mtime and is read again)."""
+    from .config import read_yaml
+    return _compile_codeframe(read_yaml(path), Path(path).stem)
+
+
+def _compile_codeframe(spec, name: str) -> Codeframe:
+    """Check a codeframe specification and compile its patterns per theme and language."""
     themes = spec.get("themes") if isinstance(spec, Mapping) else None
     if not isinstance(themes, Mapping) or not themes:
         raise CXDataError("A codeframe needs a 'themes:' mapping of theme -> {label, en, pl}.")
