@@ -16,7 +16,6 @@ statsmodels is the independent implementation.
 
 from __future__ import annotations
 
-import itertools
 import warnings
 
 import numpy as np
@@ -27,6 +26,7 @@ import statsmodels.api as sm
 from cxlab import drivers as D
 from cxlab._logit_subsets import LogitSubsets
 from cxlab.checks import CXWarning
+from test_drivers import shapley_brute
 
 KINDS = ("mcfadden", "estrella", "cox_snell", "nagelkerke")
 
@@ -61,24 +61,6 @@ def pseudo(ll, ll0, n, kind):
         return 1 - (ll / ll0) ** (-2 * ll0 / n)
     cs = 1 - np.exp(2 * (ll0 - ll) / n)
     return cs if kind == "cox_snell" else cs / (1 - np.exp(2 * ll0 / n))
-
-
-def shapley_brute(value, players):
-    """Average marginal contribution over all p! orders (the definition), value(frozenset)."""
-    cache = {}
-
-    def v(s):
-        if s not in cache:
-            cache[s] = value(s)
-        return cache[s]
-    phi = dict.fromkeys(players, 0.0)
-    orders = list(itertools.permutations(players))
-    for order in orders:
-        seen = frozenset()
-        for j in order:
-            phi[j] += v(seen | {j}) - v(seen)
-            seen = seen | {j}
-    return pd.Series({j: phi[j] / len(orders) for j in players})
 
 
 def subset_cols(mask, cols):

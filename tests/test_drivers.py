@@ -510,20 +510,26 @@ def brute_population_lmg(cov):
     return shapley_brute(r2, list(range(p))).to_numpy()
 
 
-@pytest.mark.slow
-def test_bootstrap_percentile_coverage_of_population_lmg():
-    rng = np.random.default_rng(2024)
-    p, n, reps, B = 4, 400, 100, 200
+def known_population(rng, p=4):
+    """A population with known LMG: drivers ~ N(0, Sxx), y = X beta + N(0, 1); returns
+    (beta, Cholesky factor of Sxx, population LMG by brute force, checked against the package)."""
     A = rng.normal(size=(p, p))
     Sxx = A @ A.T / p + np.eye(p)
-    beta = np.array([0.5, 0.3, 0.2, 0.05])
+    beta = np.array([0.5, 0.3, 0.2, 0.05])[:p]
     cov = np.zeros((p + 1, p + 1))
     cov[:p, :p] = Sxx
     cov[:p, p] = cov[p, :p] = Sxx @ beta
     cov[p, p] = beta @ Sxx @ beta + 1.0
     truth = brute_population_lmg(cov)
     np.testing.assert_allclose(D.population_importance(cov), truth, atol=1e-12)
-    L = np.linalg.cholesky(Sxx)
+    return beta, np.linalg.cholesky(Sxx), truth
+
+
+@pytest.mark.slow
+def test_bootstrap_percentile_coverage_of_population_lmg():
+    rng = np.random.default_rng(2024)
+    p, n, reps, B = 4, 400, 100, 200
+    beta, L, truth = known_population(rng, p)
     hits = np.zeros(p)
     for r in range(reps):
         X = rng.normal(size=(n, p)) @ L.T

@@ -21,7 +21,7 @@ import pytest
 from cxlab import drivers as D
 from cxlab import engine as E
 from cxlab.checks import CXDataError, CXWarning
-from test_drivers import brute_population_lmg
+from test_drivers import known_population
 
 REF = Path(__file__).parent / "data" / "relaimpo"
 REF_DRIVERS = ["support_speed", "support_quality", "support_channels", "product_reliability",
@@ -170,16 +170,7 @@ def test_bucket_bootstrap_percentile_coverage_of_population_lmg():
     # known population covariance; n = 20,000 rows (about 20 per bucket), 100 samples
     rng = np.random.default_rng(77)
     p, n, reps, B = 4, 20_000, 100, 200
-    A = rng.normal(size=(p, p))
-    Sxx = A @ A.T / p + np.eye(p)
-    beta = np.array([0.5, 0.3, 0.2, 0.05])
-    cov = np.zeros((p + 1, p + 1))
-    cov[:p, :p] = Sxx
-    cov[:p, p] = cov[p, :p] = Sxx @ beta
-    cov[p, p] = beta @ Sxx @ beta + 1.0
-    truth = brute_population_lmg(cov)
-    np.testing.assert_allclose(D.population_importance(cov), truth, atol=1e-12)
-    L = np.linalg.cholesky(Sxx)
+    beta, L, truth = known_population(rng, p)
     hits = np.zeros(p)
     for r in range(reps):
         X = rng.normal(size=(n, p)) @ L.T
