@@ -315,3 +315,30 @@ def progress_bar() -> type:
         warnings.simplefilter("ignore")
         from tqdm.auto import tqdm
     return tqdm
+
+
+class Findings:
+    """What every validation report shares: ``issues`` (objects with ``severity``, ``check``,
+    ``column``, ``n``, ``message``), the errors and warnings among them, and one table of them."""
+
+    issues: list
+
+    @property
+    def errors(self) -> list:
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def warnings(self) -> list:
+        return [i for i in self.issues if i.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def _findings(self, columns: list[str]):
+        """One row per finding with ``columns`` (attributes of the issue), errors first."""
+        import pandas as pd
+        order = {"error": 0, "warning": 1, "info": 2}
+        rows = [{c: getattr(i, c) for c in columns}
+                for i in sorted(self.issues, key=lambda i: order[i.severity])]
+        return pd.DataFrame(rows, columns=columns)

@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .checks import CXDataError, _preview
+from .checks import CXDataError, Findings, _preview
 from .contract import COLUMNS, OPTIONAL_TABLES, TABLES, TOUCHPOINTS, QA_ITEMS, Company, \
     link_comments
 
@@ -255,33 +255,16 @@ class Issue:
 
 
 @dataclass
-class CompanyValidation:
+class CompanyValidation(Findings):
     """Every finding over every table and the row flow (read, left out by reason, kept)."""
 
     issues: list[Issue]
     flow: pd.DataFrame             # table, step, rows
     name: str = "company"
 
-    @property
-    def errors(self) -> list[Issue]:
-        return [i for i in self.issues if i.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Issue]:
-        return [i for i in self.issues if i.severity == "warning"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
     def summary(self) -> pd.DataFrame:
         """One row per finding: severity, check, table, column, n, message (errors first)."""
-        order = {"error": 0, "warning": 1, "info": 2}
-        rows = [{"severity": i.severity, "check": i.check, "table": i.table, "column": i.column,
-                 "n": i.n, "message": i.message}
-                for i in sorted(self.issues, key=lambda i: order[i.severity])]
-        return pd.DataFrame(rows, columns=["severity", "check", "table", "column", "n",
-                                           "message"])
+        return self._findings(["severity", "check", "table", "column", "n", "message"])
 
     def raise_for_errors(self) -> None:
         if self.errors:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .. import io as cxio
-from ..checks import CXDataError, _preview
+from ..checks import CXDataError, Findings, _preview
 from .loading import READ_CHUNK, _load_customers_only, _resolve, load_data
 from .rules import _apply_filter, _binary, _key, _numeric, _reverse
 from .schema import StudySchema
@@ -44,7 +44,7 @@ class Issue:
 
 
 @dataclass
-class ValidationReport:
+class ValidationReport(Findings):
     """The validator's findings, a per-column missing table and the rows checked."""
 
     issues: list[Issue]
@@ -54,24 +54,9 @@ class ValidationReport:
     read_report: pd.DataFrame = field(default_factory=pd.DataFrame)
     title: str = "Data check"
 
-    @property
-    def errors(self) -> list[Issue]:
-        return [i for i in self.issues if i.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Issue]:
-        return [i for i in self.issues if i.severity == "warning"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
     def summary(self) -> pd.DataFrame:
         """One row per finding: severity, check, column, n, message."""
-        order = {"error": 0, "warning": 1, "info": 2}
-        rows = [{"severity": i.severity, "check": i.check, "column": i.column, "n": i.n,
-                 "message": i.message} for i in sorted(self.issues, key=lambda i: order[i.severity])]
-        return pd.DataFrame(rows, columns=["severity", "check", "column", "n", "message"])
+        return self._findings(["severity", "check", "column", "n", "message"])
 
     def raise_for_errors(self) -> None:
         """Raise :class:`CXDataError` with the whole readable report when there is an error."""
